@@ -1,0 +1,109 @@
+"""The session's chain of models: prune -> fine-tune -> convert, each step once.
+
+A benchmark that times a step hands its output to the chain
+(``remember_*``); a later step that needs it takes it from there, and computes
+it untimed only when the producing case did not run (``-k`` selections). So
+accuracy never needs a second fine-tuning, and the inference cases run the
+models the timed operations produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from fixtures.presets import Preset
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a model in the chain came from: timed by a benchmark, or computed as setup."""
+
+    value: Any
+    timed: bool
+
+
+class ModelChain:
+    """Per-session cache of pruned, fine-tuned and converted models, keyed by (pf, method)."""
+
+    def __init__(self, preset: Preset, dataset: Any, base: Any, *, progress: bool = True) -> None:
+        self.preset = preset
+        self.dataset = dataset
+        self.base = base
+        self.progress = progress
+        self._pruned: dict[tuple, Step] = {}
+        self._finetuned: dict[tuple, Step] = {}
+        self._tflite: dict[tuple, bytes] = {}
+        self._base_top1: float | None = None
+
+    @staticmethod
+    def key(pf: float, method: str | None) -> tuple:
+        return (round(pf, 6), method if pf else None)
+
+    def _pruner(self, method: str) -> Callable:
+        from pipeline.prune import filter_prune, magnitude_prune
+
+        return {"magnitude": magnitude_prune, "filter": filter_prune}[method]
+
+    def pruned(self, pf: float, method: str | None) -> Any:
+        if pf == 0:
+            return self.base
+        key = self.key(pf, method)
+        if key not in self._pruned:
+            self._pruned[key] = Step(self._pruner(method)(self.base, pf), timed=False)
+        return self._pruned[key].value
+
+    def remember_pruned(self, pf: float, method: str, model: Any) -> None:
+        self._pruned[self.key(pf, method)] = Step(model, timed=True)
+
+    def finetuned(self, pf: float, method: str) -> Any:
+        """The :class:`pipeline.finetune.FinetuneResult` of (pf, method); fine-tunes untimed if needed."""
+        key = self.key(pf, method)
+        if key not in self._finetuned:
+            from pipeline.finetune import finetune
+
+            result = finetune(self.pruned(pf, method), self.dataset, self.preset, progress=self.progress)
+            self._finetuned[key] = Step(result, timed=False)
+        return self._finetuned[key].value
+
+    def has_finetuned(self, pf: float, method: str | None) -> bool:
+        return self.key(pf, method) in self._finetuned
+
+    def remember_finetuned(self, pf: float, method: str, result: Any) -> None:
+        self._finetuned[self.key(pf, method)] = Step(result, timed=True)
+
+    def base_top1(self) -> float:
+        if self._base_top1 is None:
+            from pipeline.finetune import top1
+
+            self._base_top1 = top1(self.base, self.dataset.x_test, self.dataset.y_test)
+        return self._base_top1
+
+    def deployable(self, pf: float, method: str | None) -> Any:
+        """The model a device would run: the fine-tuned one where it exists, else the pruned one,
+        with tfmot's wrappers stripped."""
+        if pf == 0:
+            return self.base
+        from pipeline.prune import strip_pruning
+
+        key = self.key(pf, method)
+        model = self._finetuned[key].value.model if key in self._finetuned else self.pruned(pf, method)
+        return strip_pruning(model)
+
+    def accuracy(self, pf: float, method: str | None) -> dict:
+        """top-1 before and after fine-tuning, where known (never computed here at the cost of a fine-tuning)."""
+        if pf == 0:
+            return {"top1_before_ft": self.base_top1(), "top1_after_ft": None}
+        key = self.key(pf, method)
+        if key not in self._finetuned:
+            return {"top1_before_ft": None, "top1_after_ft": None}
+        result = self._finetuned[key].value
+        return {"top1_before_ft": result.top1_before, "top1_after_ft": result.top1_after}
+
+    def tflite(self, pf: float, method: str | None) -> bytes:
+        key = self.key(pf, method)
+        if key not in self._tflite:
+            from pipeline.infer import to_tflite
+
+            self._tflite[key] = to_tflite(self.deployable(pf, method))
+        return self._tflite[key]

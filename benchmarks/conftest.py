@@ -1,0 +1,100 @@
+"""Session fixtures of the benchmark suite: the preset, the dataset, the base model,
+the chain of models, the thread counts and -- for edge-loaded -- the background load."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.chain import ModelChain
+from benchmarks.stash import APPLIED_KEY, LOAD_KEY
+from fixtures.presets import Preset, get_preset
+
+#: Cases run in the order of the pipeline, so each step can take the previous one's output.
+OPERATION_ORDER = ("test_prune", "test_finetune", "test_inference", "test_serialization", "test_encryption")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = Path(str(item.fspath)).stem
+        return OPERATION_ORDER.index(module) if module in OPERATION_ORDER else len(OPERATION_ORDER)
+
+    items.sort(key=rank)  # stable: keeps parametrize order inside a module
+
+
+@pytest.fixture(scope="session")
+def preset(pytestconfig: pytest.Config) -> Preset:
+    return get_preset(pytestconfig.getoption("preset"))
+
+
+@pytest.fixture(scope="session")
+def threads(pytestconfig: pytest.Config) -> dict:
+    """Thread counts of this run: the profile's, or None (library defaults) without a profile.
+
+    TensorFlow's pools are set here, before the first TensorFlow op of the session.
+    """
+    applied = pytestconfig.stash.get(APPLIED_KEY, None)
+    if applied is None:
+        return {"tensorflow_intra_op": None, "tensorflow_inter_op": None, "litert": None}
+    from emulation.threads import configure_tensorflow_threads
+
+    return configure_tensorflow_threads(applied)
+
+
+@pytest.fixture(scope="session")
+def dataset(pytestconfig: pytest.Config, preset: Preset, threads: dict):
+    from fixtures.dataset import dataset_for
+
+    data_dir = pytestconfig.getoption("data_dir")
+    return dataset_for(preset, Path(data_dir) if data_dir else None)
+
+
+@pytest.fixture(scope="session")
+def base(pytestconfig: pytest.Config, preset: Preset, dataset):
+    from fixtures.model import base_model
+
+    weights = pytestconfig.getoption("weights")
+    return base_model(preset, dataset, weights=Path(weights) if weights else None)
+
+
+@pytest.fixture(scope="session")
+def chain(preset: Preset, dataset, base) -> ModelChain:
+    return ModelChain(preset, dataset, base)
+
+
+@pytest.fixture(scope="session")
+def sample(dataset):
+    """One test image as a batch of one (the study's batch-1 inference)."""
+    return dataset.x_test[:1].copy()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_load(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """For a profile with a background load: N inference workers running the base model,
+    started (behind a readiness barrier) before the first benchmark, stopped at session end."""
+    config = request.config
+    applied = config.stash.get(APPLIED_KEY, None)
+    if applied is None or not applied.profile.load_workers:
+        yield None
+        return
+    from emulation.load import BackgroundLoad
+
+    chain = request.getfixturevalue("chain")
+    model_path = tmp_path_factory.mktemp("load") / "load_model.tflite"
+    model_path.write_bytes(chain.tflite(0, None))
+    load = BackgroundLoad.from_profile(applied, model_path)
+    config.stash[LOAD_KEY] = load
+    load.start()
+    print(f"\n[continuum-bench] background load ready: {load.describe()}", file=sys.stderr)
+    yield load
+    load.stop()
+
+
+@pytest.fixture(autouse=True)
+def _load_still_running(background_load):
+    """A load worker that dies mid-run fails the case that was running, with a message."""
+    yield
+    if background_load is not None:
+        background_load.check()

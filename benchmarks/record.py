@@ -1,0 +1,90 @@
+"""What every result carries: the results contract (see ../shared/DESIGN.md).
+
+``extra_info`` of each case: SI units, the unit in the key. ``machine_info`` of
+the run (under ``"continuum"``): the preset, the profile as requested and as
+enforced and read back, the background load achieved, library versions.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import socket
+from typing import Any
+
+import pytest
+
+from fixtures.presets import Preset, get_preset
+
+OPERATIONS = ("prune", "finetune", "inference", "encryption", "decryption", "serialization")
+PRUNING_METHODS = ("magnitude", "filter")
+RUNTIMES = ("keras", "litert")
+VERSIONED_PACKAGES = (
+    "tensorflow",
+    "tf-keras",
+    "tensorflow-model-optimization",
+    "ai-edge-litert",
+    "cryptography",
+    "numpy",
+    "pytest-benchmark",
+)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_record(config: pytest.Config, *, applied: Any = None, load: Any = None) -> dict:
+    """The ``machine_info["continuum"]`` block: what this run was, as enforced."""
+    preset = get_preset(config.getoption("preset"))
+    if applied is None:
+        profile = {
+            "name": "none",
+            "requested": {},
+            "enforced": {},
+            "note": "no profile applied: the host ran unconstrained",
+        }
+    else:
+        profile = applied.record()
+    return {
+        "profile": profile,
+        "load": load.report() if load is not None else {"workers": 0, "note": "no background load"},
+        "preset": preset.name,
+        "config_hash": preset.config_hash,
+        "seed": preset.seed,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "data_dir": config.getoption("data_dir"),
+        "weights": config.getoption("weights"),
+        "versions": {name: _version(name) for name in VERSIONED_PACKAGES},
+    }
+
+
+def case_info(preset: Preset, operation: str, **fields: Any) -> dict:
+    """``extra_info`` for one case: the operation, the preset's identity, then ``fields``.
+
+    Raises ``ValueError`` for an operation, method or runtime outside the contract,
+    so a typo in a benchmark never produces a result the cost model cannot read.
+    """
+    if operation not in OPERATIONS:
+        raise ValueError(f"operation {operation!r} is not one of {OPERATIONS}")
+    if "pruning_method" in fields and fields["pruning_method"] not in PRUNING_METHODS + (None,):
+        raise ValueError(f"pruning_method {fields['pruning_method']!r} is not one of {PRUNING_METHODS}")
+    if "runtime" in fields and fields["runtime"] not in RUNTIMES:
+        raise ValueError(f"runtime {fields['runtime']!r} is not one of {RUNTIMES}")
+    pf = fields.get("pruning_factor")
+    if pf is not None and not 0 <= pf < 1:
+        raise ValueError(f"pruning_factor {pf!r} is outside [0, 1)")
+    info = {"operation": operation, "preset": preset.name, "config_hash": preset.config_hash, "seed": preset.seed}
+    info.update(fields)
+    return info
+
+
+def case_id(pf: float, method: str | None = None, *rest: str) -> str:
+    """Parametrize id that reads like ``pf=70-filter-litert`` (``full-keras`` for the full model)."""
+    head = "full" if pf == 0 else f"pf={round(pf * 100):d}"
+    parts = [head] + ([method] if method and pf else []) + list(rest)
+    return "-".join(parts)

@@ -1,0 +1,42 @@
+"""Fine-tuning each pruned model on the device's dataset (one run per round, never calibrated)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.record import case_id, case_info
+from benchmarks.test_prune import CASES
+
+
+@pytest.mark.benchmark_op("finetune")
+@pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
+def test_finetune(benchmark, preset, chain, dataset, pf, method):
+    from pipeline.finetune import finetune
+    from pipeline.prune import measure_sparsity
+
+    pruned = chain.pruned(pf, method)  # setup, outside the timed region
+    print(f"\n[continuum-bench] fine-tuning pf={pf:g} {method}: {preset.finetune_epochs} epoch(s)")
+    result = benchmark.pedantic(
+        finetune,
+        args=(pruned, dataset, preset),
+        kwargs={"progress": True},
+        rounds=preset.rounds.finetune_rounds,
+        iterations=1,
+        warmup_rounds=0,
+    )
+    chain.remember_finetuned(pf, method, result)
+
+    fields = dict(
+        pruning_factor=pf,
+        pruning_method=method,
+        top1_before_ft=result.top1_before,
+        top1_after_ft=result.top1_after,
+        epochs=result.epochs,
+        train_samples=int(len(dataset.y_train)),
+    )
+    if method == "magnitude":
+        sparsity = measure_sparsity(result.model).prunable_sparsity
+        fields["sparsity_measured"] = sparsity
+        # tfmot's masks stay fixed while fine-tuning: the factor is still the factor.
+        assert sparsity == pytest.approx(pf, abs=0.01)
+    benchmark.extra_info.update(case_info(preset, "finetune", **fields))

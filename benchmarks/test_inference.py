@@ -1,0 +1,71 @@
+"""Batch-1 inference of one sample: the full model and every pruned model, two runtimes.
+
+Initialisation and the first call are measured apart from the steady state (as
+TFLite's benchmark tool reports them); the timed rounds are the steady state.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from benchmarks.record import RUNTIMES, case_id, case_info
+from benchmarks.test_prune import CASES
+
+MODELS = [(0.0, None)] + CASES
+INFERENCE_CASES = [(pf, method, runtime) for pf, method in MODELS for runtime in RUNTIMES]
+
+
+def _runner(chain, threads, pf, method, runtime):
+    from pipeline.infer import KerasRunner, LiteRTRunner
+
+    if runtime == "keras":
+        return KerasRunner(chain.deployable(pf, method), num_threads=threads["tensorflow_intra_op"])
+    return LiteRTRunner(chain.tflite(pf, method), num_threads=threads["litert"] or 1)
+
+
+@pytest.mark.benchmark_op("inference")
+@pytest.mark.parametrize(
+    ("pf", "method", "runtime"), INFERENCE_CASES, ids=[case_id(pf, m, rt) for pf, m, rt in INFERENCE_CASES]
+)
+def test_inference(benchmark, preset, chain, threads, sample, pf, method, runtime):
+    from pipeline.accounting import account
+
+    if runtime == "litert":
+        chain.tflite(pf, method)  # conversion is setup, never timed
+    started = time.perf_counter()
+    runner = _runner(chain, threads, pf, method, runtime)
+    init_s = time.perf_counter() - started
+    started = time.perf_counter()
+    runner.run(sample)
+    first_call_s = time.perf_counter() - started
+
+    rounds = preset.rounds
+    output = benchmark.pedantic(
+        runner.run,
+        args=(sample,),
+        rounds=rounds.inference_rounds,
+        iterations=rounds.inference_iterations,
+        warmup_rounds=rounds.warmup_rounds,
+    )
+    assert output.shape[-1] == preset.num_classes
+
+    counts = account(chain.deployable(pf, method))
+    benchmark.extra_info.update(
+        case_info(
+            preset,
+            "inference",
+            pruning_factor=pf,
+            pruning_method=method,
+            runtime=runtime,
+            batch_size=1,
+            num_threads=threads["tensorflow_intra_op"] if runtime == "keras" else (threads["litert"] or 1),
+            init_s=init_s,
+            first_call_s=first_call_s,
+            params=counts.params,
+            nonzero_params=counts.nonzero_params,
+            macs=counts.macs,
+            **chain.accuracy(pf, method),
+        )
+    )

@@ -1,0 +1,43 @@
+"""Pruning the trained base model at each of the study's pruning factors, both methods."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.record import PRUNING_METHODS, case_id, case_info
+from fixtures.presets import PAPER_PRUNING_FACTORS
+
+CASES = [(pf, method) for pf in PAPER_PRUNING_FACTORS for method in PRUNING_METHODS]
+
+
+@pytest.mark.benchmark_op("prune")
+@pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
+def test_prune(benchmark, preset, chain, pf, method):
+    from pipeline.accounting import account
+    from pipeline.prune import filter_prune, magnitude_prune, measure_sparsity
+
+    prune = {"magnitude": magnitude_prune, "filter": filter_prune}[method]
+    pruned = benchmark.pedantic(
+        prune, args=(chain.base, pf), rounds=preset.rounds.prune_rounds, iterations=1, warmup_rounds=0
+    )
+    chain.remember_pruned(pf, method, pruned)
+
+    sparsity = measure_sparsity(pruned)
+    counts = account(pruned)
+    benchmark.extra_info.update(
+        case_info(
+            preset,
+            "prune",
+            pruning_factor=pf,
+            pruning_method=method,
+            sparsity_measured=sparsity.prunable_sparsity,
+            sparsity_measured_all=sparsity.overall_sparsity,
+            params=counts.params,
+            nonzero_params=counts.nonzero_params,
+            macs=counts.macs,
+        )
+    )
+    if method == "magnitude":
+        assert sparsity.prunable_sparsity == pytest.approx(pf, abs=0.01)
+    else:
+        assert counts.params < chain.base.count_params()

@@ -1,0 +1,68 @@
+"""Serialising every model in three formats (its size is what a device downloads), and
+packing the device's dataset into one archive (its size is what the device uploads)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.record import case_id, case_info
+from benchmarks.test_inference import MODELS
+
+FORMATS = ("keras", "h5", "tflite")
+SERIALIZATION_CASES = [(pf, method, fmt) for pf, method in MODELS for fmt in FORMATS]
+
+
+@pytest.mark.benchmark_op("serialization")
+@pytest.mark.parametrize(
+    ("pf", "method", "fmt"), SERIALIZATION_CASES, ids=[case_id(pf, m, f) for pf, m, f in SERIALIZATION_CASES]
+)
+def test_serialize_model(benchmark, preset, chain, tmp_path, pf, method, fmt):
+    from pipeline.serialize import serialize_model
+
+    model = chain.deployable(pf, method)
+    source = chain.tflite(pf, method) if fmt == "tflite" else model  # conversion is setup
+    path = tmp_path / f"model.{fmt}"
+    written = benchmark.pedantic(
+        serialize_model,
+        args=(source, fmt, path),
+        rounds=preset.rounds.serialize_rounds,
+        iterations=1,
+        warmup_rounds=0,
+    )
+    assert written.bytes == path.stat().st_size > 0
+    benchmark.extra_info.update(
+        case_info(
+            preset,
+            "serialization",
+            pruning_factor=pf,
+            pruning_method=method,
+            model_format=fmt,
+            model_bytes=written.bytes,
+            model_bytes_gzip=written.gzip_bytes,
+            **chain.accuracy(pf, method),
+        )
+    )
+
+
+@pytest.mark.benchmark_op("serialization")
+def test_serialize_dataset(benchmark, preset, dataset, tmp_path):
+    from pipeline.archive import archive_dataset
+
+    path = tmp_path / "dataset.tar"
+    archive = benchmark.pedantic(
+        archive_dataset,
+        args=(dataset.root, path),
+        rounds=preset.rounds.serialize_rounds,
+        iterations=1,
+        warmup_rounds=0,
+    )
+    assert archive.bytes == path.stat().st_size
+    benchmark.extra_info.update(
+        case_info(
+            preset,
+            "serialization",
+            model_format="dataset-tar",
+            dataset_bytes=archive.bytes,
+            dataset_files=archive.files,
+        )
+    )

@@ -1,0 +1,184 @@
+"""pytest glue: options, the hardware profile, machine_info, result files.
+
+The profile is applied in ``pytest_configure`` -- before any test module (and so
+TensorFlow) is imported -- and released in ``pytest_unconfigure``; the
+emulation package also releases it on SIGTERM/SIGINT and at exit. This module
+must not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.stash import APPLIED_KEY, COMPLETED_KEY, JSON_KEY, LOAD_KEY
+from fixtures.presets import PRESETS, get_preset
+
+NO_PROFILE = "none"
+
+
+
+def _profile_names() -> list[str]:
+    from emulation.profiles import PROFILES
+
+    return sorted(PROFILES)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("continuum-bench")
+    group.addoption(
+        "--preset",
+        default="quick",
+        help=f"scale of the run: one of {', '.join(sorted(PRESETS))} (default: quick)",
+    )
+    group.addoption(
+        "--profile",
+        default=NO_PROFILE,
+        help="hardware profile to emulate: device, edge-idle, edge-loaded, or none to run "
+        "unconstrained (default: none)",
+    )
+    group.addoption(
+        "--profile-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one field of the profile, e.g. cpus=2, cpu_quota=0.5, memory=8GiB, "
+        "load_workers=8; repeatable (default: no override)",
+    )
+    group.addoption(
+        "--allow-unenforced",
+        action="store_true",
+        default=False,
+        help="run even where a limit of the profile cannot be applied; the JSON then records "
+        "enforced: false with the reason (default: stop with an error)",
+    )
+    group.addoption(
+        "--data-dir",
+        default=None,
+        help="ImageNet-style folder (one subfolder of images per class) to use instead of the "
+        "embedded dataset; required by the paper preset (default: the embedded dataset)",
+    )
+    group.addoption(
+        "--weights",
+        default=None,
+        help="local weights file (.h5) for the base MobileNet v1, instead of training it "
+        "(default: train, cached on disk)",
+    )
+    group.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow (default: skip them, with the reason)",
+    )
+
+
+def _validate_inputs(config: pytest.Config) -> None:
+    """Refuse bad options before anything runs: preset, profile, data dir, weights."""
+    try:
+        preset = get_preset(config.getoption("preset"))
+    except ValueError as err:
+        raise pytest.UsageError(f"--preset: {err}") from None
+    profile = config.getoption("profile")
+    if profile != NO_PROFILE and profile not in _profile_names():
+        raise pytest.UsageError(
+            f"--profile: unknown profile {profile!r}; known profiles: {', '.join(_profile_names())}, {NO_PROFILE}"
+        )
+    data_dir = config.getoption("data_dir")
+    if data_dir is None and not preset.embedded:
+        raise pytest.UsageError(
+            f"--preset {preset.name} needs --data-dir: a folder with one subfolder of images per class"
+        )
+    if data_dir is not None:
+        from fixtures.dataset import DatasetError, check_image_folder
+
+        try:
+            check_image_folder(Path(data_dir))
+        except DatasetError as err:
+            raise pytest.UsageError(f"--data-dir: {err}") from None
+    weights = config.getoption("weights")
+    if weights is not None and not Path(weights).is_file():
+        raise pytest.UsageError(f"--weights: no such file: {weights}")
+
+
+def _redirect_outputs(config: pytest.Config) -> None:
+    """Write --benchmark-json atomically and keep histories per host."""
+    final = config.getoption("benchmark_json", default=None)
+    if final:
+        final = Path(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(final.name + ".partial")
+        config.option.benchmark_json = str(partial)
+        config.stash[JSON_KEY] = (final, partial)
+    storage = config.getoption("benchmark_storage", default=None)
+    if storage and storage.startswith("file://") and config.getoption("profile") != NO_PROFILE:
+        # One history per profile *and* host: pytest-benchmark's own machine id
+        # ("Linux-CPython-3.11-64bit") does not tell two hosts apart.
+        host = socket.gethostname() or "unknown-host"
+        config.option.benchmark_storage = storage.rstrip("/") + "/" + host
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    _validate_inputs(config)
+    _redirect_outputs(config)
+    config.stash[COMPLETED_KEY] = False
+    profile_name = config.getoption("profile")
+    if profile_name == NO_PROFILE:
+        return
+    if "tensorflow" in sys.modules:
+        raise pytest.UsageError("TensorFlow was imported before the profile could be applied")
+    from emulation.apply import ProfileNotEnforced, apply_profile
+    from emulation.profiles import get_profile, parse_overrides
+
+    try:
+        profile = get_profile(profile_name, parse_overrides(config.getoption("profile_set")))
+        applied = apply_profile(profile, allow_unenforced=config.getoption("allow_unenforced"))
+    except ProfileNotEnforced as err:
+        raise pytest.UsageError(str(err)) from None
+    except ValueError as err:
+        raise pytest.UsageError(f"--profile {profile_name}: {err}") from None
+    config.stash[APPLIED_KEY] = applied
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("run_slow"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[COMPLETED_KEY] = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    load = config.stash.get(LOAD_KEY, None)
+    if load is not None:
+        load.stop()
+    applied = config.stash.get(APPLIED_KEY, None)
+    if applied is not None:
+        applied.release()
+    paths = config.stash.get(JSON_KEY, None)
+    if paths is not None:
+        final, partial = paths
+        if config.stash.get(COMPLETED_KEY, False) and partial.exists() and partial.stat().st_size > 0:
+            os.replace(partial, final)
+        else:
+            partial.unlink(missing_ok=True)
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    from benchmarks.record import machine_record
+
+    machine_info["continuum"] = machine_record(
+        config,
+        applied=config.stash.get(APPLIED_KEY, None),
+        load=config.stash.get(LOAD_KEY, None),
+    )
