@@ -1,0 +1,15 @@
+"""continuum-bench cost model: pure Python (numpy, pandas, scipy), never TensorFlow.
+
+Modules: ``radio`` (5G link, TR 38.901 UMi), ``pipelines`` (latency / energy / data
+per pipeline, affine in Q), ``results`` (pytest-benchmark JSON), ``tables``
+(Tables I-II), ``curves`` (curves, crossovers), ``paper`` (the study's figures),
+``cli`` (``python -m costmodel``).
+"""
+from .pipelines import (BASELINES, METRICS, PIPELINES, Affine, DevicePowers, PipelineInputs,
+                        cost_coefficients, cost_terms, data_exchanged, device_energy,
+                        pipeline_latency)
+from .radio import RadioLink, downlink_rate, get_link, uplink_rate
+
+__all__ = ["PIPELINES", "BASELINES", "METRICS", "Affine", "DevicePowers", "PipelineInputs",
+           "cost_terms", "cost_coefficients", "pipeline_latency", "device_energy",
+           "data_exchanged", "RadioLink", "get_link", "uplink_rate", "downlink_rate"]
