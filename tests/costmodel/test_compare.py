@@ -1,0 +1,246 @@
+"""compare and gate: A/A gives no alarm, a 20 % slowdown does, too few rounds gives no verdict."""
+import json
+
+import pytest
+
+from costmodel import compare as C
+from costmodel import gate as G
+from costmodel.cli import main
+
+from . import benchjson as B
+from . import conftest_data as D
+
+
+def _run(doc, name="run"):
+    return C.parse_run(doc, name)
+
+
+def _rows(comparison, operation):
+    return [r for r in comparison.rows if r.operation == operation]
+
+
+# ---- A/A ----------------------------------------------------------------------------------
+
+def test_same_results_against_themselves_no_alarm():
+    doc = D.honest_run(1)
+    cmp = C.compare_runs(_run(doc, "a"), _run(doc, "b"))
+    assert not cmp.failed
+    assert {r.mark for r in cmp.rows} == {C.MARK_SAME}
+    assert all(r.ratio == 1.0 and r.p_value == 1.0 for r in cmp.rows)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_two_honest_runs_no_alarm(seed):
+    a, b = D.honest_run(100 + seed), D.honest_run(200 + seed)
+    cmp = C.compare_runs(_run(a), _run(b))
+    assert not cmp.failed, C.format_text(cmp)
+    assert all(r.mark in (C.MARK_SAME, C.MARK_NOT_SIGNIFICANT) for r in cmp.rows)
+
+
+# ---- slowdowns ------------------------------------------------------------------------------
+
+def test_inference_20_percent_slower_alarms():
+    doc = D.honest_run(3)
+    cmp = C.compare_runs(_run(doc), _run(D.scaled(doc, "inference", 1.2)))
+    assert cmp.failed and cmp.exit_code == C.EXIT_REGRESSION
+    inf = _rows(cmp, "inference")
+    assert inf and all(r.mark == C.MARK_SLOWER and r.verdict == "regression" for r in inf)
+    assert all(r.ratio == pytest.approx(1.2) and r.p_value < 0.05 for r in inf)
+    assert all(r.mark == C.MARK_SAME for r in _rows(cmp, "serialization"))
+    text = "\n".join(C.format_text(cmp))
+    assert "FAILED" in text and "+ " in text
+
+
+def test_faster_is_marked_but_passes():
+    doc = D.honest_run(4)
+    cmp = C.compare_runs(_run(doc), _run(D.scaled(doc, "inference", 0.7)))
+    assert not cmp.failed
+    assert all(r.mark == C.MARK_FASTER for r in _rows(cmp, "inference"))
+
+
+def test_slowdown_within_factor_passes_but_per_operation_factor_catches_it():
+    doc = D.honest_run(5, cv=0.01)
+    slow = D.scaled(doc, "inference", 1.07)
+    assert not C.compare_runs(_run(doc), _run(slow)).failed
+    strict = C.GateConfig(factors={"inference": 1.05})
+    assert C.compare_runs(_run(doc), _run(slow), strict).failed
+
+
+def test_beyond_factor_but_not_significant_is_tilde():
+    a = D.honest_run(6, rounds=6, cv=0.6)
+    b = D.honest_run(7, rounds=6, cv=0.6, slowdown={"inference": 1.15})
+    cmp = C.compare_runs(_run(a), _run(b), C.GateConfig(alpha=1e-6))
+    assert not cmp.failed
+    assert C.MARK_NOT_SIGNIFICANT in {r.mark for r in cmp.rows}
+
+
+# ---- no verdict ----------------------------------------------------------------------------
+
+def test_too_few_rounds_gives_no_verdict():
+    doc = D.with_rounds(D.honest_run(8), 4)
+    cmp = C.compare_runs(_run(doc), _run(D.scaled(doc, "inference", 2.0)))
+    assert not cmp.failed
+    assert {r.verdict for r in cmp.rows} == {"not enough data"}
+    assert all(r.mark == C.MARK_NO_DATA and r.ratio is not None for r in cmp.rows)
+
+
+def test_no_raw_data_gives_no_verdict():
+    doc = D.honest_run(9)
+    for b in doc["benchmarks"]:
+        del b["stats"]["data"]
+    cmp = C.compare_runs(_run(doc), _run(D.scaled(D.honest_run(9), "inference", 2.0)))
+    assert {r.verdict for r in cmp.rows} == {"not enough data"}
+
+
+def test_mismatched_profiles_refused_unless_allowed():
+    a, b = D.honest_run(10, profile="edge-idle"), D.honest_run(11, profile="edge-loaded")
+    with pytest.raises(C.MismatchError, match="profile 'edge-idle' in A vs 'edge-loaded' in B"):
+        C.compare_runs(_run(a), _run(b))
+    cmp = C.compare_runs(_run(a), _run(b), allow_mismatch=True)
+    assert not cmp.failed and {r.verdict for r in cmp.rows} == {"no verdict"}
+    assert all(r.ratio is not None for r in cmp.rows)
+
+
+def test_mismatched_presets_refused():
+    with pytest.raises(C.MismatchError, match="preset"):
+        C.compare_runs(_run(D.honest_run(1, preset="tiny")), _run(D.honest_run(1, preset="quick")))
+
+
+def test_benchmarks_in_one_run_only_are_listed():
+    a = D.honest_run(12)
+    b = B.edit(a, lambda d: d["benchmarks"].pop(0))
+    cmp = C.compare_runs(_run(a), _run(b))
+    assert [r.verdict for r in cmp.rows].count("only in A") == 1
+
+
+# ---- configuration ---------------------------------------------------------------------------
+
+def test_gate_config_from_pyproject(tmp_path):
+    p = tmp_path / "pyproject.toml"
+    p.write_text('[tool.continuum-bench.gate]\nfactor = 1.2\nalpha = 0.01\n'
+                 '[tool.continuum-bench.gate.factors]\ninference = 1.05\n')
+    cfg = C.load_gate_config(p)
+    assert cfg.factor_for("inference") == 1.05 and cfg.factor_for("serialization") == 1.2
+    assert cfg.alpha == 0.01
+
+
+@pytest.mark.parametrize("kw, match", [({"factor": 0.9}, "factor must be a number > 1"),
+                                       ({"alpha": 1.5}, "alpha must be in"),
+                                       ({"min_rounds": 1}, "min_rounds"),
+                                       ({"factors": {"inference": 1.0}}, "factors.inference")])
+def test_gate_config_validation(kw, match):
+    with pytest.raises(ValueError, match=match):
+        C.GateConfig(**kw)
+
+
+def test_unknown_config_key_is_an_error(tmp_path):
+    p = tmp_path / "pyproject.toml"
+    p.write_text("[tool.continuum-bench.gate]\nfactr = 1.2\n")
+    with pytest.raises(ValueError, match="factr"):
+        C.load_gate_config(p)
+
+
+# ---- the command -------------------------------------------------------------------------
+
+def test_run_compare_files_and_json(tmp_path):
+    doc = D.honest_run(13)
+    a = B.write(tmp_path / "a.json", doc)
+    b = B.write(tmp_path / "b.json", D.scaled(doc, "inference", 1.2))
+    out = C.run_compare(str(a), str(b), format="json")
+    assert out.exit_code == 1
+    parsed = json.loads("\n".join(out.lines))
+    assert parsed["failed"] and any(r["mark"] == "+" for r in parsed["rows"])
+
+
+def test_history_ids_with_storage(tmp_path):
+    doc = D.honest_run(14)
+    D.save_history(tmp_path / "hist", [doc, doc])
+    out = C.run_compare("0001", "0002", storage=str(tmp_path / "hist"))
+    assert out.exit_code == 0, out.error
+    missing = C.run_compare("0001", "0009", storage=str(tmp_path / "hist"))
+    assert missing.exit_code == 2 and "history entry 0009 not found" in missing.error
+    no_storage = C.run_compare("0001", "0002")
+    assert no_storage.exit_code == 2 and "--storage" in no_storage.error
+
+
+@pytest.mark.parametrize("content, match", [("{not json", "malformed JSON"),
+                                            ('{"benchmarks": []}', "holds no benchmarks"),
+                                            ('{"x": 1}', "not a pytest-benchmark")])
+def test_bad_files_are_clear_errors(tmp_path, content, match):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    good = B.write(tmp_path / "good.json", D.honest_run(1))
+    out = C.run_compare(str(good), str(bad))
+    assert out.exit_code == 2 and match in out.error and "bad.json" in out.error
+
+
+def test_cli_compare_exit_codes(tmp_path, capsys):
+    doc = D.honest_run(15)
+    a = B.write(tmp_path / "a.json", doc)
+    b = B.write(tmp_path / "b.json", D.scaled(doc, "inference", 1.2))
+    other = B.write(tmp_path / "o.json", D.honest_run(16, profile="edge-loaded"))
+    assert main(["compare", str(a), str(a)]) == 0
+    assert main(["compare", str(a), str(b)]) == 1
+    assert main(["compare", str(a), str(other)]) == 2
+    assert "--allow-mismatch" in capsys.readouterr().err
+    assert main(["compare", str(a), str(other), "--allow-mismatch"]) == 0
+    assert "no verdict" in capsys.readouterr().out
+
+
+# ---- gate ----------------------------------------------------------------------------------
+
+def test_gate_against_latest_saved_run(tmp_path):
+    storage = tmp_path / "results" / "history"
+    base = D.honest_run(20)
+    D.save_history(storage / "edge-idle", [D.scaled(base, "inference", 3.0), base])
+    same = B.write(tmp_path / "current.json", D.honest_run(21))
+    slow = B.write(tmp_path / "slow.json", D.honest_run(22, slowdown={"inference": 1.2}))
+    ok = G.run_gate("edge-idle", str(storage), str(same))
+    assert ok.exit_code == 0, ok.error
+    assert "baseline 0002" in ok.lines[0]
+    bad = G.run_gate("edge-idle", str(storage / "edge-idle"), str(slow))
+    assert bad.exit_code == 1 and any("FAILED" in line for line in bad.lines)
+
+
+def test_gate_without_baseline_exits_2(tmp_path):
+    current = B.write(tmp_path / "current.json", D.honest_run(23))
+    out = G.run_gate("edge-idle", str(tmp_path / "nothing"), str(current))
+    assert out.exit_code == 2 and "no baseline" in out.error
+    (tmp_path / "empty" / "edge-idle").mkdir(parents=True)
+    out = G.run_gate("edge-idle", str(tmp_path / "empty"), str(current))
+    assert out.exit_code == 2 and "no baseline" in out.error
+
+
+def test_gate_refuses_other_profile(tmp_path):
+    D.save_history(tmp_path / "h" / "edge-idle", [D.honest_run(24)])
+    current = B.write(tmp_path / "current.json", D.honest_run(25, profile="device"))
+    out = G.run_gate("edge-idle", str(tmp_path / "h"), str(current))
+    assert out.exit_code == 2 and "'device', not 'edge-idle'" in out.error
+
+
+def test_gate_skips_current_when_saved_in_storage(tmp_path):
+    storage = tmp_path / "h"
+    paths = D.save_history(storage, [D.honest_run(26), D.honest_run(27)])
+    out = G.run_gate("edge-idle", str(storage), str(paths[-1]))
+    assert out.exit_code == 0 and "baseline 0001" in out.lines[0]
+    lonely = tmp_path / "lonely"
+    only = D.save_history(lonely, [D.honest_run(28)])
+    out = G.run_gate("edge-idle", str(lonely), str(only[0]))
+    assert out.exit_code == 2 and "only saved run is the current one" in out.error
+
+
+def test_cli_gate(tmp_path):
+    storage = tmp_path / "h"
+    D.save_history(storage / "edge-idle", [D.honest_run(29)])
+    current = B.write(tmp_path / "c.json", D.honest_run(30))
+    assert main(["gate", "--profile", "edge-idle", "--storage", str(storage), "--current", str(current)]) == 0
+
+
+def test_gate_with_the_suites_hostname_layout(tmp_path):
+    storage = tmp_path / "results" / "history"
+    D.save_history(storage / "edge-idle", [D.honest_run(31)], machine_id=f"ci-host/{D.MACHINE_ID}")
+    slow = B.write(tmp_path / "slow.json", D.honest_run(32, slowdown={"inference": 1.3}))
+    out = G.run_gate("edge-idle", str(storage), str(slow))
+    assert out.exit_code == 1 and f"ci-host/{D.MACHINE_ID}" in out.lines[0]
+    by_id = C.run_compare("0001", str(slow), storage=str(storage / "edge-idle"))
+    assert by_id.exit_code == 1, by_id.error
