@@ -102,7 +102,15 @@ def run_report(*, results, outdir=None, q=None, pruning_factor: float = 0.7,
         "points": curve_points(scen, qs),
     }
     if outdir is not None:
-        out["written"] = [str(p) for p in write_outputs(out, outdir)]
+        from .htmlreport import check_presets, write_report
+
+        check_presets(rs)
+        study = paper_report(q=qs, link=link, radio_preset=radio_preset)
+        files = write_report(rs, outdir,
+                             tables={k: out[k] for k in ("table1", "table2", "crossovers", "best_ranges")},
+                             measured=(out["points"], out["crossovers"]),
+                             paper=(study["points"], study["crossovers"]), study_table1=study["table1"])
+        out["written"] = [str(p) for p in write_outputs(out, outdir)] + [str(files.index)]
     return out
 
 
@@ -284,7 +292,10 @@ def _add_report(sub):
     p.add_argument("--results", dest="results_opt", nargs="+", default=None,
                    help="same as the positional argument")
     p.add_argument("--outdir", default="reports",
-                   help="where tables/curves are written (default: reports)")
+                   help="reports are written to OUTDIR/RUN/: index.html, tables, figures, curve data "
+                        "(default: reports)")
+    p.add_argument("--run", default=None,
+                   help="name of the report's folder under OUTDIR (default: the UTC time, YYYYmmdd-HHMMSS)")
     p.add_argument("--q", type=float, nargs="+", default=None,
                    help="Q values of the curve points (default: 1..10000 log spaced)")
     _common(p)
@@ -293,7 +304,10 @@ def _add_report(sub):
 
 def _run_report(a):
     results = (a.results or []) + (a.results_opt or []) or ["results"]
-    return run_report(results=results, outdir=a.outdir, q=a.q, radio_preset=a.radio_preset,
+    from .htmlreport import default_run_name
+
+    outdir = Path(a.outdir) / (a.run or default_run_name())
+    return run_report(results=results, outdir=outdir, q=a.q, radio_preset=a.radio_preset,
                       distance=a.distance, **_results_kwargs(a))
 
 
