@@ -46,7 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one field of the profile, e.g. cpus=2, cpu_quota=0.5, memory=8GiB, "
+        help="override one field of the profile, e.g. cpus=2, cpu_quota=0.5, memory_bytes=8GiB, "
         "load_workers=8; repeatable (default: no override)",
     )
     group.addoption(

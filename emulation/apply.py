@@ -1,0 +1,387 @@
+"""Apply a profile to this process before TensorFlow starts, read it back, undo it.
+
+    applied = apply_profile(get_profile("device"), allow_unenforced=False)
+    ...                                  # then import TensorFlow, run the benchmarks
+    emulation.threads.configure_tensorflow_threads(applied)  # after TF import, before its first op
+    machine_info["continuum"] = {"profile": applied.record(), ...}
+    applied.release()                      # idempotent; also runs at exit and on SIGINT/SIGTERM/SIGHUP
+
+What is applied: CPU affinity (the last ``cpus`` CPUs of the allowed set, for
+every thread of the process), a cgroup CPU quota and memory limit (a child group
+``continuum-bench-<pid>`` below the process's own group, per controller), and
+the thread-pool environment variables. Each is read back from the OS; a limit
+that was requested but could not be applied raises :class:`ProfileNotEnforced`
+unless ``allow_unenforced`` is true, and then the record says ``enforced: false``
+with the reason. A limit not requested is recorded as ``requested: false``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from emulation import cgroups, threads
+from emulation.profiles import Profile
+
+log = logging.getLogger(__name__)
+
+#: Signals after which the created groups are removed before the previous handler runs.
+CLEANUP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+#: The command-line option that lets a run go on with limits not enforced.
+ALLOW_OPTION = "--allow-unenforced"
+
+
+class ProfileNotEnforced(RuntimeError):
+    """A requested limit could not be applied. ``reasons`` maps each limit to why."""
+
+    def __init__(self, profile: str, reasons: dict[str, str]):
+        self.profile = profile
+        self.reasons = dict(reasons)
+        lines = "\n".join(f"  - {k}: {v}" for k, v in self.reasons.items())
+        super().__init__(
+            f"profile {profile!r} could not be enforced on this host:\n{lines}\n"
+            f"Remedy: run as a user who may create cgroups below this process's group (Linux, cgroup v1 cpu/memory "
+            f"or v2 with the controllers delegated), or pass {ALLOW_OPTION} to run anyway; the results then "
+            f"record enforced: false with these reasons."
+        )
+
+
+class ExitGuard:
+    """Run ``callback`` once at interpreter exit or on SIGINT/SIGTERM/SIGHUP, then the previous handler.
+
+    Guards chain: the one installed last runs first (a load is stopped before
+    the profile's groups are removed). After the callback a signal goes on to
+    the handler that was there before (SIGINT raises KeyboardInterrupt as usual;
+    SIGTERM with the default action ends the process with that signal).
+    """
+
+    def __init__(self, callback: Callable[[], object], name: str):
+        self._callback = callback
+        self._name = name
+        self._owner = os.getpid()  # a forked child inherits the handlers but owns nothing
+        self._done = False
+        self._previous: dict[int, object] = {}
+        atexit.register(self._run)
+        if threading.current_thread() is threading.main_thread():
+            for sig in CLEANUP_SIGNALS:
+                self._previous[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._handler)
+
+    @property
+    def signals_handled(self) -> bool:
+        return bool(self._previous)
+
+    def _run(self) -> None:
+        if self._done or os.getpid() != self._owner:
+            return
+        self._done = True
+        try:
+            self._callback()
+        except Exception:  # the process is going down: say what failed, let the signal go on
+            log.exception("cleanup of %s failed", self._name)
+
+    def _handler(self, signum, frame) -> None:
+        previous = self._previous.get(signum, signal.SIG_DFL)  # before the callback disarms us
+        self._run()
+        self._restore()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    def _restore(self) -> None:
+        for sig, previous in list(self._previous.items()):
+            if signal.getsignal(sig) == self._handler:
+                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+                del self._previous[sig]
+            # else: someone chained after us; our handler stays and forwards to `previous`
+
+    def disarm(self) -> None:
+        """The callback ran the normal way: stop guarding (handlers restored where still ours)."""
+        self._done = True
+        atexit.unregister(self._run)
+        if threading.current_thread() is threading.main_thread():
+            self._restore()
+
+
+@dataclass
+class _Group:
+    place: cgroups.ControllerPlace
+    path: Path
+    moved: bool = False
+
+
+@dataclass
+class AppliedProfile:
+    """What apply_profile did; :meth:`record` for machine_info, :meth:`release` to undo."""
+
+    profile: Profile
+    allow_unenforced: bool
+    enforced: dict
+    environment: dict
+    _groups: dict[str, _Group] = field(default_factory=dict)
+    _previous_affinity: set[int] | None = None
+    _previous_env: dict | None = None
+    _guard: ExitGuard | None = None
+    _released: dict | None = None
+
+    @property
+    def cpus(self) -> list[int]:
+        """The CPUs the process is pinned to (the read-back affinity)."""
+        return list(self.enforced["affinity"].get("value", []))
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """controller -> path of the group this run created (empty after release)."""
+        return {c: str(g.path) for c, g in self._groups.items()}
+
+    def unenforced(self) -> dict[str, str]:
+        """limit -> reason for each requested limit that is not enforced."""
+        out = {}
+        for key, entry in self.enforced.items():
+            if key == "threads":
+                for sub, e in entry.items():
+                    if e.get("requested", True) and e.get("enforced") is False:
+                        out[f"threads.{sub}"] = e.get("reason", "read back differs from the request")
+            elif entry.get("requested", True) and not entry.get("enforced"):
+                out[key] = entry.get("reason", "not enforced")
+        return out
+
+    def record(self) -> dict:
+        """JSON-serialisable record: requested, enforced (read back from the OS), environment."""
+        return {
+            "name": self.profile.name,
+            "requested": self.profile.to_dict(),
+            "enforced": self.enforced,
+            "all_enforced": not self.unenforced(),
+            "allow_unenforced": self.allow_unenforced,
+            "environment": self.environment,
+            "released": self._released,
+        }
+
+    def release(self) -> dict:
+        """Move this process back to its groups, remove the created ones, restore affinity and env.
+
+        Idempotent. Background workers in the groups must have been stopped and
+        reaped first; a group that still holds processes is left in place and
+        reported (OSError), never emptied by force.
+        """
+        if self._released is not None:
+            return self._released
+        errors = []
+        removed = []
+        for controller, group in list(self._groups.items()):
+            try:
+                if group.moved:
+                    cgroups.move_pid(group.place, group.place.own_group, os.getpid())
+                cgroups.remove_group(group.path)
+                removed.append(str(group.path))
+                del self._groups[controller]
+            except OSError as exc:
+                errors.append(f"{controller}: {exc}")
+        if self._previous_affinity is not None:
+            _set_affinity_all_threads(self._previous_affinity)
+        if self._previous_env is not None:
+            threads.restore_thread_env(self._previous_env)
+        self._released = {"at_unix_s": time.time(), "groups_removed": removed, "errors": errors}
+        if self._guard is not None:
+            self._guard.disarm()
+        if errors:
+            raise OSError("could not remove every cgroup this run created: " + "; ".join(errors))
+        return self._released
+
+
+def _task_ids() -> list[int]:
+    try:
+        return sorted(int(t) for t in os.listdir("/proc/self/task"))
+    except OSError:
+        return [0]
+
+
+def _set_affinity_all_threads(cpus: set[int]) -> None:
+    for tid in _task_ids():
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except ProcessLookupError:
+            continue  # the thread ended meanwhile
+
+
+def choose_cpus(allowed: set[int], n: int) -> list[int]:
+    """The last ``n`` CPUs of ``allowed``, sorted (deterministic; CPU 0 takes most interrupts)."""
+    return sorted(allowed)[-n:]
+
+
+def _apply_affinity(profile: Profile, applied: AppliedProfile) -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        applied.enforced["affinity"] = {"requested": True, "enforced": False, "reason": "os.sched_setaffinity is not available on this platform"}
+        return
+    allowed = os.sched_getaffinity(0)
+    chosen = choose_cpus(allowed, profile.cpus)
+    if len(chosen) < profile.cpus:
+        applied.enforced["affinity"] = {"requested": True, "enforced": False, "requested_cpus": profile.cpus,
+                                        "reason": f"only {len(allowed)} CPUs allowed: {sorted(allowed)}"}
+        return
+    applied._previous_affinity = allowed
+    try:
+        _set_affinity_all_threads(set(chosen))
+    except OSError as exc:
+        applied.enforced["affinity"] = {"requested": True, "enforced": False, "reason": f"sched_setaffinity: {exc}"}
+        return
+    per_thread = {}
+    for tid in _task_ids():
+        try:
+            per_thread[tid] = sorted(os.sched_getaffinity(tid))
+        except ProcessLookupError:
+            continue
+    ok = all(v == chosen for v in per_thread.values())
+    entry = {"requested": True, "enforced": ok, "value": sorted(os.sched_getaffinity(0)),
+             "requested_cpus": chosen, "allowed_before": sorted(allowed), "threads_checked": len(per_thread)}
+    if not ok:
+        entry["reason"] = f"read-back affinity per thread differs from {chosen}: {per_thread}"
+    applied.enforced["affinity"] = entry
+
+
+def _apply_cgroup_limit(kind: str, value, applied: AppliedProfile, cgroup_root) -> None:
+    key = "cpu_quota" if kind == "cpu" else "memory_limit"
+    if value is None:
+        applied.enforced[key] = {"requested": False, "enforced": False, "reason": "not requested by the profile"}
+        return
+    entry: dict = {"requested": True, "enforced": False}
+    applied.enforced[key] = entry
+    if not sys.platform.startswith("linux"):
+        entry["reason"] = f"cgroups need Linux, this is {sys.platform}"
+        return
+    try:
+        place = cgroups.locate_controller(kind, cgroup_root)
+    except (cgroups.CgroupUnavailable, OSError) as exc:
+        entry["reason"] = str(exc)
+        return
+    entry["cgroup_version"] = place.version
+    try:
+        path = cgroups.create_group(place)
+    except cgroups.CgroupUnavailable as exc:
+        entry["reason"] = str(exc)
+        return
+    group = _Group(place, path)
+    applied._groups[kind] = group
+    entry["group"] = str(path)
+    try:
+        if kind == "cpu":
+            cgroups.write_cpu_quota(place, path, value)
+        else:
+            cgroups.write_memory_limit(place, path, value)
+        cgroups.move_pid(place, path, os.getpid())
+        group.moved = True
+    except OSError as exc:
+        entry["reason"] = f"writing {path}: {exc.strerror or exc}"
+        return
+    in_group = os.getpid() in cgroups.group_pids(path)
+    if kind == "cpu":
+        quota_us, period_us = cgroups.read_cpu_quota(place, path)
+        want_us = max(1000, round(value * period_us))
+        entry.update(quota_us=quota_us, period_us=period_us,
+                     value=None if quota_us is None else quota_us / period_us,
+                     effective=cgroups.effective_limit(place, path, "cpu"))
+        ok = quota_us == want_us
+    else:
+        limit = cgroups.read_memory_limit(place, path)
+        entry.update(value=limit, effective=cgroups.effective_limit(place, path, "memory"))
+        ok = limit is not None and abs(limit - value) < cgroups.PAGE_BYTES
+    entry["process_in_group"] = in_group
+    entry["enforced"] = bool(ok and in_group)
+    if not entry["enforced"]:
+        entry["reason"] = f"read back {entry['value']!r} (process in group: {in_group}) for a request of {value!r}"
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def host_contention() -> dict:
+    """What else competes for the CPUs: load average [runnable tasks] and the scheduler's autogroup.
+
+    With ``sched_autogroup_enabled`` = 1 the kernel shares CPU time fairly
+    between sessions first, so on a shared host a profile's limits are upper
+    bounds and a timing reflects the other sessions' load too.
+    """
+    return {
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "sched_autogroup_enabled": _read_text("/proc/sys/kernel/sched_autogroup_enabled"),
+        "autogroup": _read_text("/proc/self/autogroup"),
+        "host_cpu_count": os.cpu_count(),
+    }
+
+
+def remove_stale_groups(cgroup_root: Path | str | None = None) -> list[dict]:
+    """Remove the empty groups of dead earlier runs below this process's cpu and memory groups."""
+    out = []
+    for controller in ("cpu", "memory"):
+        try:
+            place = cgroups.locate_controller(controller, cgroup_root)
+        except (cgroups.CgroupUnavailable, OSError):
+            continue  # nothing to clean where there is no such hierarchy
+        out += cgroups.remove_stale_groups(place)
+    return out
+
+
+def apply_profile(
+    profile: Profile,
+    allow_unenforced: bool = False,
+    *,
+    cgroup_root: Path | str | None = None,
+) -> AppliedProfile:
+    """Apply ``profile`` to this process; call before TensorFlow (and numpy) are imported.
+
+    ``cgroup_root`` (default: the mounted hierarchies) exists for tests. Raises
+    :class:`ProfileNotEnforced` (after undoing what was applied) when a requested
+    limit could not be applied and ``allow_unenforced`` is false.
+    """
+    applied = AppliedProfile(profile=profile, allow_unenforced=allow_unenforced, enforced={}, environment={})
+    applied.environment = {
+        "platform": sys.platform,
+        "pid": os.getpid(),
+        "cpus_allowed_before": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "modules_loaded_before": sorted(m for m in threads.POOL_MODULES if m in sys.modules),
+        **host_contention(),
+    }
+    applied.environment["stale_groups"] = remove_stale_groups(cgroup_root)
+    try:
+        _apply_affinity(profile, applied)
+        _apply_cgroup_limit("cpu", profile.cpu_quota, applied, cgroup_root)
+        _apply_cgroup_limit("memory", profile.memory_bytes, applied, cgroup_root)
+        applied._previous_env = threads.set_thread_env(profile.threads)
+        applied.enforced["threads"] = threads.read_back_thread_env(profile.threads)
+        applied.enforced["threads"]["tensorflow"] = {
+            "requested": True, "enforced": None, "intra_op": profile.threads.tf_intra_op,
+            "inter_op": profile.threads.tf_inter_op,
+            "reason": "pending: emulation.threads.configure_tensorflow_threads(applied) sets them after TF is imported",
+        }
+        applied.enforced["threads"]["litert"] = {
+            "requested": True, "enforced": None, "num_threads": profile.threads.litert,
+            "reason": "passed by the caller as LiteRTRunner(num_threads=...); not observable from the OS",
+        }
+    except BaseException:
+        applied.release()
+        raise
+    missing = applied.unenforced()
+    if missing and not allow_unenforced:
+        applied.release()
+        raise ProfileNotEnforced(profile.name, missing)
+    applied._guard = ExitGuard(applied.release, f"profile {profile.name}")
+    applied.environment["signal_handlers"] = applied._guard.signals_handled
+    return applied

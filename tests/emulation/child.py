@@ -1,0 +1,77 @@
+"""A process that applies a profile (and optionally starts the load) for the tests to poke.
+
+``python -m tests.emulation.child '<json>'`` with keys: ``profile``, ``overrides``,
+``allow_unenforced``, ``cgroup_root``, ``model`` (starts the background load),
+``workload_s`` (runs the two-thread CPU workload and reports CPU/wall),
+``tf_threads`` (imports TensorFlow and sets its pools from the profile),
+``then``: "exit" (release and exit 0), "raise" (raise RuntimeError), "wait"
+(sleep until signalled), "check" (poll load.check() until a worker dies).
+It prints one JSON line ``{"event": "ready", ...}`` once everything is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from emulation.apply import ProfileNotEnforced, apply_profile
+from emulation.load import BackgroundLoad, WorkerDied
+from emulation.profiles import get_profile
+from emulation.threads import cpu_bound_threads
+
+
+def emit(event: str, **data) -> None:
+    sys.stdout.write(json.dumps({"event": event, **data}) + "\n")
+    sys.stdout.flush()
+
+
+def main(spec: dict) -> int:
+    profile = get_profile(spec.get("profile", "device"), spec.get("overrides"))
+    try:
+        applied = apply_profile(profile, allow_unenforced=spec.get("allow_unenforced", False),
+                                cgroup_root=spec.get("cgroup_root"))
+    except ProfileNotEnforced as exc:
+        emit("not_enforced", message=str(exc), reasons=exc.reasons)
+        return 2
+    load = None
+    if spec.get("model"):
+        load = BackgroundLoad(spec["model"], profile.load_workers or 1, threads_per_worker=profile.load_threads,
+                              ready_timeout_s=spec.get("ready_timeout_s", 60))
+        load.start()
+    result = {"record": applied.record(), "groups": applied.groups, "pid": os.getpid(),
+              "worker_pids": load.pids if load else [], "load": load.report() if load else None}
+    if spec.get("tf_threads"):
+        from emulation.threads import configure_tensorflow_threads
+
+        result["tf_threads"] = configure_tensorflow_threads(applied)
+        result["record"] = applied.record()
+    if spec.get("workload_s"):
+        result["workload"] = cpu_bound_threads(spec["workload_s"])
+    emit("ready", **result)
+    then = spec.get("then", "exit")
+    if then == "raise":
+        raise RuntimeError("child: raising on purpose")
+    if then == "wait":
+        while True:
+            time.sleep(0.1)
+    if then == "check":
+        try:
+            while True:
+                load.check()
+                time.sleep(0.1)
+        except WorkerDied as exc:
+            emit("worker_died", message=str(exc), index=exc.index, returncode=exc.returncode)
+            load.stop()
+            applied.release()
+            return 3
+    if load:
+        emit("load", report=load.stop())
+    applied.release()
+    emit("released", record=applied.record())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(sys.argv[1])))

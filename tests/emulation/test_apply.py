@@ -1,0 +1,111 @@
+"""apply_profile in a child process: the limits are real, read back, recorded and always removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from emulation import cgroups
+from tests.emulation.conftest import our_groups
+
+#: Wall time of the two-thread workload [s]: a few CFS periods of 100 ms.
+WORKLOAD_S = 1.5
+#: CPU time / wall time allowed above the limit: CFS accounting slack and start-up.
+SLACK = 1.1
+
+
+@pytest.mark.cgroup
+def test_device_gets_at_most_one_cpu_second_per_second(child, cgroup_places):
+    c = child({"profile": "device", "workload_s": WORKLOAD_S})
+    ready = c.event()
+    assert c.finish()[0] == 0
+    enforced = ready["record"]["enforced"]
+    assert enforced["affinity"]["enforced"] and len(enforced["affinity"]["value"]) == 1
+    assert enforced["affinity"]["value"] == [sorted(os.sched_getaffinity(0))[-1]]
+    assert enforced["memory_limit"] == {**enforced["memory_limit"], "enforced": True, "value": 4 * 1024**3}
+    assert enforced["cpu_quota"]["requested"] is False and enforced["cpu_quota"]["enforced"] is False
+    assert ready["workload"]["cpu_per_wall"] <= 1.0 * SLACK
+    assert not our_groups(cgroup_places, [ready["pid"]])
+
+
+@pytest.mark.cgroup
+def test_half_a_core_quota_gets_at_most_half(child, cgroup_places):
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.5}, "workload_s": WORKLOAD_S})
+    ready = c.event()
+    assert c.finish()[0] == 0
+    quota = ready["record"]["enforced"]["cpu_quota"]
+    assert quota["enforced"] and quota["value"] == 0.5 and quota["period_us"] == cgroups.CFS_PERIOD_US
+    assert quota["effective"] == 0.5
+    assert ready["workload"]["cpu_per_wall"] <= 0.5 * SLACK
+    released = c.event()
+    assert released["event"] == "released" and not released["record"]["released"]["errors"]
+    assert not our_groups(cgroup_places, [ready["pid"]])
+
+
+def test_unenforceable_limit_raises_with_the_remedy(child, tmp_path):
+    c = child({"profile": "device", "cgroup_root": str(tmp_path / "missing")})
+    event = c.event()
+    assert c.finish()[0] == 2
+    assert event["event"] == "not_enforced"
+    assert "memory_limit" in event["reasons"] and "--allow-unenforced" in event["message"]
+
+
+def test_allowed_unenforced_limit_is_recorded_as_such(child, tmp_path):
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.5}, "allow_unenforced": True,
+               "cgroup_root": str(tmp_path / "missing")})
+    ready = c.event()
+    assert c.finish()[0] == 0
+    record = ready["record"]
+    for key in ("cpu_quota", "memory_limit"):
+        assert record["enforced"][key]["requested"] is True
+        assert record["enforced"][key]["enforced"] is False
+        assert "missing" in record["enforced"][key]["reason"]
+    assert record["all_enforced"] is False
+    assert record["enforced"]["affinity"]["enforced"] is True  # what could be applied still was
+    json.dumps(record)
+
+
+@pytest.mark.cgroup
+@pytest.mark.parametrize("how", ["exception", "sigint", "sigterm"])
+def test_no_group_left_on_any_exit_path(child, cgroup_places, how):
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.9}, "then": "raise" if how == "exception" else "wait"})
+    ready = c.event()
+    assert set(ready["groups"]) == {"cpu", "memory"}
+    if how != "exception":  # (the raising child may already be gone)
+        assert our_groups(cgroup_places, [ready["pid"]])  # the groups exist while it runs
+        c.proc.send_signal(signal.SIGINT if how == "sigint" else signal.SIGTERM)
+    rc, err = c.finish()
+    # an uncaught KeyboardInterrupt ends Python by re-raising SIGINT (Python >= 3.8)
+    expected = {"exception": 1, "sigint": -signal.SIGINT, "sigterm": -signal.SIGTERM}[how]
+    assert rc == expected, err
+    assert not our_groups(cgroup_places, [ready["pid"]])
+
+
+@pytest.mark.cgroup
+def test_stale_group_of_a_killed_run_is_removed_next_time(child, cgroup_places):
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.9}, "then": "wait"})
+    ready = c.event()
+    c.proc.kill()
+    c.finish()
+    stale = our_groups(cgroup_places, [ready["pid"]])
+    assert stale, "SIGKILL leaves the group behind (nothing can run on SIGKILL)"
+    c2 = child({"profile": "edge-idle"})  # no quota: its cpu group is cleaned all the same
+    ready2 = c2.event()
+    assert c2.finish()[0] == 0
+    removed = [s["group"] for s in ready2["record"]["environment"]["stale_groups"] if s["removed"]]
+    assert set(stale) <= set(removed)
+    assert not our_groups(cgroup_places, [ready["pid"], ready2["pid"]])
+
+
+@pytest.mark.slow
+@pytest.mark.cgroup
+def test_tensorflow_pools_are_set_and_read_back(child, cgroup_places):
+    """Slow: imports TensorFlow in the child (10 to 60 s on a busy 2-core host)."""
+    c = child({"profile": "device", "tf_threads": True, "env": {"TF_USE_LEGACY_KERAS": "1"}})
+    ready = c.event(timeout_s=300)
+    assert c.finish()[0] == 0
+    assert ready["tf_threads"] == {"tensorflow_intra_op": 1, "tensorflow_inter_op": 1, "litert": 1, "enforced": True}
+    assert ready["record"]["enforced"]["threads"]["tensorflow"]["enforced"] is True
