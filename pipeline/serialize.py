@@ -1,0 +1,94 @@
+"""Model serialization: ``.keras``, ``.h5`` and ``.tflite`` files and their sizes.
+
+The size of the file is what the device downloads. Sizes are reported raw and
+gzip-compressed (level 9, mtime 0, so the same bytes always give the same size):
+zeroed weights of a magnitude-pruned model only shrink the compressed size.
+
+A magnitude-pruned (tfmot-wrapped) model is stripped before saving (on a copy):
+the file holds a plain model with sparse kernels, not the wrappers, masks and
+pruning step, so it loads without tfmot. ``.keras`` files are loaded with
+Keras' ``safe_mode=True`` (no arbitrary code from lambdas).
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+#: gzip settings that make the compressed size reproducible.
+GZIP_LEVEL = 9
+GZIP_MTIME = 0
+#: File formats and their suffixes.
+MODEL_FORMATS = ("keras", "h5", "tflite")
+
+
+@dataclass(frozen=True)
+class SerializedModel:
+    """One model file: its path, raw size [byte], gzip size [byte] and format."""
+
+    path: Path
+    bytes: int
+    gzip_bytes: int
+    format: str
+
+
+def gzip_size(data: bytes) -> int:
+    """Size [byte] of ``data`` gzip-compressed at level 9 with mtime 0."""
+    return len(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=GZIP_MTIME))
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in MODEL_FORMATS:
+        raise ValueError(f"unknown model format {fmt!r}; known formats: {', '.join(MODEL_FORMATS)}")
+    return fmt
+
+
+def serialize_model(model, fmt: str, path: Path | str) -> SerializedModel:
+    """Write ``model`` to ``path`` as ``fmt`` ("keras", "h5" or "tflite") and measure it.
+
+    The path must end with ``.<fmt>`` (Keras picks the format from it). tfmot
+    wrappers are stripped first (on a copy; ``model`` is untouched). A compiled
+    model is saved through an uncompiled copy: the optimizer state is not part
+    of the download, which is the inference model.
+    """
+    from pipeline.infer import to_tflite
+    from pipeline.prune import copy_model, is_pruning_wrapped, strip_pruning
+
+    fmt = _check_format(fmt)
+    path = Path(path)
+    if path.suffix != f".{fmt}":
+        raise ValueError(f"path {str(path)!r} must end with .{fmt} for format {fmt!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if is_pruning_wrapped(model):
+        model = strip_pruning(model)
+    elif getattr(model, "optimizer", None) is not None:
+        model = copy_model(model)  # clone_model gives an uncompiled model
+    if fmt == "tflite":
+        path.write_bytes(to_tflite(model))
+    else:
+        model.save(str(path))
+    data = path.read_bytes()
+    return SerializedModel(path=path, bytes=len(data), gzip_bytes=gzip_size(data), format=fmt)
+
+
+def load_model(path: Path | str):
+    """Load a ``.keras`` (safe mode) or ``.h5`` model file, uncompiled.
+
+    ``.tflite`` files are run, not loaded as Keras models: use
+    ``pipeline.infer.LiteRTRunner(path)``.
+    """
+    from fixtures.tfenv import keras
+
+    path = Path(path)
+    if path.suffix == ".keras":
+        return keras.models.load_model(str(path), compile=False, safe_mode=True)
+    if path.suffix == ".h5":
+        return keras.models.load_model(str(path), compile=False)
+    raise ValueError(
+        f"cannot load {str(path)!r} as a Keras model: suffix {path.suffix!r} is not .keras or .h5 "
+        "(run a .tflite file with pipeline.infer.LiteRTRunner)"
+    )
+
+
+__all__ = ["GZIP_LEVEL", "MODEL_FORMATS", "SerializedModel", "gzip_size", "load_model", "serialize_model"]

@@ -1,0 +1,73 @@
+"""Fine-tuning the full, magnitude-pruned and filter-pruned tiny MobileNet (pipeline/finetune.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.finetune import FinetuneResult, finetune, top1
+from pipeline.prune import filter_prune, is_pruning_wrapped, magnitude_prune, measure_sparsity
+from tests.pipeline.helpers import assert_same_weights, weights_of
+
+PF = 0.7
+
+
+def _check_result(result: FinetuneResult, preset, dataset) -> None:
+    assert result.epochs == preset.finetune_epochs
+    assert len(result.history["loss"]) == preset.finetune_epochs
+    assert "val_accuracy" in result.history  # validation data was used
+    assert 0 <= result.top1_before <= 1 and 0 <= result.top1_after <= 1
+    assert result.top1_after == pytest.approx(top1(result.model, dataset.x_test, dataset.y_test))
+    assert result.seconds > 0
+    assert result.dropout == preset.dropout
+
+
+def test_magnitude_masks_stay_fixed_while_finetuning(tiny_model, tiny_dataset, preset, capsys):
+    pruned = magnitude_prune(tiny_model, PF)
+    before = weights_of(pruned)
+    zeros_before = {
+        layer.name: layer.layer.kernel.numpy() == 0 for layer in pruned.layers if hasattr(layer, "pruning_vars")
+    }
+    result = finetune(pruned, tiny_dataset, preset, progress=True)
+    assert "val_accuracy" in capsys.readouterr().out  # progress shown (one line per epoch)
+    assert_same_weights(before, pruned)
+    _check_result(result, preset, tiny_dataset)
+    assert is_pruning_wrapped(result.model)
+    assert measure_sparsity(result.model).by_layer() == measure_sparsity(pruned).by_layer()
+    assert measure_sparsity(result.model).prunable_sparsity == pytest.approx(PF, abs=0.01)
+    for layer in result.model.layers:
+        if layer.name in zeros_before:
+            np.testing.assert_array_equal(layer.layer.kernel.numpy() == 0, zeros_before[layer.name])
+    changed = [
+        layer.name
+        for layer in result.model.layers
+        if layer.name in zeros_before
+        and not np.array_equal(layer.layer.kernel.numpy(), pruned.get_layer(layer.name).layer.kernel.numpy())
+    ]
+    assert changed, "fine-tuning did not update any kernel"
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "filter",
+        # the same code path as "filter" (a plain model); one more fit costs ~15 s on 2 busy cores
+        pytest.param("full", marks=pytest.mark.slow),
+    ],
+)
+def test_finetune_filter_pruned_and_full_models(tiny_model, tiny_dataset, preset, method):
+    model = filter_prune(tiny_model, PF) if method == "filter" else tiny_model
+    before = weights_of(model)
+    result = finetune(model, tiny_dataset, preset, progress=False)
+    assert_same_weights(before, model)
+    _check_result(result, preset, tiny_dataset)
+    assert result.model is not model
+    momentum = {layer.name: getattr(layer, "momentum", None) for layer in model.layers}
+    assert {layer.name: getattr(layer, "momentum", None) for layer in result.model.layers} == momentum
+    assert result.top1_before == pytest.approx(top1(model, tiny_dataset.x_test, tiny_dataset.y_test))
+
+
+def test_top1_against_a_numpy_reference(tiny_model, samples):
+    probabilities = tiny_model(samples, training=False).numpy()
+    labels = np.arange(len(samples)) % probabilities.shape[1]
+    assert top1(tiny_model, samples, labels) == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels))
