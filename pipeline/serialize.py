@@ -47,6 +47,10 @@ def _check_format(fmt: str) -> str:
 def serialize_model(model, fmt: str, path: Path | str) -> SerializedModel:
     """Write ``model`` to ``path`` as ``fmt`` ("keras", "h5" or "tflite") and measure it.
 
+    ``model`` may also be the bytes of an already converted ``.tflite``
+    flatbuffer (from :func:`pipeline.infer.to_tflite`): then only writing is
+    done, so a benchmark can keep the conversion out of the timed region.
+
     The path must end with ``.<fmt>`` (Keras picks the format from it). tfmot
     wrappers are stripped first (on a copy; ``model`` is untouched). A compiled
     model is saved through an uncompiled copy: the optimizer state is not part
@@ -60,6 +64,12 @@ def serialize_model(model, fmt: str, path: Path | str) -> SerializedModel:
     if path.suffix != f".{fmt}":
         raise ValueError(f"path {str(path)!r} must end with .{fmt} for format {fmt!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, (bytes, bytearray)):
+        if fmt != "tflite":
+            raise ValueError(f"bytes can only be written as a .tflite flatbuffer, not as format {fmt!r}")
+        data = bytes(model)
+        path.write_bytes(data)
+        return SerializedModel(path=path, bytes=len(data), gzip_bytes=gzip_size(data), format=fmt)
     if is_pruning_wrapped(model):
         model = strip_pruning(model)
     elif getattr(model, "optimizer", None) is not None:

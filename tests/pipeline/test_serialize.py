@@ -80,3 +80,14 @@ def test_keras_files_load_in_safe_mode(tmp_path):
     model.save(str(path))
     with pytest.raises(ValueError, match="safe_mode"):
         load_model(path)
+
+
+def test_converted_flatbuffer_is_written_as_is(models, tmp_path):
+    from pipeline.infer import to_tflite
+
+    flatbuffer = to_tflite(models["filter"])
+    saved = serialize_model(flatbuffer, "tflite", tmp_path / "m.tflite")
+    assert saved.path.read_bytes() == flatbuffer
+    assert saved.gzip_bytes == gzip_size(flatbuffer)
+    with pytest.raises(ValueError, match="tflite"):
+        serialize_model(flatbuffer, "keras", tmp_path / "m.keras")
