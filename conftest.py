@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.stash import APPLIED_KEY, COMPLETED_KEY, JSON_KEY, LOAD_KEY
+from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, COMPLETED_KEY, JSON_KEY, LOAD_KEY
 from fixtures.presets import PRESETS, get_preset
 
 NO_PROFILE = "none"
@@ -181,4 +181,5 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         config,
         applied=config.stash.get(APPLIED_KEY, None),
         load=config.stash.get(LOAD_KEY, None),
+        base_info=config.stash.get(BASE_INFO_KEY, None),
     )

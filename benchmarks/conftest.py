@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.chain import ModelChain
-from benchmarks.stash import APPLIED_KEY, LOAD_KEY
+from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, LOAD_KEY
 from fixtures.presets import Preset, get_preset
 
 #: Cases run in the order of the pipeline, so each step can take the previous one's output.
@@ -53,10 +53,22 @@ def dataset(pytestconfig: pytest.Config, preset: Preset, threads: dict):
 
 @pytest.fixture(scope="session")
 def base(pytestconfig: pytest.Config, preset: Preset, dataset):
-    from fixtures.model import base_model
+    """The trained base MobileNet v1 (cached on disk), or the user's --weights.
+
+    Weights that do not fit the model end the session here, before any case is
+    timed, with the file and the shapes named.
+    """
+    from fixtures.model import base_model, base_model_info
 
     weights = pytestconfig.getoption("weights")
-    return base_model(preset, dataset, weights=Path(weights) if weights else None)
+    weights = Path(weights) if weights else None
+    try:
+        model = base_model(preset, dataset, weights=weights)
+        info = base_model_info(preset, dataset, weights=weights, progress=False)
+    except ValueError as err:
+        pytest.exit(f"--weights: {err}", returncode=pytest.ExitCode.USAGE_ERROR)
+    pytestconfig.stash[BASE_INFO_KEY] = info
+    return model
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,22 @@ def _version(package: str) -> str | None:
         return None
 
 
-def machine_record(config: pytest.Config, *, applied: Any = None, load: Any = None) -> dict:
+def _base_model_record(info: Any) -> dict | None:
+    if info is None:
+        return None
+    return {
+        "source": info.source,
+        "train_time_s": info.train_time_s,
+        "top1_test": info.top1_test,
+        "top1_val": info.top1_val,
+        "epochs": info.epochs,
+        "model_bytes": info.bytes,
+        "sha256": info.sha256,
+        "code_version": info.code_version,
+    }
+
+
+def machine_record(config: pytest.Config, *, applied: Any = None, load: Any = None, base_info: Any = None) -> dict:
     """The ``machine_info["continuum"]`` block: what this run was, as enforced."""
     preset = get_preset(config.getoption("preset"))
     if applied is None:
@@ -57,6 +72,7 @@ def machine_record(config: pytest.Config, *, applied: Any = None, load: Any = No
         "seed": preset.seed,
         "host": socket.gethostname(),
         "platform": platform.platform(),
+        "base_model": _base_model_record(base_info),
         "data_dir": config.getoption("data_dir"),
         "weights": config.getoption("weights"),
         "versions": {name: _version(name) for name in VERSIONED_PACKAGES},
