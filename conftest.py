@@ -77,7 +77,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _validate_inputs(config: pytest.Config) -> None:
-    """Refuse bad options before anything runs: preset, profile, data dir, weights."""
+    """Refuse bad options before anything runs: preset, profile, weights (the data dir: below)."""
     try:
         preset = get_preset(config.getoption("preset"))
     except ValueError as err:
@@ -92,16 +92,23 @@ def _validate_inputs(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"--preset {preset.name} needs --data-dir: a folder with one subfolder of images per class"
         )
-    if data_dir is not None:
-        from fixtures.dataset import DatasetError, check_image_folder
-
-        try:
-            check_image_folder(Path(data_dir))
-        except DatasetError as err:
-            raise pytest.UsageError(f"--data-dir: {err}") from None
     weights = config.getoption("weights")
     if weights is not None and not Path(weights).is_file():
         raise pytest.UsageError(f"--weights: no such file: {weights}")
+
+
+def _validate_data_dir(config: pytest.Config) -> None:
+    """Refuse a --data-dir whose layout is wrong (imports numpy: runs after the profile set the
+    thread variables, which OpenBLAS reads once, at import)."""
+    data_dir = config.getoption("data_dir")
+    if data_dir is None:
+        return
+    from fixtures.dataset import DatasetError, check_image_folder
+
+    try:
+        check_image_folder(Path(data_dir), get_preset(config.getoption("preset")).num_classes)
+    except DatasetError as err:
+        raise pytest.UsageError(f"--data-dir: {err}") from None
 
 
 def _redirect_outputs(config: pytest.Config) -> None:
@@ -128,6 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[COMPLETED_KEY] = False
     profile_name = config.getoption("profile")
     if profile_name == NO_PROFILE:
+        _validate_data_dir(config)
         return
     if "tensorflow" in sys.modules:
         raise pytest.UsageError("TensorFlow was imported before the profile could be applied")
@@ -142,6 +150,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as err:
         raise pytest.UsageError(f"--profile {profile_name}: {err}") from None
     config.stash[APPLIED_KEY] = applied
+    try:
+        _validate_data_dir(config)
+    except pytest.UsageError:
+        applied.release()
+        raise
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -63,3 +63,30 @@ def test_paper_preset_needs_a_data_dir():
 def test_missing_weights_file_is_refused(tmp_path):
     message = refusal(run_pytest("--preset", "tiny", "--weights", str(tmp_path / "w.h5")))
     assert "w.h5" in message
+
+
+def test_data_dir_with_another_class_count_is_refused(tmp_path):
+    from PIL import Image
+
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / name / "a.png")
+    message = refusal(run_pytest("--preset", "tiny", "--data-dir", str(tmp_path)))
+    assert "2 classes" in message and "num_classes=4" in message
+
+
+def test_bad_data_dir_under_a_profile_leaves_no_cgroup(tmp_path):
+    """The profile is applied before the data dir is checked (numpy must see the thread
+    settings): a refusal then must still remove what was created."""
+    own = Path("/proc/self/cgroup").read_text()
+    message = refusal(run_pytest("--preset", "tiny", "--profile", "device", "--allow-unenforced",
+                                 "--data-dir", str(tmp_path / "missing")))
+    assert "missing" in message
+    for line in own.splitlines():
+        _, controllers, group = line.split(":", 2)
+        if controllers in ("cpu", "memory"):
+            base = Path("/sys/fs/cgroup") / controllers / group.lstrip("/")
+            if base.is_dir():
+                # groups of other live runs (a benchmark session beside the tests) are theirs
+                stray = [g for g in base.glob("continuum-bench-*") if not Path(f"/proc/{g.name.rsplit('-', 1)[1]}").exists()]
+                assert not stray, f"stray cgroup under {base}: {stray}"
