@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.chain import ModelChain
+from benchmarks.progress import live_output
 from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, LOAD_KEY
 from fixtures.presets import Preset, get_preset
 
@@ -63,7 +64,8 @@ def base(pytestconfig: pytest.Config, preset: Preset, dataset):
     weights = pytestconfig.getoption("weights")
     weights = Path(weights) if weights else None
     try:
-        model = base_model(preset, dataset, weights=weights)
+        with live_output(pytestconfig):
+            model = base_model(preset, dataset, weights=weights)
         info = base_model_info(preset, dataset, weights=weights, progress=False)
     except ValueError as err:
         pytest.exit(f"--weights: {err}", returncode=pytest.ExitCode.USAGE_ERROR)
@@ -98,8 +100,10 @@ def background_load(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     model_path.write_bytes(chain.tflite(0, None))
     load = BackgroundLoad.from_profile(applied, model_path)
     config.stash[LOAD_KEY] = load
-    load.start()
-    print(f"\n[continuum-bench] background load ready: {load.describe()}", file=sys.stderr)
+    with live_output(config):
+        print(f"\n[continuum-bench] starting the background load: {applied.profile.load_workers} workers", file=sys.stderr)
+        load.start()
+        print(f"[continuum-bench] background load ready: {load.describe()}", file=sys.stderr)
     yield load
     load.stop()
 

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.progress import live_output
 from benchmarks.record import case_id, case_info
 from benchmarks.test_prune import CASES
 
 
 @pytest.mark.benchmark_op("finetune")
 @pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
-def test_finetune(benchmark, preset, chain, dataset, pf, method):
-    from pipeline.finetune import finetune
+def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
+    from pipeline.finetune import FinetuneJob
     from pipeline.prune import measure_sparsity
 
-    pruned = chain.pruned(pf, method)  # setup, outside the timed region
-    print(f"\n[continuum-bench] fine-tuning pf={pf:g} {method}: {preset.finetune_epochs} epoch(s)")
-    result = benchmark.pedantic(
-        finetune,
-        args=(pruned, dataset, preset),
-        kwargs={"progress": True},
-        rounds=preset.rounds.finetune_rounds,
-        iterations=1,
-        warmup_rounds=0,
-    )
+    pruned = chain.pruned(pf, method)
+    jobs = []
+
+    def setup():  # copy, top-1 before, compile: outside the timed region
+        jobs.append(FinetuneJob(pruned, dataset, preset))
+        return (jobs[-1],), {}
+
+    with live_output(request.config):
+        print(f"\n[continuum-bench] fine-tuning pf={pf:g} {method}: {preset.finetune_epochs} epoch(s)")
+        benchmark.pedantic(
+            lambda job: job.train(progress=True),
+            setup=setup,
+            rounds=preset.rounds.finetune_rounds,
+            warmup_rounds=0,
+        )
+    result = jobs[-1].result()
     chain.remember_finetuned(pf, method, result)
 
     fields = dict(

@@ -29,7 +29,7 @@ def _runner(chain, threads, pf, method, runtime):
 @pytest.mark.parametrize(
     ("pf", "method", "runtime"), INFERENCE_CASES, ids=[case_id(pf, m, rt) for pf, m, rt in INFERENCE_CASES]
 )
-def test_inference(benchmark, preset, chain, threads, sample, pf, method, runtime):
+def test_inference(benchmark, preset, chain, dataset, threads, sample, pf, method, runtime):
     from pipeline.accounting import account
 
     if runtime == "litert":
@@ -60,6 +60,9 @@ def test_inference(benchmark, preset, chain, threads, sample, pf, method, runtim
             pruning_method=method,
             runtime=runtime,
             batch_size=1,
+            # what one request moves: an encoded image up (the dataset's mean file), the scores down
+            sample_bytes=dataset.bytes_on_disk / dataset.n_files,
+            result_bytes=int(output.size * output.itemsize),
             num_threads=threads["tensorflow_intra_op"] if runtime == "keras" else (threads["litert"] or 1),
             init_s=init_s,
             first_call_s=first_call_s,

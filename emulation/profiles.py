@@ -30,9 +30,10 @@ GIB = 1024**3
 MIB = 1024**2
 
 #: Background inference workers per edge CPU when ``load_workers`` is not given.
-#: Two single-threaded LiteRT workers per CPU keep every edge CPU busy (measured
-#: CPU share ~1.0 per CPU on a 2-core host, docs/emulation.md).
-LOAD_WORKERS_PER_CPU = 2
+#: One single-threaded LiteRT worker per CPU keeps every edge CPU busy, and halves a
+#: benchmark's share of each CPU: the study's fine-tuning slowdown on its loaded edge
+#: (2.1 x, table 1). See docs/emulation.md.
+LOAD_WORKERS_PER_CPU = 1
 #: The study's density: 50 containers on 4 vCPUs. ``load_workers=12.5*cpus``
 #: reproduces its contention (a benchmark thread gets ~C/(N+C) of a CPU).
 STUDY_WORKERS_PER_CPU = 12.5

@@ -70,6 +70,65 @@ def _dropout_rate(model: keras.Model) -> float | None:
     return None
 
 
+class FinetuneJob:
+    """One fine-tuning, split so a benchmark can time the training alone.
+
+    ``FinetuneJob(model, dataset, preset)`` copies the model, measures its top-1
+    and compiles it (setup); :meth:`train` runs the epochs (the operation);
+    :meth:`result` measures the top-1 after and returns the
+    :class:`FinetuneResult`. :func:`finetune` does all three.
+    """
+
+    def __init__(self, model: keras.Model, dataset, preset: Preset) -> None:
+        keras.utils.set_random_seed(preset.seed)
+        self.dataset = dataset
+        self.preset = preset
+        self.model = copy_model(model)
+        self.top1_before = top1(self.model, dataset.x_test, dataset.y_test)
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=preset.finetune_learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=["accuracy"],
+        )
+        self._callbacks = [tfmot.sparsity.keras.UpdatePruningStep()] if is_pruning_wrapped(self.model) else []
+        self._history: dict | None = None
+        self._seconds: float | None = None
+
+    def train(self, *, progress: bool = True) -> float:
+        """Run ``preset.finetune_epochs`` epochs (validation after each); returns the wall time [s]."""
+        if self._history is not None:
+            raise RuntimeError("this fine-tuning job has already run; make a new FinetuneJob")
+        dataset, preset = self.dataset, self.preset
+        start = time.perf_counter()
+        history = self.model.fit(
+            dataset.x_train,
+            dataset.y_train,
+            validation_data=(dataset.x_val, dataset.y_val),
+            epochs=preset.finetune_epochs,
+            batch_size=preset.batch_size,
+            shuffle=True,
+            callbacks=self._callbacks,
+            verbose=PROGRESS_VERBOSE if progress else 0,
+        )
+        self._seconds = time.perf_counter() - start
+        self._history = dict(history.history)
+        return self._seconds
+
+    def result(self) -> FinetuneResult:
+        """The fine-tuned model with its top-1 before and after (on the test split)."""
+        if self._history is None:
+            raise RuntimeError("train() has not run yet")
+        return FinetuneResult(
+            model=self.model,
+            top1_before=self.top1_before,
+            top1_after=top1(self.model, self.dataset.x_test, self.dataset.y_test),
+            epochs=self.preset.finetune_epochs,
+            history=self._history,
+            seconds=self._seconds,
+            dropout=_dropout_rate(self.model),
+        )
+
+
 def finetune(model: keras.Model, dataset, preset: Preset, *, progress: bool = True) -> FinetuneResult:
     """Fine-tune a copy of ``model`` on ``dataset`` with the preset's recipe.
 
@@ -86,37 +145,9 @@ def finetune(model: keras.Model, dataset, preset: Preset, *, progress: bool = Tr
     progress : bool
         Print one line per epoch (Keras ``verbose=2``).
     """
-    keras.utils.set_random_seed(preset.seed)
-    work = copy_model(model)
-    top1_before = top1(work, dataset.x_test, dataset.y_test)
-    work.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=preset.finetune_learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-    )
-    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()] if is_pruning_wrapped(work) else []
-    start = time.perf_counter()
-    history = work.fit(
-        dataset.x_train,
-        dataset.y_train,
-        validation_data=(dataset.x_val, dataset.y_val),
-        epochs=preset.finetune_epochs,
-        batch_size=preset.batch_size,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=PROGRESS_VERBOSE if progress else 0,
-    )
-    seconds = time.perf_counter() - start
-    top1_after = top1(work, dataset.x_test, dataset.y_test)
-    return FinetuneResult(
-        model=work,
-        top1_before=top1_before,
-        top1_after=top1_after,
-        epochs=preset.finetune_epochs,
-        history=dict(history.history),
-        seconds=seconds,
-        dropout=_dropout_rate(work),
-    )
+    job = FinetuneJob(model, dataset, preset)
+    job.train(progress=progress)
+    return job.result()
 
 
-__all__ = ["FinetuneResult", "finetune", "top1"]
+__all__ = ["FinetuneJob", "FinetuneResult", "finetune", "top1"]

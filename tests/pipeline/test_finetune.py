@@ -71,3 +71,19 @@ def test_top1_against_a_numpy_reference(tiny_model, samples):
     probabilities = tiny_model(samples, training=False).numpy()
     labels = np.arange(len(samples)) % probabilities.shape[1]
     assert top1(tiny_model, samples, labels) == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels))
+
+
+def test_job_times_training_apart_and_runs_once(tiny_model, tiny_dataset, preset):
+    from pipeline.finetune import FinetuneJob
+
+    pruned = filter_prune(tiny_model, PF)
+    job = FinetuneJob(pruned, tiny_dataset, preset)
+    assert job.top1_before == pytest.approx(top1(pruned, tiny_dataset.x_test, tiny_dataset.y_test))
+    with pytest.raises(RuntimeError, match="train"):
+        job.result()
+    seconds = job.train(progress=False)
+    result = job.result()
+    assert result.seconds == seconds > 0
+    _check_result(result, preset, tiny_dataset)
+    with pytest.raises(RuntimeError, match="already run"):
+        job.train(progress=False)
