@@ -34,6 +34,7 @@ class ModelChain:
         self._pruned: dict[tuple, Step] = {}
         self._finetuned: dict[tuple, Step] = {}
         self._tflite: dict[tuple, bytes] = {}
+        self._deployable: dict[tuple, tuple] = {}  # key -> (source model, its stripped copy)
         self._base_top1: float | None = None
 
     @staticmethod
@@ -81,14 +82,17 @@ class ModelChain:
 
     def deployable(self, pf: float, method: str | None) -> Any:
         """The model a device would run: the fine-tuned one where it exists, else the pruned one,
-        with tfmot's wrappers stripped."""
+        with tfmot's wrappers stripped (once per model)."""
         if pf == 0:
             return self.base
         from pipeline.prune import strip_pruning
 
         key = self.key(pf, method)
-        model = self._finetuned[key].value.model if key in self._finetuned else self.pruned(pf, method)
-        return strip_pruning(model)
+        source = self._finetuned[key].value.model if key in self._finetuned else self.pruned(pf, method)
+        cached = self._deployable.get(key)
+        if cached is None or cached[0] is not source:
+            cached = self._deployable[key] = (source, strip_pruning(source))
+        return cached[1]
 
     def accuracy(self, pf: float, method: str | None) -> dict:
         """top-1 before and after fine-tuning, where known (never computed here at the cost of a fine-tuning)."""

@@ -29,7 +29,7 @@ class SerializedModel:
 
     path: Path
     bytes: int
-    gzip_bytes: int
+    gzip_bytes: int | None  # None when serialize_model(..., compressed=False)
     format: str
 
 
@@ -44,8 +44,12 @@ def _check_format(fmt: str) -> str:
     return fmt
 
 
-def serialize_model(model, fmt: str, path: Path | str) -> SerializedModel:
+def serialize_model(model, fmt: str, path: Path | str, *, compressed: bool = True) -> SerializedModel:
     """Write ``model`` to ``path`` as ``fmt`` ("keras", "h5" or "tflite") and measure it.
+
+    ``compressed=False`` skips measuring the gzip size (``gzip_bytes`` is then
+    None): gzip level 9 on a mostly-zero magnitude-pruned file takes seconds,
+    which a benchmark of the writing must not time.
 
     ``model`` may also be the bytes of an already converted ``.tflite``
     flatbuffer (from :func:`pipeline.infer.to_tflite`): then only writing is
@@ -69,7 +73,7 @@ def serialize_model(model, fmt: str, path: Path | str) -> SerializedModel:
             raise ValueError(f"bytes can only be written as a .tflite flatbuffer, not as format {fmt!r}")
         data = bytes(model)
         path.write_bytes(data)
-        return SerializedModel(path=path, bytes=len(data), gzip_bytes=gzip_size(data), format=fmt)
+        return SerializedModel(path=path, bytes=len(data), gzip_bytes=gzip_size(data) if compressed else None, format=fmt)
     if is_pruning_wrapped(model):
         model = strip_pruning(model)
     elif getattr(model, "optimizer", None) is not None:
@@ -78,6 +82,8 @@ def serialize_model(model, fmt: str, path: Path | str) -> SerializedModel:
         path.write_bytes(to_tflite(model))
     else:
         model.save(str(path))
+    if not compressed:
+        return SerializedModel(path=path, bytes=path.stat().st_size, gzip_bytes=None, format=fmt)
     data = path.read_bytes()
     return SerializedModel(path=path, bytes=len(data), gzip_bytes=gzip_size(data), format=fmt)
 

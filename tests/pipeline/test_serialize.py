@@ -91,3 +91,8 @@ def test_converted_flatbuffer_is_written_as_is(models, tmp_path):
     assert saved.gzip_bytes == gzip_size(flatbuffer)
     with pytest.raises(ValueError, match="tflite"):
         serialize_model(flatbuffer, "keras", tmp_path / "m.keras")
+
+
+def test_compressed_size_can_be_left_out_of_the_write(models, tmp_path):
+    saved = serialize_model(models["magnitude"], "keras", tmp_path / "m.keras", compressed=False)
+    assert saved.gzip_bytes is None and saved.bytes == saved.path.stat().st_size > 0
