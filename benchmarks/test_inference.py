@@ -6,6 +6,8 @@ TFLite's benchmark tool reports them); the timed rounds are the steady state.
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
 
 import pytest
@@ -15,6 +17,22 @@ from benchmarks.test_prune import CASES
 
 MODELS = [(0.0, None)] + CASES
 INFERENCE_CASES = [(pf, method, runtime) for pf, method in MODELS for runtime in RUNTIMES]
+
+
+#: Calls timed to estimate one call's duration before choosing the iterations per round.
+PROBE_CALLS = 5
+
+
+def iterations_per_round(call, sample, rounds) -> int:
+    """Calls per timed round: at least ``inference_iterations``, more until a round lasts
+    ``inference_round_s`` (estimated from the median of a few untimed calls)."""
+    probe = []
+    for _ in range(PROBE_CALLS):
+        started = time.perf_counter()
+        call(sample)
+        probe.append(time.perf_counter() - started)
+    one_call = statistics.median(probe)
+    return max(rounds.inference_iterations, math.ceil(rounds.inference_round_s / one_call))
 
 
 def _runner(chain, threads, pf, method, runtime):
@@ -42,11 +60,12 @@ def test_inference(benchmark, preset, chain, dataset, threads, sample, pf, metho
     first_call_s = time.perf_counter() - started
 
     rounds = preset.rounds
+    iterations = iterations_per_round(runner.run, sample, rounds)
     output = benchmark.pedantic(
         runner.run,
         args=(sample,),
         rounds=rounds.inference_rounds,
-        iterations=rounds.inference_iterations,
+        iterations=iterations,
         warmup_rounds=rounds.warmup_rounds,
     )
     assert output.shape[-1] == preset.num_classes
