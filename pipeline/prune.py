@@ -246,6 +246,14 @@ def filters_kept(n_filters: int, pf: float) -> int:
     return max(1, min(n_filters, math.floor(n_filters * (1 - pf) + 0.5)))
 
 
+def _layer_after(model: keras.Model, name: str):
+    """The layer that follows ``name`` in a MobileNet v1 (a chain: the next in ``model.layers``)."""
+    names = [layer.name for layer in model.layers]
+    if name not in names or names.index(name) + 1 >= len(names):
+        raise ValueError(f"model {model.name!r} has no layer after {name!r}: not a MobileNet v1")
+    return model.layers[names.index(name) + 1]
+
+
 def build_mobilenet_v1(
     input_shape: tuple[int, int, int],
     stem_filters: int,
@@ -257,6 +265,8 @@ def build_mobilenet_v1(
     bn_epsilon: float = 1e-3,
     name: str = "mobilenet_v1",
     input_name: str | None = None,
+    pool_name: str = "global_average_pooling2d",
+    reshape_name: str = "reshape_2",
 ) -> keras.Model:
     """MobileNet v1 with explicit filter counts per layer (depth multiplier 1).
 
@@ -265,6 +275,10 @@ def build_mobilenet_v1(
     name. ``pointwise_filters`` holds the 13 output widths of ``conv_pw_1`` ...
     ``conv_pw_13``. ``bn_momentum`` and ``bn_epsilon`` apply to every
     BatchNormalization (Keras' defaults; ``fixtures.model`` trains with 0.9).
+    ``keras.applications`` leaves the pooling and reshape layers to Keras'
+    automatic naming (``global_average_pooling2d_17`` in a process that built
+    17 before): ``pool_name`` / ``reshape_name`` let a rebuilt model keep its
+    source's names.
     """
     if len(pointwise_filters) != MOBILENET_V1_BLOCKS or min(pointwise_filters) < 1 or stem_filters < 1:
         raise ValueError(
@@ -297,10 +311,10 @@ def build_mobilenet_v1(
         x = layers.Conv2D(int(width), (1, 1), padding="same", use_bias=False, strides=(1, 1), name=f"conv_pw_{block}")(x)
         x = batchnorm(f"conv_pw_{block}_bn")(x)
         x = layers.ReLU(RELU_CAP, name=f"conv_pw_{block}_relu")(x)
-    x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling2d")(x)
+    x = layers.GlobalAveragePooling2D(keepdims=True, name=pool_name)(x)
     x = layers.Dropout(dropout, name=DROPOUT_LAYER)(x)
     x = layers.Conv2D(num_classes, (1, 1), padding="same", name=CLASSIFIER_LAYER)(x)
-    x = layers.Reshape((num_classes,), name="reshape_2")(x)
+    x = layers.Reshape((num_classes,), name=reshape_name)(x)
     x = layers.Activation("softmax", name="predictions")(x)
     return keras.Model(inputs, x, name=name)
 
@@ -376,6 +390,8 @@ def filter_prune(model: keras.Model, pf: float | str) -> keras.Model:
         bn_epsilon=stem_bn.epsilon,
         name=f"{model.name}_filter_pf{round(pf * 100)}",
         input_name=model.layers[0].name,
+        pool_name=_layer_after(model, "conv_pw_13_relu").name,
+        reshape_name=_layer_after(model, CLASSIFIER_LAYER).name,
     )
 
     def copy(name: str, weights: list[np.ndarray]) -> None:
