@@ -59,14 +59,13 @@ def base(pytestconfig: pytest.Config, preset: Preset, dataset):
     Weights that do not fit the model end the session here, before any case is
     timed, with the file and the shapes named.
     """
-    from fixtures.model import base_model, base_model_info
+    from fixtures.model import load_base_model
 
     weights = pytestconfig.getoption("weights")
     weights = Path(weights) if weights else None
     try:
         with live_output(pytestconfig):
-            model = base_model(preset, dataset, weights=weights)
-        info = base_model_info(preset, dataset, weights=weights, progress=False)
+            model, info = load_base_model(preset, dataset, weights=weights)
     except ValueError as err:
         pytest.exit(f"--weights: {err}", returncode=pytest.ExitCode.USAGE_ERROR)
     pytestconfig.stash[BASE_INFO_KEY] = info
