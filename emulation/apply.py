@@ -72,7 +72,12 @@ class ExitGuard:
         atexit.register(self._run)
         if threading.current_thread() is threading.main_thread():
             for sig in CLEANUP_SIGNALS:
-                self._previous[sig] = signal.getsignal(sig)
+                previous = signal.getsignal(sig)
+                if previous == signal.SIG_IGN:
+                    # nohup, or a background job of a non-interactive shell: the signal would not
+                    # end the run, so it must not tear the profile down under a run that goes on
+                    continue
+                self._previous[sig] = previous
                 signal.signal(sig, self._handler)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -109,3 +110,25 @@ def test_tensorflow_pools_are_set_and_read_back(child, cgroup_places):
     assert c.finish()[0] == 0
     assert ready["tf_threads"] == {"tensorflow_intra_op": 1, "tensorflow_inter_op": 1, "litert": 1, "enforced": True}
     assert ready["record"]["enforced"]["threads"]["tensorflow"]["enforced"] is True
+
+
+def test_exit_guard_leaves_ignored_signals_ignored():
+    """Under nohup (SIGHUP ignored) or as a shell's background job (SIGINT ignored) the signal
+    does not end the run, so it must not tear the profile down under a run that goes on."""
+    from emulation.apply import ExitGuard
+
+    calls = []
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        guard = ExitGuard(lambda: calls.append("cleanup"), "test")
+        try:
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == guard._handler
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+            assert calls == []
+        finally:
+            guard.disarm()
+        assert signal.getsignal(signal.SIGTERM) != guard._handler
+    finally:
+        signal.signal(signal.SIGHUP, previous)
