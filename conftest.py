@@ -130,6 +130,10 @@ def _redirect_outputs(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Timed rounds never include a garbage collection (benchmarks/conftest.py collects before
+    # each case); runs first, so pytest-benchmark's session reads it. Recorded per benchmark
+    # in options.disable_gc of the JSON.
+    config.option.benchmark_disable_gc = True
     _validate_inputs(config)
     _redirect_outputs(config)
     config.stash[COMPLETED_KEY] = False

@@ -3,6 +3,8 @@ the chain of models, the thread counts and -- for edge-loaded -- the background 
 
 from __future__ import annotations
 
+import gc
+
 import sys
 from pathlib import Path
 
@@ -105,6 +107,17 @@ def background_load(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
         print(f"[continuum-bench] background load ready: {load.describe()}", file=sys.stderr)
     yield load
     load.stop()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Collect before every case, outside its timing. The timed rounds run with the garbage
+    collector off (the root conftest sets --benchmark-disable-gc): with TensorFlow's and
+    Keras' objects in the process a collection costs milliseconds and lands in random rounds:
+    on the CI VM one LiteRT interpreter's median moved 7-9 % (SD) between 1-second blocks of
+    rounds with the collector on, 2-3 % with it off (docs/reports.md, the gate)."""
+    gc.collect()
+    yield
 
 
 @pytest.fixture(autouse=True)
