@@ -47,6 +47,8 @@ from scipy import stats as sps
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_ROUNDS = 5
+DEFAULT_BASELINE_RUNS = 5
+DEFAULT_MIN_BASELINE_RUNS = 3
 CONFIG_TABLE = ("tool", "continuum-bench", "gate")
 HISTORY_ID = re.compile(r"^\d{4}$")
 
@@ -79,12 +81,16 @@ class GateConfig:
     alpha: significance level of the Mann-Whitney U test [0 < alpha < 1]
     min_rounds: fewest rounds in either run for a verdict [>= 2]
     factors: per-operation factor overriding ``factor`` (e.g. ``{"inference": 1.05}``)
+    baseline_runs: the gate's baseline, the newest saved runs of the profile [>= 2]
+    min_baseline_runs: fewest baseline runs for a gate verdict [2 <= n <= baseline_runs]
     """
 
     factor: float = DEFAULT_FACTOR
     alpha: float = DEFAULT_ALPHA
     min_rounds: int = DEFAULT_MIN_ROUNDS
     factors: Mapping[str, float] = field(default_factory=dict)
+    baseline_runs: int = DEFAULT_BASELINE_RUNS
+    min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
 
     def __post_init__(self) -> None:
         for name, value in [("factor", self.factor), *((f"factors.{k}", v) for k, v in self.factors.items())]:
@@ -94,6 +100,12 @@ class GateConfig:
             raise ValueError(f"gate alpha must be in (0, 1), got {self.alpha!r}")
         if not isinstance(self.min_rounds, int) or self.min_rounds < 2:
             raise ValueError(f"gate min_rounds must be an integer >= 2, got {self.min_rounds!r}")
+        if not isinstance(self.min_baseline_runs, int) or self.min_baseline_runs < 2:
+            raise ValueError(f"gate min_baseline_runs must be an integer >= 2 (one run cannot show the "
+                             f"between-run noise), got {self.min_baseline_runs!r}")
+        if not isinstance(self.baseline_runs, int) or self.baseline_runs < self.min_baseline_runs:
+            raise ValueError(f"gate baseline_runs must be an integer >= min_baseline_runs "
+                             f"({self.min_baseline_runs}), got {self.baseline_runs!r}")
 
     def factor_for(self, operation: str | None) -> float:
         return float(self.factors.get(operation, self.factor)) if operation else float(self.factor)
@@ -116,7 +128,7 @@ def load_gate_config(pyproject: Path | str | None = None) -> GateConfig:
     table = doc
     for key in CONFIG_TABLE:
         table = table.get(key, {})
-    allowed = {"factor", "alpha", "min_rounds", "factors"}
+    allowed = {"factor", "alpha", "min_rounds", "factors", "baseline_runs", "min_baseline_runs"}
     unknown = set(table) - allowed
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(CONFIG_TABLE)}]; allowed: {sorted(allowed)}")
@@ -411,10 +423,12 @@ class Outcome:
 
 
 def gate_config(path: str | None = None, factor: float | None = None, alpha: float | None = None,
-                min_rounds: int | None = None) -> GateConfig:
-    """The configuration file's thresholds (see :func:`load_gate_config`), with command-line overrides."""
+                min_rounds: int | None = None, **gate_keys: int | None) -> GateConfig:
+    """The configuration file's thresholds (see :func:`load_gate_config`), with command-line overrides
+    (``gate_keys``: ``baseline_runs``, ``min_baseline_runs``)."""
     config = load_gate_config(path)
-    changes = {k: v for k, v in (("factor", factor), ("alpha", alpha), ("min_rounds", min_rounds)) if v is not None}
+    changes = {k: v for k, v in (("factor", factor), ("alpha", alpha), ("min_rounds", min_rounds),
+                                 *gate_keys.items()) if v is not None}
     return replace(config, **changes) if changes else config
 
 
@@ -442,7 +456,8 @@ def add_gate_options(parser) -> None:
     parser.add_argument("--factor", type=float, default=None,
                         help="median ratio beyond which a change counts, all operations (default: config, else 1.10)")
     parser.add_argument("--alpha", type=float, default=None,
-                        help="significance level of the Mann-Whitney U test (default: config, else 0.05)")
+                        help="significance level of the Mann-Whitney U test; for the gate also the chance "
+                             "that an unchanged commit fails it (default: config, else 0.05)")
     parser.add_argument("--min-rounds", type=int, default=None,
                         help="fewest rounds in either run for a verdict (default: config, else 5)")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="text", help="output format (default: text)")

@@ -1,29 +1,112 @@
-"""Regression gate: the current run against the latest saved run of the same profile on this host.
+"""Regression gate: the current run against the newest saved runs of its profile on this host.
 
-CI use (see docs/reports.md): on the main branch save a baseline with
-``--benchmark-autosave --benchmark-storage=file://./results/history/<profile>``; on a
-change run the same cases with ``--benchmark-json=<current>`` and call
-``python -m costmodel gate --profile <profile> --storage results/history --current <current>``.
+Why several baseline runs. One saved run cannot tell a regression from the shift
+between two sessions on the same host (steal time, scheduler, thread placement):
+on the 2-core CI VM, five honest re-runs of the device profile's inference cases
+moved their medians by up to 2x against a single baseline run, while the rounds
+within each run agreed to a few per cent, so a test on the raw rounds of two
+sessions alarmed on every A/A run. The gate therefore judges each benchmark
+against the between-run noise it has measured on this host:
 
-Exit 0: no significant slowdown beyond the factor; 1: at least one; 2: no baseline,
-unreadable input, or a current run from another profile or preset.
+* baseline: the newest ``baseline_runs`` (default 5) saved runs of the profile and
+  preset on the host; fewer than ``min_baseline_runs`` (default 3) is no verdict
+  (exit 2): ``tox -e gate-baseline`` saves three;
+* reference: the geometric mean of a benchmark's medians in those runs;
+* noise: the standard deviation of log(median) between runs, pooled over the
+  benchmarks of one kind (operation and runtime or format: ``inference/litert``,
+  ``serialization/keras``, ...), so a handful of runs still gives a usable estimate;
+* limit: the larger of the configured factor and the one-sided prediction bound
+  ``exp(t * sigma * sqrt(1 + 1/k))`` for one new run, ``t`` Student's quantile at
+  ``1 - alpha / n_benchmarks`` (Bonferroni: ``alpha`` is the chance that an
+  unchanged commit fails the gate anywhere, not per benchmark);
+* regression (``+``, exit 1): the current median beyond ``limit`` times the
+  reference *and* its rounds significantly slower than the baseline's pooled rounds
+  (one-sided Mann-Whitney U at ``alpha``).
+
+Each row prints its limit: the smallest slowdown this host lets the gate see for
+that benchmark. A limit far above the factor says the case is too noisy here.
+
+CI use (see docs/reports.md): on the main branch ``tox -e gate-baseline`` appends
+runs to ``results/history/<profile>``; on a change ``tox -e gate`` runs the same
+cases and calls ``python -m costmodel gate --profile <profile> --storage
+results/history --current <current>``.
+
+Exit 0: no significant slowdown beyond the limit; 1: at least one; 2: too few or
+no baseline runs, no benchmark with enough rounds to judge, unreadable input, or a
+current run from another profile or preset.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .compare import (EXIT_BAD_INPUT, RENDERERS, CompareError, Comparison, Outcome, add_gate_options,
-                      check_format, compare_runs, comparison_dict, gate_config, load_run)
+import numpy as np
+from scipy import stats as sps
+
+from .compare import (EXIT_BAD_INPUT, EXIT_OK, EXIT_REGRESSION, MARK_FASTER, MARK_NO_DATA,
+                      MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError, GateConfig, Outcome, Run,
+                      _fmt_time, _raw_rounds, _short_name, add_gate_options, check_format, gate_config,
+                      load_run)
 from .history import ENTRY_NAME, HistoryEntry, HistoryError, list_runs, profile_storage
+
+#: Fewest degrees of freedom for a kind's own pooled noise estimate; below it the
+#: estimate pooled over every benchmark of the run is used.
+MIN_KIND_DOF = 4
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One benchmark judged against the baseline runs. Times in seconds.
+
+    ``reference_s``: geometric mean of the baseline medians; ``ratio``: current
+    median / reference; ``sigma``: between-run SD of log(median) of the benchmark's
+    kind; ``limit``: the ratio beyond which a slowdown counts (>= the factor);
+    ``p_value``: one-sided Mann-Whitney U, current rounds slower than the baseline's.
+    """
+
+    name: str
+    operation: str | None
+    kind: str
+    baseline_medians_s: tuple[float, ...]
+    reference_s: float | None
+    current_s: float | None
+    ratio: float | None
+    sigma: float | None
+    limit: float | None
+    p_value: float | None
+    rounds: int
+    factor: float
+    mark: str
+    verdict: str  # regression, improvement, not significant, within noise, not enough data, only in baseline, only in current
 
 
 @dataclass(frozen=True)
 class GateResult:
-    baseline: HistoryEntry
-    comparison: Comparison
+    baselines: tuple[HistoryEntry, ...]
+    skipped: tuple[HistoryEntry, ...]  # newer runs of another preset, left out of the baseline
+    current: Run
+    config: GateConfig
+    rows: tuple[GateRow, ...]
+
+    @property
+    def regressions(self) -> tuple[GateRow, ...]:
+        return tuple(r for r in self.rows if r.verdict == "regression")
+
+    @property
+    def judged(self) -> tuple[GateRow, ...]:
+        """Rows with a verdict (not "not enough data", not present in one side only)."""
+        return tuple(r for r in self.rows if r.limit is not None)
+
+    @property
+    def exit_code(self) -> int:
+        """1 on a regression; 2 when no benchmark could be judged (never a silent pass); else 0."""
+        if self.regressions:
+            return EXIT_REGRESSION
+        return EXIT_OK if self.judged else EXIT_BAD_INPUT
 
 
 def _machine_id_of(current: Path, root: Path) -> str | None:
@@ -37,9 +120,13 @@ def _machine_id_of(current: Path, root: Path) -> str | None:
     return None
 
 
-def latest_baseline(storage: Path | str, profile: str, machine_id: str | None = None,
-                    exclude: Path | None = None) -> HistoryEntry:
-    """The newest saved run of ``profile`` on ``machine_id`` (other than ``exclude``)."""
+def baseline_runs(storage: Path | str, profile: str, presets: tuple[str, ...], *, machine_id: str | None = None,
+                  exclude: Path | None = None, config: GateConfig | None = None
+                  ) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
+    """The newest ``config.baseline_runs`` saved runs of ``profile`` and ``presets`` on the host (oldest
+    first), and the newer runs of another preset passed over. HistoryError when fewer than
+    ``config.min_baseline_runs`` remain: the message says how many there are and how to save more."""
+    config = config or GateConfig()
     root = profile_storage(storage, profile)
     try:
         entries = list_runs(root, profile=profile, machine_id=machine_id)
@@ -47,48 +134,227 @@ def latest_baseline(storage: Path | str, profile: str, machine_id: str | None = 
         raise HistoryError(f"no baseline for profile {profile!r}: {exc}") from exc
     if exclude is not None:
         entries = [e for e in entries if e.path.resolve() != exclude.resolve()]
-    if not entries:
-        raise HistoryError(f"no baseline for profile {profile!r} in {root}: the only saved run is the current one")
-    return entries[-1]
+    chosen: list[HistoryEntry] = []
+    skipped: list[HistoryEntry] = []
+    for entry in reversed(entries):
+        if len(chosen) == config.baseline_runs:
+            break
+        (chosen if entry.presets == presets else skipped).append(entry)
+    chosen.reverse()
+    if len(chosen) < config.min_baseline_runs:
+        where = f"{root}" + (f"/{entries[0].machine_id}" if entries else "")
+        other = (f" ({len(skipped)} newer run(s) of preset {', '.join(sorted({p for e in skipped for p in e.presets}))}"
+                 f" not counted: {', '.join(e.path.name for e in skipped[:3])})") if skipped else ""
+        raise HistoryError(
+            f"no baseline for profile {profile!r}, preset {', '.join(presets)!r}: {len(chosen)} saved run(s) in "
+            f"{where}{other}; the gate needs {config.min_baseline_runs} to measure this host's between-run noise. "
+            f"Save more on the main branch: tox -e gate-baseline"
+        )
+    return chosen, skipped
+
+
+def _kind(bench: dict) -> str:
+    info = bench.get("extra_info", {}) or {}
+    variant = info.get("runtime") or info.get("model_format")
+    return "/".join(str(p) for p in (info.get("operation") or "?", variant) if p)
+
+
+def _log_medians(medians: list[float]) -> np.ndarray:
+    return np.log(np.asarray([m for m in medians if m > 0], dtype=float))
+
+
+def pooled_noise(medians_by_name: dict[str, list[float]], kinds: dict[str, str]) -> dict[str, tuple[float, int]]:
+    """(sigma, degrees of freedom) of log(median) between runs for each kind, pooled over its benchmarks.
+
+    A kind with fewer than :data:`MIN_KIND_DOF` degrees of freedom gets the estimate pooled over all
+    benchmarks; (nan, 0) when no benchmark was seen in two runs.
+    """
+    ss: dict[str, float] = defaultdict(float)
+    dof: dict[str, int] = defaultdict(int)
+    for name, medians in medians_by_name.items():
+        logs = _log_medians(medians)
+        if logs.size >= 2:
+            ss[kinds[name]] += float(((logs - logs.mean()) ** 2).sum())
+            dof[kinds[name]] += logs.size - 1
+    total_ss, total_dof = sum(ss.values()), sum(dof.values())
+    overall = (math.sqrt(total_ss / total_dof), total_dof) if total_dof else (math.nan, 0)
+    return {kind: (math.sqrt(ss[kind] / dof[kind]), dof[kind]) if dof[kind] >= MIN_KIND_DOF else overall
+            for kind in set(kinds.values())}
+
+
+def slower_p(current: np.ndarray, baseline: np.ndarray) -> float:
+    """One-sided Mann-Whitney U p-value that ``current`` rounds are slower than ``baseline``'s."""
+    if np.ptp(np.concatenate([current, baseline])) == 0.0:
+        return 1.0
+    p = float(sps.mannwhitneyu(current, baseline, alternative="greater").pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def faster_p(current: np.ndarray, baseline: np.ndarray) -> float:
+    return slower_p(baseline, current)
+
+
+def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateRow, ...]:
+    """Every benchmark of the baseline runs or the current run, judged (see the module doc)."""
+    names = list(dict.fromkeys([n for r in baselines for n in r.benchmarks] + list(current.benchmarks)))
+    kinds = {n: _kind(current.benchmarks.get(n) or next(r.benchmarks[n] for r in baselines if n in r.benchmarks))
+             for n in names}
+    medians = {n: [float(r.benchmarks[n]["stats"]["median"]) for r in baselines if n in r.benchmarks] for n in names}
+    noise = pooled_noise(medians, kinds)
+    judged = [n for n in names if n in current.benchmarks and len(medians[n]) >= config.min_baseline_runs]
+    quantile_level = 1.0 - config.alpha / max(len(judged), 1)
+    rows = []
+    for name in names:
+        bench = current.benchmarks.get(name)
+        info = (bench or next(r.benchmarks[name] for r in baselines if name in r.benchmarks)).get("extra_info", {})
+        operation = info.get("operation")
+        factor = config.factor_for(operation)
+        logs = _log_medians(medians[name])
+        reference = float(math.exp(logs.mean())) if logs.size else None
+        cur = float(bench["stats"]["median"]) if bench else None
+        data = _raw_rounds(bench) if bench else np.array([])
+        sigma, dof = noise[kinds[name]]
+        common = dict(name=name, operation=operation, kind=kinds[name], baseline_medians_s=tuple(medians[name]),
+                      reference_s=reference, current_s=cur, rounds=int(data.size), factor=factor)
+        if bench is None:
+            rows.append(GateRow(**common, ratio=None, sigma=None, limit=None, p_value=None, mark=" ",
+                                verdict="only in baseline"))
+            continue
+        if reference is None:
+            rows.append(GateRow(**common, ratio=None, sigma=None, limit=None, p_value=None, mark=" ",
+                                verdict="only in current"))
+            continue
+        ratio = cur / reference
+        base_data = [_raw_rounds(r.benchmarks[name]) for r in baselines if name in r.benchmarks]
+        enough = (name in judged and data.size >= config.min_rounds and dof > 0
+                  and all(d.size >= config.min_rounds for d in base_data))
+        if not enough:
+            rows.append(GateRow(**common, ratio=ratio, sigma=None if dof == 0 else sigma, limit=None, p_value=None,
+                                mark=MARK_NO_DATA, verdict="not enough data"))
+            continue
+        t = float(sps.t.ppf(quantile_level, dof))
+        limit = max(factor, math.exp(t * sigma * math.sqrt(1.0 + 1.0 / logs.size)))
+        pooled = np.concatenate(base_data)
+        if ratio > limit:
+            p = slower_p(data, pooled)
+            mark, verdict = (MARK_SLOWER, "regression") if p < config.alpha else (MARK_NOT_SIGNIFICANT, "not significant")
+        elif ratio < 1.0 / limit:
+            p = faster_p(data, pooled)
+            mark, verdict = (MARK_FASTER, "improvement") if p < config.alpha else (MARK_NOT_SIGNIFICANT, "not significant")
+        else:
+            p = slower_p(data, pooled) if ratio >= 1.0 else faster_p(data, pooled)
+            mark, verdict = MARK_SAME, "within noise"
+        rows.append(GateRow(**common, ratio=ratio, sigma=sigma, limit=limit, p_value=p, mark=mark, verdict=verdict))
+    return tuple(rows)
 
 
 def gate(profile: str, storage: Path | str, current: Path | str, *, machine_id: str | None = None,
-         config=None) -> GateResult:
-    """Compare ``current`` with the latest baseline; raises CompareError on bad input."""
+         config: GateConfig | None = None) -> GateResult:
+    """Judge ``current`` against the baseline runs; raises CompareError (HistoryError) on bad input."""
+    config = config or GateConfig()
     current_run = load_run(current)
     if current_run.profile != profile:
         raise CompareError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
     root = profile_storage(storage, profile)
     if machine_id is None:
         machine_id = _machine_id_of(Path(current), root)
-    baseline = latest_baseline(root, profile, machine_id, exclude=Path(current))
-    return GateResult(baseline, compare_runs(baseline.run, current_run, config))
+    chosen, skipped = baseline_runs(root, profile, current_run.presets, machine_id=machine_id,
+                                    exclude=Path(current), config=config)
+    rows = judge([e.run for e in chosen], current_run, config)
+    if not any(r.ratio is not None for r in rows):
+        raise CompareError(f"{current} has no benchmark in common with the baseline runs "
+                           f"({', '.join(e.path.name for e in chosen)})")
+    return GateResult(tuple(chosen), tuple(skipped), current_run, config, rows)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _pct(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{(ratio - 1.0) * 100:+.1f}%"
+
+
+def format_text(result: GateResult, profile: str) -> list[str]:
+    base = result.baselines
+    cfg = result.config
+    lines = [f"gate: profile {profile}, preset {', '.join(result.current.presets) or '-'}, host {base[-1].machine_id}",
+             f"baseline: {len(base)} run(s) {', '.join(e.label for e in base)} (newest {cfg.baseline_runs} kept)",
+             f"current:  {result.current.source} (commit {(result.current.commit or '-')[:10]})"]
+    if result.skipped:
+        lines.append(f"passed over: {len(result.skipped)} newer run(s) of another preset "
+                     f"({', '.join(e.label for e in result.skipped)})")
+    rows = [("", "reference", "current", "change", "limit", "p", "rounds", "verdict", "benchmark")]
+    for r in result.rows:
+        rows.append((r.mark, _fmt_time(r.reference_s), _fmt_time(r.current_s), _pct(r.ratio), _pct(r.limit),
+                     "-" if r.p_value is None else f"{r.p_value:.3g}", str(r.rounds), r.verdict, _short_name(r.name)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) if i in (0, 7, 8) else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    lines.append("")
+    kinds: dict[str, list[GateRow]] = defaultdict(list)
+    for r in result.rows:
+        if r.limit is not None:
+            kinds[r.kind].append(r)
+    if kinds:
+        lines.append("between-run noise on this host (SD of log median) and the slowdown the gate can see:")
+        for kind, rs in sorted(kinds.items()):
+            limits = sorted(r.limit for r in rs)
+            lines.append(f"  {kind:<24} sigma {rs[0].sigma * 100:5.1f}%  limit {_pct(limits[0])}"
+                         + (f" .. {_pct(limits[-1])}" if limits[-1] > limits[0] + 1e-9 else ""))
+    counts: dict[str, int] = defaultdict(int)
+    for r in result.rows:
+        counts[r.verdict] += 1
+    lines.append("summary: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    if result.regressions:
+        lines.append(f"FAILED: {len(result.regressions)} significant slowdown(s) beyond the limit "
+                     f"(alpha {cfg.alpha} for the whole gate)")
+    elif not result.judged:
+        lines.append(f"NO VERDICT: no benchmark had {cfg.min_rounds} rounds (--benchmark-save-data) in the current "
+                     f"run and in {cfg.min_baseline_runs} baseline runs")
+    else:
+        lines.append("OK: no significant slowdown beyond the limit")
+    return lines
+
+
+def result_dict(result: GateResult) -> dict:
+    cfg = result.config
+    return {
+        "baselines": [{"id": e.id, "path": str(e.path), "machine_id": e.machine_id, "commit": e.commit}
+                      for e in result.baselines],
+        "skipped": [str(e.path) for e in result.skipped],
+        "current": {"source": result.current.source, "profile": result.current.profile,
+                    "presets": list(result.current.presets), "commit": result.current.commit},
+        "config": {"factor": cfg.factor, "alpha": cfg.alpha, "min_rounds": cfg.min_rounds,
+                   "baseline_runs": cfg.baseline_runs, "min_baseline_runs": cfg.min_baseline_runs,
+                   "factors": dict(cfg.factors)},
+        "failed": bool(result.regressions),
+        "rows": [asdict(r) for r in result.rows],
+    }
 
 
 def run_gate(profile: str, storage: str, current: str, *, machine_id: str | None = None,
              config: str | None = None, factor: float | None = None, alpha: float | None = None,
-             min_rounds: int | None = None, format: str = "text") -> Outcome:
+             min_rounds: int | None = None, baseline_runs: int | None = None,
+             min_baseline_runs: int | None = None, format: str = "text") -> Outcome:
     """``gate`` without argparse."""
     check_format(format)
     try:
-        cfg = gate_config(config, factor, alpha, min_rounds)
+        cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
+                          min_baseline_runs=min_baseline_runs)
         result = gate(profile, storage, current, machine_id=machine_id, config=cfg)
     except (CompareError, ValueError) as exc:
         return Outcome((), EXIT_BAD_INPUT, f"gate: {exc}")
-    comparison = result.comparison
     if format == "json":
-        doc = {"baseline": {"id": result.baseline.id, "path": str(result.baseline.path),
-                            "machine_id": result.baseline.machine_id}, **comparison_dict(comparison)}
-        lines = json.dumps(doc, indent=2, default=str).splitlines()
+        lines = json.dumps(result_dict(result), indent=2, allow_nan=False, default=str).splitlines()
     else:
-        lines = [f"gate: profile {profile}, baseline {result.baseline.id} ({result.baseline.machine_id})",
-                 *RENDERERS["text"](comparison)]
-    return Outcome(tuple(lines), comparison.exit_code)
+        lines = format_text(result, profile)
+    return Outcome(tuple(lines), result.exit_code)
 
 
 def add_parser(subparsers) -> None:
     """Register ``gate`` on the costmodel CLI."""
-    p = subparsers.add_parser("gate", help="fail on a significant slowdown against the latest saved run")
+    p = subparsers.add_parser("gate", help="fail on a significant slowdown beyond this host's between-run noise")
     p.add_argument("--profile", required=True, help="profile of the current run (required)")
     p.add_argument("--storage", required=True,
                    help="history storage: results/history or results/history/<profile> (required)")
@@ -96,9 +362,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--machine-id", default=None,
                    help="host folder of the baseline: machine id, hostname or hostname/machine-id "
                         "(default: the current entry's, the only one, else this host's)")
+    p.add_argument("--baseline-runs", type=int, default=None,
+                   help="newest saved runs forming the baseline (default: config, else 5)")
+    p.add_argument("--min-baseline-runs", type=int, default=None,
+                   help="fewest baseline runs for a verdict, >= 2 (default: config, else 3)")
     add_gate_options(p)
 
 
 def run(args) -> Outcome:
     return run_gate(args.profile, args.storage, args.current, machine_id=args.machine_id, config=args.config,
-                    factor=args.factor, alpha=args.alpha, min_rounds=args.min_rounds, format=args.format)
+                    factor=args.factor, alpha=args.alpha, min_rounds=args.min_rounds,
+                    baseline_runs=args.baseline_runs, min_baseline_runs=args.min_baseline_runs, format=args.format)

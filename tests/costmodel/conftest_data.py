@@ -33,10 +33,13 @@ def stats_from_data(data) -> dict:
 
 
 def honest_run(seed: int, *, profile: str = "edge-idle", rounds: int = 30, cv: float = 0.025,
-               slowdown: dict | None = None, preset: str = "tiny", commit: str = "0123abcd") -> dict:
+               slowdown: dict | None = None, preset: str = "tiny", commit: str = "0123abcd",
+               between_sd: float = 0.0, shift: float = 1.0) -> dict:
     """The gate's cases (inference, serialization) of ``profile`` with ``rounds`` raw round
     times drawn around each case's mean with coefficient of variation ``cv`` (fixed seed);
-    ``slowdown`` maps an operation to a factor applied to its times."""
+    ``slowdown`` maps an operation to a factor applied to its times. A session's own
+    level: every case's mean times ``shift`` and ``exp(between_sd * N(0, 1))``, drawn per
+    case (what moves between two honest sessions on one host)."""
     rng = np.random.default_rng(seed)
     doc = B.profile_doc(profile)
     doc["commit_info"]["id"] = commit
@@ -44,7 +47,7 @@ def honest_run(seed: int, *, profile: str = "edge-idle", rounds: int = 30, cv: f
     for b in doc["benchmarks"]:
         b["extra_info"]["preset"] = preset
         factor = (slowdown or {}).get(b["extra_info"]["operation"], 1.0)
-        mean = b["stats"]["mean"] * factor
+        mean = b["stats"]["mean"] * factor * shift * float(np.exp(between_sd * rng.standard_normal()))
         b["stats"] = stats_from_data(mean * (1.0 + cv * rng.standard_normal(rounds)))
     return doc
 

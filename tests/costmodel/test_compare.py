@@ -1,10 +1,9 @@
-"""compare and gate: A/A gives no alarm, a 20 % slowdown does, too few rounds gives no verdict."""
+"""compare: A/A gives no alarm, a 20 % slowdown does, too few rounds gives no verdict."""
 import json
 
 import pytest
 
 from costmodel import compare as C
-from costmodel import gate as G
 from costmodel.cli import main
 
 from . import benchjson as B
@@ -117,17 +116,20 @@ def test_benchmarks_in_one_run_only_are_listed():
 
 def test_gate_config_from_pyproject(tmp_path):
     p = tmp_path / "pyproject.toml"
-    p.write_text('[tool.continuum-bench.gate]\nfactor = 1.2\nalpha = 0.01\n'
+    p.write_text('[tool.continuum-bench.gate]\nfactor = 1.2\nalpha = 0.01\nbaseline_runs = 8\n'
                  '[tool.continuum-bench.gate.factors]\ninference = 1.05\n')
     cfg = C.load_gate_config(p)
     assert cfg.factor_for("inference") == 1.05 and cfg.factor_for("serialization") == 1.2
-    assert cfg.alpha == 0.01
+    assert cfg.alpha == 0.01 and cfg.baseline_runs == 8 and cfg.min_baseline_runs == 3
+    assert C.gate_config(str(p), baseline_runs=4, min_baseline_runs=None).baseline_runs == 4
 
 
 @pytest.mark.parametrize("kw, match", [({"factor": 0.9}, "factor must be a number > 1"),
                                        ({"alpha": 1.5}, "alpha must be in"),
                                        ({"min_rounds": 1}, "min_rounds"),
-                                       ({"factors": {"inference": 1.0}}, "factors.inference")])
+                                       ({"factors": {"inference": 1.0}}, "factors.inference"),
+                                       ({"min_baseline_runs": 1}, "one run cannot show"),
+                                       ({"baseline_runs": 2}, "baseline_runs must be an integer >= min_baseline_runs")])
 def test_gate_config_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         C.GateConfig(**kw)
@@ -185,62 +187,3 @@ def test_cli_compare_exit_codes(tmp_path, capsys):
     assert "--allow-mismatch" in capsys.readouterr().err
     assert main(["compare", str(a), str(other), "--allow-mismatch"]) == 0
     assert "no verdict" in capsys.readouterr().out
-
-
-# ---- gate ----------------------------------------------------------------------------------
-
-def test_gate_against_latest_saved_run(tmp_path):
-    storage = tmp_path / "results" / "history"
-    base = D.honest_run(20)
-    D.save_history(storage / "edge-idle", [D.scaled(base, "inference", 3.0), base])
-    same = B.write(tmp_path / "current.json", D.honest_run(21))
-    slow = B.write(tmp_path / "slow.json", D.honest_run(22, slowdown={"inference": 1.2}))
-    ok = G.run_gate("edge-idle", str(storage), str(same))
-    assert ok.exit_code == 0, ok.error
-    assert "baseline 0002" in ok.lines[0]
-    bad = G.run_gate("edge-idle", str(storage / "edge-idle"), str(slow))
-    assert bad.exit_code == 1 and any("FAILED" in line for line in bad.lines)
-
-
-def test_gate_without_baseline_exits_2(tmp_path):
-    current = B.write(tmp_path / "current.json", D.honest_run(23))
-    out = G.run_gate("edge-idle", str(tmp_path / "nothing"), str(current))
-    assert out.exit_code == 2 and "no baseline" in out.error
-    (tmp_path / "empty" / "edge-idle").mkdir(parents=True)
-    out = G.run_gate("edge-idle", str(tmp_path / "empty"), str(current))
-    assert out.exit_code == 2 and "no baseline" in out.error
-
-
-def test_gate_refuses_other_profile(tmp_path):
-    D.save_history(tmp_path / "h" / "edge-idle", [D.honest_run(24)])
-    current = B.write(tmp_path / "current.json", D.honest_run(25, profile="device"))
-    out = G.run_gate("edge-idle", str(tmp_path / "h"), str(current))
-    assert out.exit_code == 2 and "'device', not 'edge-idle'" in out.error
-
-
-def test_gate_skips_current_when_saved_in_storage(tmp_path):
-    storage = tmp_path / "h"
-    paths = D.save_history(storage, [D.honest_run(26), D.honest_run(27)])
-    out = G.run_gate("edge-idle", str(storage), str(paths[-1]))
-    assert out.exit_code == 0 and "baseline 0001" in out.lines[0]
-    lonely = tmp_path / "lonely"
-    only = D.save_history(lonely, [D.honest_run(28)])
-    out = G.run_gate("edge-idle", str(lonely), str(only[0]))
-    assert out.exit_code == 2 and "only saved run is the current one" in out.error
-
-
-def test_cli_gate(tmp_path):
-    storage = tmp_path / "h"
-    D.save_history(storage / "edge-idle", [D.honest_run(29)])
-    current = B.write(tmp_path / "c.json", D.honest_run(30))
-    assert main(["gate", "--profile", "edge-idle", "--storage", str(storage), "--current", str(current)]) == 0
-
-
-def test_gate_with_the_suites_hostname_layout(tmp_path):
-    storage = tmp_path / "results" / "history"
-    D.save_history(storage / "edge-idle", [D.honest_run(31)], machine_id=f"ci-host/{D.MACHINE_ID}")
-    slow = B.write(tmp_path / "slow.json", D.honest_run(32, slowdown={"inference": 1.3}))
-    out = G.run_gate("edge-idle", str(storage), str(slow))
-    assert out.exit_code == 1 and f"ci-host/{D.MACHINE_ID}" in out.lines[0]
-    by_id = C.run_compare("0001", str(slow), storage=str(storage / "edge-idle"))
-    assert by_id.exit_code == 1, by_id.error

@@ -1,0 +1,185 @@
+"""gate: judged against the between-run noise of several baseline runs, not one run's rounds.
+
+A/A (the same results; honest runs whose sessions differ) gives no alarm, inference made
+20 % slower does, too few rounds or baseline runs gives no verdict, other profiles and
+presets are refused or passed over.
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from costmodel import compare as C
+from costmodel import gate as G
+from costmodel.cli import main
+
+from . import benchjson as B
+from . import conftest_data as D
+
+PROFILE = "edge-idle"
+
+
+def _history(tmp_path, docs, machine_id=D.MACHINE_ID):
+    storage = tmp_path / "results" / "history"
+    D.save_history(storage / PROFILE, docs, machine_id=machine_id)
+    return storage
+
+
+def _current(tmp_path, doc, name="current.json"):
+    return str(B.write(tmp_path / name, doc))
+
+
+def _rows(out, verdict):
+    return [line for line in out.lines if verdict in line]
+
+
+def test_same_results_against_themselves_no_alarm(tmp_path):
+    doc = D.honest_run(1)
+    storage = _history(tmp_path, [doc, doc, doc])
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, doc))
+    assert out.exit_code == 0, out.error
+    assert out.lines[-1].startswith("OK") and not _rows(out, "regression")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_honest_sessions_that_differ_give_no_alarm(tmp_path, seed):
+    """Five baseline sessions and a sixth, each shifted by its own 8 % (SD): no alarm.
+
+    The pairwise test the gate used to run alarms on most of these (checked below), which
+    is what 5 of 5 A/A runs on the CI VM did."""
+    docs = [D.honest_run(1000 * seed + i, between_sd=0.08) for i in range(6)]
+    storage = _history(tmp_path, docs[:5])
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, docs[5]))
+    assert out.exit_code == 0, "\n".join(out.lines)
+
+
+def test_pairwise_test_alarms_where_the_gate_does_not(tmp_path):
+    docs = [D.honest_run(50 + i, between_sd=0.08) for i in range(6)]
+    pairwise = [C.compare_runs(C.parse_run(docs[4], "a"), C.parse_run(d, "b")).failed for d in docs[:4] + docs[5:]]
+    assert sum(pairwise) >= 3  # the old gate's rule: one baseline run, rounds against rounds
+    storage = _history(tmp_path, docs[:5])
+    assert G.run_gate(PROFILE, str(storage), _current(tmp_path, docs[5])).exit_code == 0
+
+
+def test_inference_20_percent_slower_alarms(tmp_path):
+    storage = _history(tmp_path, [D.honest_run(10 + i, between_sd=0.01) for i in range(5)])
+    slow = D.honest_run(20, between_sd=0.01, slowdown={"inference": 1.2})
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, slow), format="json")
+    assert out.exit_code == 1
+    doc = json.loads("\n".join(out.lines))
+    flagged = {r["name"] for r in doc["rows"] if r["verdict"] == "regression"}
+    inference = {r["name"] for r in doc["rows"] if r["operation"] == "inference"}
+    assert flagged == inference and doc["failed"] is True
+    assert all(r["limit"] == pytest.approx(1.10) for r in doc["rows"])  # quiet host: the factor decides
+
+
+def test_limit_follows_the_noise_and_hides_smaller_slowdowns(tmp_path):
+    """On a noisy baseline the same 20 % slowdown is within the noise: the limit says so."""
+    storage = _history(tmp_path, [D.honest_run(30 + i, between_sd=0.15) for i in range(5)])
+    slow = D.honest_run(40, slowdown={"inference": 1.2})
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, slow), format="json")
+    doc = json.loads("\n".join(out.lines))
+    limits = [r["limit"] for r in doc["rows"]]
+    assert min(limits) > 1.3 and out.exit_code == 0
+    text = G.run_gate(PROFILE, str(storage), _current(tmp_path, slow))
+    assert any("between-run noise" in line for line in text.lines)
+
+
+def test_pooled_noise_per_kind_and_overall():
+    kinds = {"a": "inference/litert", "b": "inference/litert", "c": "serialization/keras"}
+    medians = {"a": [1.0, math.e ** 0.1, math.e ** -0.1], "b": [2.0, 2.0 * math.e ** 0.1, 2.0 * math.e ** -0.1],
+               "c": [5.0, 5.0]}
+    noise = G.pooled_noise(medians, kinds)
+    assert noise["inference/litert"] == (pytest.approx(0.1), 4)
+    # one degree of freedom of its own: the kind borrows the estimate pooled over all benchmarks
+    assert noise["serialization/keras"] == (pytest.approx(math.sqrt(0.04 / 5)), 5)
+    assert G.pooled_noise({"a": [1.0]}, {"a": "x"})["x"][1] == 0
+
+
+def test_faster_is_marked_but_passes(tmp_path):
+    storage = _history(tmp_path, [D.honest_run(60 + i, between_sd=0.01) for i in range(3)])
+    fast = D.honest_run(64, slowdown={"inference": 0.7})
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, fast))
+    assert out.exit_code == 0 and _rows(out, "improvement")
+
+
+def test_too_few_rounds_gives_no_verdict(tmp_path):
+    storage = _history(tmp_path, [D.honest_run(70 + i) for i in range(3)])
+    short = D.with_rounds(D.honest_run(74, slowdown={"inference": 2.0}), 3)
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, short))
+    assert out.exit_code == 2  # nothing judged: not a pass
+    assert out.lines[-1].startswith("NO VERDICT") and sum(line.startswith("?") for line in out.lines) == 7
+
+
+def test_too_few_baseline_runs_is_no_verdict(tmp_path):
+    storage = _history(tmp_path, [D.honest_run(80), D.honest_run(81)])
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(82)))
+    assert out.exit_code == 2
+    assert "2 saved run(s)" in out.error and "needs 3" in out.error and "tox -e gate-baseline" in out.error
+    assert G.run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(82)),
+                      min_baseline_runs=2).exit_code == 0
+
+
+def test_newest_runs_form_the_baseline(tmp_path):
+    old = [D.scaled(D.honest_run(90 + i), "inference", 3.0) for i in range(3)]  # an old, slow era
+    storage = _history(tmp_path, old + [D.honest_run(93 + i) for i in range(3)])
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(97)), baseline_runs=3)
+    assert out.exit_code == 0 and "0004_0123abc, 0005_0123abc, 0006_0123abc" in out.lines[1]
+    # with all six the old era is in the baseline: the noise is huge and nothing can be judged as slower
+    wide = G.run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(97)), baseline_runs=6, format="json")
+    rows = json.loads("\n".join(wide.lines))["rows"]
+    assert min(r["limit"] for r in rows if r["operation"] == "inference") > 2.0
+
+
+def test_runs_of_another_preset_are_passed_over(tmp_path):
+    docs = [D.honest_run(100 + i) for i in range(3)] + [D.honest_run(103, preset="quick")]
+    storage = _history(tmp_path, docs)
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(104)))
+    assert out.exit_code == 0 and any(line.startswith("passed over: 1") for line in out.lines)
+    quick = G.run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(105, preset="quick")))
+    assert quick.exit_code == 2 and "preset 'quick'" in quick.error and "3 newer run(s) of preset tiny" in quick.error
+
+
+def test_gate_without_baseline_exits_2(tmp_path):
+    current = _current(tmp_path, D.honest_run(110))
+    out = G.run_gate(PROFILE, str(tmp_path / "nothing"), current)
+    assert out.exit_code == 2 and "no baseline" in out.error
+    (tmp_path / "empty" / PROFILE).mkdir(parents=True)
+    out = G.run_gate(PROFILE, str(tmp_path / "empty"), current)
+    assert out.exit_code == 2 and "no baseline" in out.error
+
+
+def test_gate_refuses_other_profile(tmp_path):
+    storage = _history(tmp_path, [D.honest_run(120 + i) for i in range(3)])
+    out = G.run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(125, profile="device")))
+    assert out.exit_code == 2 and "'device', not 'edge-idle'" in out.error
+
+
+def test_gate_skips_current_when_saved_in_storage(tmp_path):
+    storage = tmp_path / "h"
+    paths = D.save_history(storage, [D.honest_run(130 + i) for i in range(4)])
+    out = G.run_gate(PROFILE, str(storage), str(paths[-1]))
+    assert out.exit_code == 0 and "0001_0123abc, 0002_0123abc, 0003_0123abc" in out.lines[1]
+    out = G.run_gate(PROFILE, str(storage), str(paths[-1]), baseline_runs=3, min_baseline_runs=3)
+    assert "0004" not in out.lines[1]
+
+
+def test_cli_gate_and_the_suites_hostname_layout(tmp_path):
+    storage = _history(tmp_path, [D.honest_run(140 + i, between_sd=0.01) for i in range(3)],
+                       machine_id=f"ci-host/{D.MACHINE_ID}")
+    same = _current(tmp_path, D.honest_run(145, between_sd=0.01))
+    slow = _current(tmp_path, D.honest_run(146, slowdown={"inference": 1.3}), "slow.json")
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--current", same]) == 0
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--current", slow]) == 1
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--current", slow,
+                 "--min-baseline-runs", "4"]) == 2
+    out = G.run_gate(PROFILE, str(storage), slow)
+    assert f"ci-host/{D.MACHINE_ID}" in out.lines[0]
+
+
+def test_slower_p_is_one_sided():
+    rng = np.random.default_rng(0)
+    base = 1.0 + 0.02 * rng.standard_normal(60)
+    assert G.slower_p(base * 1.1, base) < 1e-6 and G.slower_p(base * 0.9, base) > 0.99
+    assert G.slower_p(np.ones(5), np.ones(5)) == 1.0
