@@ -210,7 +210,7 @@ def _draw_pf(ax, series: Iterable[PfSeries], ylabel: str, scale: float, title: s
     if title:
         ax.set_title(title, fontsize=10)
     if any_drawn:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="best", handlelength=3.5)  # long enough to show the dashes
     else:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
 
