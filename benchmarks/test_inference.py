@@ -6,12 +6,11 @@ TFLite's benchmark tool reports them); the timed rounds are the steady state.
 
 from __future__ import annotations
 
-import math
-import statistics
 import time
 
 import pytest
 
+from benchmarks.calibrate import calls_per_round
 from benchmarks.record import RUNTIMES, case_id, case_info
 from benchmarks.test_prune import CASES
 
@@ -19,20 +18,10 @@ MODELS = [(0.0, None)] + CASES
 INFERENCE_CASES = [(pf, method, runtime) for pf, method in MODELS for runtime in RUNTIMES]
 
 
-#: Calls timed to estimate one call's duration before choosing the iterations per round.
-PROBE_CALLS = 5
-
-
 def iterations_per_round(call, sample, rounds) -> int:
     """Calls per timed round: at least ``inference_iterations``, more until a round lasts
     ``inference_round_s`` (estimated from the median of a few untimed calls)."""
-    probe = []
-    for _ in range(PROBE_CALLS):
-        started = time.perf_counter()
-        call(sample)
-        probe.append(time.perf_counter() - started)
-    one_call = statistics.median(probe)
-    return max(rounds.inference_iterations, math.ceil(rounds.inference_round_s / one_call))
+    return calls_per_round(lambda: call(sample), rounds.inference_round_s, rounds.inference_iterations)
 
 
 def _runner(chain, threads, pf, method, runtime):
