@@ -267,6 +267,75 @@ def gate(profile: str, storage: Path | str, current: Path | str, *, machine_id: 
     return GateResult(tuple(chosen), tuple(skipped), current_run, config, rows)
 
 
+#: Most A/A trials ``aa_check`` judges (combinations of baseline runs, in itertools order).
+MAX_AA_TRIALS = 2000
+
+
+@dataclass(frozen=True)
+class AACheck:
+    """The gate applied to saved runs of one commit line against each other (A/A)."""
+
+    sessions: int
+    baseline_size: int
+    trials: int
+    alarms: int
+    flagged: dict[str, int]  # benchmark -> trials it was flagged in
+
+    @property
+    def rate(self) -> float:
+        return self.alarms / self.trials if self.trials else math.nan
+
+
+def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None,
+             config: GateConfig | None = None) -> AACheck:
+    """Judge every saved run of ``profile`` (the newest run's preset) against every set of
+    ``min_baseline_runs`` of the others: how often would the gate fail an unchanged commit here?
+    Meaningful when the runs are of one commit (or commits that did not change the speed)."""
+    import itertools
+
+    config = config or GateConfig()
+    root = profile_storage(storage, profile)
+    entries = list_runs(root, profile=profile, machine_id=machine_id)
+    if entries:
+        entries = [e for e in entries if e.presets == entries[-1].presets]
+    k = config.min_baseline_runs
+    if len(entries) < k + 1:
+        raise HistoryError(f"{root}: {len(entries)} saved run(s) of profile {profile!r}; an A/A check needs "
+                           f"{k + 1} (min_baseline_runs + 1): run tox -e gate-baseline twice")
+    trials = alarms = 0
+    flagged: dict[str, int] = defaultdict(int)
+    for i, current in enumerate(entries):
+        others = [e.run for j, e in enumerate(entries) if j != i]
+        for baseline in itertools.combinations(others, k):
+            if trials == MAX_AA_TRIALS:
+                break
+            trials += 1
+            bad = [r.name for r in judge(list(baseline), current.run, config) if r.verdict == "regression"]
+            alarms += bool(bad)
+            for name in bad:
+                flagged[name] += 1
+    return AACheck(len(entries), k, trials, alarms, dict(flagged))
+
+
+def run_aa_check(profile: str, storage: str, *, machine_id: str | None = None, config: str | None = None,
+                 factor: float | None = None, alpha: float | None = None, min_rounds: int | None = None,
+                 baseline_runs: int | None = None, min_baseline_runs: int | None = None) -> Outcome:
+    """``gate --aa`` without argparse: exit 0 with the false-alarm rate, 2 on bad input."""
+    try:
+        cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
+                          min_baseline_runs=min_baseline_runs)
+        check = aa_check(storage, profile, machine_id=machine_id, config=cfg)
+    except (CompareError, ValueError) as exc:
+        return Outcome((), EXIT_BAD_INPUT, f"gate --aa: {exc}")
+    lines = [f"A/A check, profile {profile}: {check.sessions} saved runs, each judged against every "
+             f"{check.baseline_size} of the others ({check.trials} trials)",
+             f"false alarms: {check.alarms} of {check.trials} ({check.rate * 100:.1f} %; the gate is set for "
+             f"{cfg.alpha * 100:g} %)"]
+    for name, n in sorted(check.flagged.items(), key=lambda kv: -kv[1])[:10]:
+        lines.append(f"  {n:4d}  {_short_name(name)}")
+    return Outcome(tuple(lines), EXIT_OK)
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -358,7 +427,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--profile", required=True, help="profile of the current run (required)")
     p.add_argument("--storage", required=True,
                    help="history storage: results/history or results/history/<profile> (required)")
-    p.add_argument("--current", required=True, help="pytest-benchmark JSON of the run under test (required)")
+    p.add_argument("--current", default=None,
+                   help="pytest-benchmark JSON of the run under test (required unless --aa)")
+    p.add_argument("--aa", action="store_true",
+                   help="instead: judge the saved runs against each other and print the false-alarm rate")
     p.add_argument("--machine-id", default=None,
                    help="host folder of the baseline: machine id, hostname or hostname/machine-id "
                         "(default: the current entry's, the only one, else this host's)")
@@ -370,6 +442,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> Outcome:
+    if args.aa:
+        return run_aa_check(args.profile, args.storage, machine_id=args.machine_id, config=args.config,
+                            factor=args.factor, alpha=args.alpha, min_rounds=args.min_rounds,
+                            baseline_runs=args.baseline_runs, min_baseline_runs=args.min_baseline_runs)
+    if args.current is None:
+        return Outcome((), EXIT_BAD_INPUT, "gate: --current is required (or --aa)")
     return run_gate(args.profile, args.storage, args.current, machine_id=args.machine_id, config=args.config,
                     factor=args.factor, alpha=args.alpha, min_rounds=args.min_rounds,
                     baseline_runs=args.baseline_runs, min_baseline_runs=args.min_baseline_runs, format=args.format)

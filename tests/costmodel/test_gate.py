@@ -183,3 +183,24 @@ def test_slower_p_is_one_sided():
     base = 1.0 + 0.02 * rng.standard_normal(60)
     assert G.slower_p(base * 1.1, base) < 1e-6 and G.slower_p(base * 0.9, base) > 0.99
     assert G.slower_p(np.ones(5), np.ones(5)) == 1.0
+
+
+def test_aa_check_counts_false_alarms_over_saved_runs(tmp_path, capsys):
+    honest = [D.honest_run(150 + i, between_sd=0.05) for i in range(5)]
+    storage = _history(tmp_path, honest)
+    check = G.aa_check(storage, PROFILE)
+    assert (check.sessions, check.baseline_size, check.trials) == (5, 3, 20)  # 5 runs x C(4, 3)
+    assert check.alarms == 0
+    odd = _history(tmp_path / "odd", honest[:4] + [D.scaled(honest[4], "inference", 2.0)])
+    check = G.aa_check(odd, PROFILE)
+    assert check.alarms >= 4 and all("test_inference" in name for name in check.flagged)
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa"]) == 0
+    assert "false alarms: 0 of 20" in capsys.readouterr().out
+
+
+def test_aa_check_needs_one_run_more_than_a_baseline(tmp_path, capsys):
+    storage = _history(tmp_path, [D.honest_run(160 + i) for i in range(3)])
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa"]) == 2
+    assert "needs 4" in capsys.readouterr().err
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage)]) == 2
+    assert "--current is required" in capsys.readouterr().err
