@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -28,6 +29,10 @@ def emit(event: str, **data) -> None:
 
 
 def main(spec: dict) -> int:
+    # Take Ctrl-C as a foreground program does, whatever the test runner's disposition: started
+    # as a shell's background job (nohup, CI wrappers) the runner ignores SIGINT, its children
+    # inherit that, and the profile rightly leaves an ignored signal ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     profile = get_profile(spec.get("profile", "device"), spec.get("overrides"))
     try:
         applied = apply_profile(profile, allow_unenforced=spec.get("allow_unenforced", False),
