@@ -13,12 +13,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """Run as a shell's background job (nohup, CI wrappers) the test runner ignores SIGINT and a
+    child inherits that; the child under test must take Ctrl-C as a foreground program does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def pytest_benchmarks(out: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", CONTINUUM_BENCH_CACHE=str(out.parent / "cache"))
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "benchmarks", "-p", "no:cacheprovider", "--preset", "tiny",
          f"--benchmark-json={out}", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )
 
 
