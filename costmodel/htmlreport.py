@@ -172,6 +172,32 @@ def figure_html(name: str, png: bytes, caption: str) -> list[str]:
             f"<figcaption>{_esc(caption)}</figcaption></figure>"]
 
 
+def warnings_html(warnings: Sequence[str]) -> list[str]:
+    """Warnings about a profile or a run in full; unstable results counted per profile and listed
+    in a folded ``<details>`` (a full grid on a shared VM gives hundreds, which would bury the page)."""
+    unstable = [w for w in warnings if " unstable (" in w]
+    notes = [w for w in warnings if " unstable (" not in w]
+    out = ['<div class="warn">']
+    if notes:
+        out.append(f"<b>{len(notes)} warning(s) about the runs</b><ul>")
+        out += [f"<li>{_esc(w)}</li>" for w in notes]
+        out.append("</ul>")
+    if unstable:
+        per_profile: dict[str, int] = {}
+        for w in unstable:
+            profile = w.split(":", 1)[0]
+            per_profile[profile] = per_profile.get(profile, 0) + 1
+        counts = ", ".join(f"{p} {n}" for p, n in per_profile.items())
+        out.append(f"<p><b>{len(unstable)} unstable result(s)</b> (CV over 10 % or fewer than 5 rounds; "
+                   f"{_esc(counts)}): read their medians, not their means, and rerun with more rounds "
+                   "(--benchmark-min-rounds) on a quieter machine where it matters.</p>")
+        out.append(f"<details><summary>the {len(unstable)} unstable result(s)</summary><ul>")
+        out += [f"<li>{_esc(w)}</li>" for w in unstable]
+        out.append("</ul></details>")
+    out.append("</div>")
+    return out
+
+
 def html_lines(*, title: str, meta: Sequence[str], warnings: Sequence[str], profiles: Mapping[str, Mapping],
                sources: Mapping[str, str], tables: Mapping[str, pd.DataFrame],
                figures: Mapping[str, tuple[bytes, str]]) -> list[str]:
@@ -185,9 +211,7 @@ def html_lines(*, title: str, meta: Sequence[str], warnings: Sequence[str], prof
                '<a href="#figures">figures</a><a href="#tables">tables</a></nav>')
     out.append('<h2 id="warnings">Warnings</h2>')
     if warnings:
-        out.append(f'<div class="warn"><b>{len(warnings)} result(s) to read with care</b><ul>')
-        out += [f"<li>{_esc(w)}</li>" for w in warnings]
-        out.append("</ul></div>")
+        out += warnings_html(warnings)
     else:
         out.append('<div class="ok">Every result is stable (CV at most 10 %, at least 5 rounds) '
                    "and every profile was enforced.</div>")

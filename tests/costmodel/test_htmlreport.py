@@ -129,3 +129,13 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert pixels.shape[:2] == (2000, 1280)
     assert float(np.std(pixels)) > 0.05  # not one flat colour
     assert float((pixels.mean(axis=2) < 0.5).mean()) > 0.005  # some dark ink: text, axes
+
+
+def test_unstable_results_are_counted_and_folded_notes_stay_open():
+    lines = R.warnings_html(["edge-idle: limit cpu_quota not enforced (no cgroup)",
+                             "device: test_inference[full-keras] unstable (CV 23.3% > 10%); rerun ...",
+                             "device: test_prune[pf=70-filter] unstable (3 rounds < 5); rerun ..."])
+    page = "\n".join(lines)
+    assert "1 warning(s) about the runs" in page and "not enforced" in page.split("<details>")[0]
+    assert "2 unstable result(s)</b>" in page and "device 2" in page
+    assert page.index("<details>") < page.index("test_inference[full-keras]")
