@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -286,11 +286,28 @@ class AACheck:
         return self.alarms / self.trials if self.trials else math.nan
 
 
+def scaled_run(run: Run, operation: str, factor: float) -> Run:
+    """A copy of ``run`` whose ``operation`` rounds (and their statistics) are ``factor`` times longer."""
+    benchmarks = {}
+    for name, bench in run.benchmarks.items():
+        if (bench.get("extra_info") or {}).get("operation") == operation:
+            stats = dict(bench["stats"])
+            stats["data"] = [v * factor for v in stats.get("data") or []]
+            for key in ("min", "max", "mean", "median", "q1", "q3", "iqr", "stddev", "ld15iqr", "hd15iqr", "total"):
+                if isinstance(stats.get(key), (int, float)):
+                    stats[key] *= factor
+            bench = {**bench, "stats": stats}
+        benchmarks[name] = bench
+    return replace(run, benchmarks=benchmarks)
+
+
 def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None,
-             config: GateConfig | None = None) -> AACheck:
+             config: GateConfig | None = None, slowdown: tuple[str, float] | None = None) -> AACheck:
     """Judge every saved run of ``profile`` (the newest run's preset) against every set of
     ``min_baseline_runs`` of the others: how often would the gate fail an unchanged commit here?
-    Meaningful when the runs are of one commit (or commits that did not change the speed)."""
+    Meaningful when the runs are of one commit (or commits that did not change the speed).
+    With ``slowdown`` (operation, factor) the judged run's rounds of that operation are made
+    ``factor`` times longer first: how often would the gate catch that slowdown here?"""
     import itertools
 
     config = config or GateConfig()
@@ -306,11 +323,12 @@ def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None
     flagged: dict[str, int] = defaultdict(int)
     for i, current in enumerate(entries):
         others = [e.run for j, e in enumerate(entries) if j != i]
+        judged = scaled_run(current.run, *slowdown) if slowdown else current.run
         for baseline in itertools.combinations(others, k):
             if trials == MAX_AA_TRIALS:
                 break
             trials += 1
-            bad = [r.name for r in judge(list(baseline), current.run, config) if r.verdict == "regression"]
+            bad = [r.name for r in judge(list(baseline), judged, config) if r.verdict == "regression"]
             alarms += bool(bad)
             for name in bad:
                 flagged[name] += 1
@@ -319,18 +337,24 @@ def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None
 
 def run_aa_check(profile: str, storage: str, *, machine_id: str | None = None, config: str | None = None,
                  factor: float | None = None, alpha: float | None = None, min_rounds: int | None = None,
-                 baseline_runs: int | None = None, min_baseline_runs: int | None = None) -> Outcome:
-    """``gate --aa`` without argparse: exit 0 with the false-alarm rate, 2 on bad input."""
+                 baseline_runs: int | None = None, min_baseline_runs: int | None = None,
+                 slowdown: str | None = None) -> Outcome:
+    """``gate --aa [--slowdown OP=FACTOR]`` without argparse: exit 0 with the rate, 2 on bad input."""
     try:
         cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
                           min_baseline_runs=min_baseline_runs)
-        check = aa_check(storage, profile, machine_id=machine_id, config=cfg)
+        slow = parse_slowdown(slowdown) if slowdown else None
+        check = aa_check(storage, profile, machine_id=machine_id, config=cfg, slowdown=slow)
     except (CompareError, ValueError) as exc:
         return Outcome((), EXIT_BAD_INPUT, f"gate --aa: {exc}")
     lines = [f"A/A check, profile {profile}: {check.sessions} saved runs, each judged against every "
-             f"{check.baseline_size} of the others ({check.trials} trials)",
-             f"false alarms: {check.alarms} of {check.trials} ({check.rate * 100:.1f} %; the gate is set for "
-             f"{cfg.alpha * 100:g} %)"]
+             f"{check.baseline_size} of the others ({check.trials} trials)"]
+    if slow:
+        lines.append(f"with every {slow[0]} round of the judged run x{slow[1]:g}: the gate failed "
+                     f"{check.alarms} of {check.trials} ({check.rate * 100:.1f} %)")
+    else:
+        lines.append(f"false alarms: {check.alarms} of {check.trials} ({check.rate * 100:.1f} %; the gate is "
+                     f"set for {cfg.alpha * 100:g} %)")
     for name, n in sorted(check.flagged.items(), key=lambda kv: -kv[1])[:10]:
         lines.append(f"  {n:4d}  {_short_name(name)}")
     return Outcome(tuple(lines), EXIT_OK)
@@ -431,6 +455,9 @@ def add_parser(subparsers) -> None:
                    help="pytest-benchmark JSON of the run under test (required unless --aa)")
     p.add_argument("--aa", action="store_true",
                    help="instead: judge the saved runs against each other and print the false-alarm rate")
+    p.add_argument("--slowdown", default=None, metavar="OPERATION=FACTOR",
+                   help="with --aa: make the judged run's rounds of OPERATION FACTOR times longer first and "
+                        "print how often the gate catches it, e.g. inference=1.3 (default: none)")
     p.add_argument("--machine-id", default=None,
                    help="host folder of the baseline: machine id, hostname or hostname/machine-id "
                         "(default: the current entry's, the only one, else this host's)")
@@ -441,11 +468,26 @@ def add_parser(subparsers) -> None:
     add_gate_options(p)
 
 
+def parse_slowdown(text: str) -> tuple[str, float]:
+    """``inference=1.2`` -> ("inference", 1.2); ValueError naming the value otherwise."""
+    operation, sep, value = text.partition("=")
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = math.nan
+    if not sep or not operation or not factor > 0:
+        raise ValueError(f"--slowdown must be OPERATION=FACTOR with FACTOR > 0, e.g. inference=1.2; got {text!r}")
+    return operation, factor
+
+
 def run(args) -> Outcome:
+    if args.slowdown and not args.aa:
+        return Outcome((), EXIT_BAD_INPUT, "gate: --slowdown goes with --aa")
     if args.aa:
         return run_aa_check(args.profile, args.storage, machine_id=args.machine_id, config=args.config,
                             factor=args.factor, alpha=args.alpha, min_rounds=args.min_rounds,
-                            baseline_runs=args.baseline_runs, min_baseline_runs=args.min_baseline_runs)
+                            baseline_runs=args.baseline_runs, min_baseline_runs=args.min_baseline_runs,
+                            slowdown=args.slowdown)
     if args.current is None:
         return Outcome((), EXIT_BAD_INPUT, "gate: --current is required (or --aa)")
     return run_gate(args.profile, args.storage, args.current, machine_id=args.machine_id, config=args.config,

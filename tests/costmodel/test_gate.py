@@ -204,3 +204,17 @@ def test_aa_check_needs_one_run_more_than_a_baseline(tmp_path, capsys):
     assert "needs 4" in capsys.readouterr().err
     assert main(["gate", "--profile", PROFILE, "--storage", str(storage)]) == 2
     assert "--current is required" in capsys.readouterr().err
+
+
+def test_aa_check_with_a_slowdown_measures_detection(tmp_path, capsys):
+    storage = _history(tmp_path, [D.honest_run(170 + i, between_sd=0.02) for i in range(5)])
+    caught = G.aa_check(storage, PROFILE, slowdown=("inference", 1.5))
+    assert caught.alarms == caught.trials == 20
+    assert all("test_inference" in name for name in caught.flagged)
+    assert G.aa_check(storage, PROFILE, slowdown=("serialization", 1.0)).alarms == 0
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa", "--slowdown", "inference=1.5"]) == 0
+    assert "the gate failed 20 of 20" in capsys.readouterr().out
+    for bad in ("inference", "inference=x", "=1.2", "inference=-1"):
+        assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa", "--slowdown", bad]) == 2
+        assert "OPERATION=FACTOR" in capsys.readouterr().err
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--slowdown", "inference=2"]) == 2
