@@ -4,7 +4,6 @@ the chain of models, the thread counts and -- for edge-loaded -- the background 
 from __future__ import annotations
 
 import gc
-
 import sys
 from pathlib import Path
 

@@ -277,11 +277,12 @@ def _raw_rounds(bench: Mapping) -> np.ndarray:
     return np.asarray(data if data else [], dtype=float)
 
 
-def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Mann-Whitney U p-value; 1.0 where both samples are one constant."""
+def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
+    """Mann-Whitney U p-value (``alternative="greater"``: ``a`` tends to be larger than ``b``);
+    1.0 where both samples are one constant."""
     if np.ptp(np.concatenate([a, b])) == 0.0:
         return 1.0
-    p = float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    p = float(sps.mannwhitneyu(a, b, alternative=alternative).pvalue)
     return 1.0 if math.isnan(p) else p
 
 
@@ -355,6 +356,13 @@ def _short_name(name: str) -> str:
     return name.rsplit("::", 1)[-1]
 
 
+def format_table(rows: list[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
+    """Rows of cells as aligned text lines: columns in ``left`` left-aligned, the others right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) if i in left else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]
+
+
 def format_text(comparison: Comparison) -> list[str]:
     """The comparison as an asv-style text table, one line per benchmark, then a summary."""
     a, b = comparison.a, comparison.b
@@ -368,10 +376,7 @@ def format_text(comparison: Comparison) -> list[str]:
                      "-" if r.ratio is None else f"{r.ratio:.3f}",
                      "-" if r.p_value is None else f"{r.p_value:.3g}",
                      f"{r.rounds_a}/{r.rounds_b}", f"{r.factor:.2f}", r.verdict, _short_name(r.name)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(w) if i in (0, 7, 8) else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    lines += format_table(rows, left=(0, 7, 8))
     counts = {}
     for r in comparison.rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1

@@ -49,8 +49,8 @@ from scipy import stats as sps
 
 from .compare import (EXIT_BAD_INPUT, EXIT_OK, EXIT_REGRESSION, MARK_FASTER, MARK_NO_DATA,
                       MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError, GateConfig, Outcome, Run,
-                      _fmt_time, _raw_rounds, _short_name, add_gate_options, check_format, gate_config,
-                      load_run)
+                      _fmt_time, _raw_rounds, _short_name, add_gate_options, check_format, format_table, gate_config,
+                      load_run, mann_whitney_p)
 from .history import ENTRY_NAME, HistoryEntry, HistoryError, list_runs, profile_storage
 
 #: Fewest degrees of freedom for a kind's own pooled noise estimate; below it the
@@ -184,14 +184,11 @@ def pooled_noise(medians_by_name: dict[str, list[float]], kinds: dict[str, str])
 
 def slower_p(current: np.ndarray, baseline: np.ndarray) -> float:
     """One-sided Mann-Whitney U p-value that ``current`` rounds are slower than ``baseline``'s."""
-    if np.ptp(np.concatenate([current, baseline])) == 0.0:
-        return 1.0
-    p = float(sps.mannwhitneyu(current, baseline, alternative="greater").pvalue)
-    return 1.0 if math.isnan(p) else p
+    return mann_whitney_p(current, baseline, alternative="greater")
 
 
 def faster_p(current: np.ndarray, baseline: np.ndarray) -> float:
-    return slower_p(baseline, current)
+    return mann_whitney_p(baseline, current, alternative="greater")
 
 
 def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateRow, ...]:
@@ -380,10 +377,7 @@ def format_text(result: GateResult, profile: str) -> list[str]:
     for r in result.rows:
         rows.append((r.mark, _fmt_time(r.reference_s), _fmt_time(r.current_s), _pct(r.ratio), _pct(r.limit),
                      "-" if r.p_value is None else f"{r.p_value:.3g}", str(r.rounds), r.verdict, _short_name(r.name)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(w) if i in (0, 7, 8) else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    lines += format_table(rows, left=(0, 7, 8))
     lines.append("")
     kinds: dict[str, list[GateRow]] = defaultdict(list)
     for r in result.rows:
