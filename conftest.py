@@ -143,8 +143,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if "tensorflow" in sys.modules:
         raise pytest.UsageError("TensorFlow was imported before the profile could be applied")
-    from emulation.apply import ProfileNotEnforced, apply_profile
-    from emulation.profiles import get_profile, parse_overrides
+    from emulation.apply import apply_profile
+    from emulation.profiles import ProfileNotEnforced, get_profile, parse_overrides
 
     try:
         profile = get_profile(profile_name, parse_overrides(config.getoption("profile_set")))

@@ -20,10 +20,11 @@ import sys
 import time
 
 from emulation import cgroups
-from emulation.apply import ALLOW_OPTION, apply_profile, choose_cpus, remove_stale_groups
+from emulation.apply import apply_profile, choose_cpus, remove_stale_groups
 from emulation.load import REPO_ROOT, BackgroundLoad
-from emulation.profiles import OVERRIDE_KEYS, PROFILES, Profile, get_profile, parse_overrides
-from emulation.threads import cpu_bound_threads, thread_env
+from emulation.profiles import ALLOW_OPTION, OVERRIDE_KEYS, PROFILES, Profile, get_profile, parse_overrides
+from emulation.threads import thread_env
+from emulation.workload import cpu_bound_threads
 from emulation.worker import uniform_input
 
 #: Untimed LiteRT calls before timing [calls].

@@ -17,107 +17,15 @@ with the reason. A limit not requested is recorded as ``requested: false``.
 
 from __future__ import annotations
 
-import atexit
-import logging
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from emulation import cgroups, threads
-from emulation.profiles import Profile
-
-log = logging.getLogger(__name__)
-
-#: Signals after which the created groups are removed before the previous handler runs.
-CLEANUP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
-#: The command-line option that lets a run go on with limits not enforced.
-ALLOW_OPTION = "--allow-unenforced"
-
-
-class ProfileNotEnforced(RuntimeError):
-    """A requested limit could not be applied. ``reasons`` maps each limit to why."""
-
-    def __init__(self, profile: str, reasons: dict[str, str]):
-        self.profile = profile
-        self.reasons = dict(reasons)
-        lines = "\n".join(f"  - {k}: {v}" for k, v in self.reasons.items())
-        super().__init__(
-            f"profile {profile!r} could not be enforced on this host:\n{lines}\n"
-            f"Remedy: run as a user who may create cgroups below this process's group (Linux, cgroup v1 cpu/memory "
-            f"or v2 with the controllers delegated), or pass {ALLOW_OPTION} to run anyway; the results then "
-            f"record enforced: false with these reasons."
-        )
-
-
-class ExitGuard:
-    """Run ``callback`` once at interpreter exit or on SIGINT/SIGTERM/SIGHUP, then the previous handler.
-
-    Guards chain: the one installed last runs first (a load is stopped before
-    the profile's groups are removed). After the callback a signal goes on to
-    the handler that was there before (SIGINT raises KeyboardInterrupt as usual;
-    SIGTERM with the default action ends the process with that signal).
-    """
-
-    def __init__(self, callback: Callable[[], object], name: str):
-        self._callback = callback
-        self._name = name
-        self._owner = os.getpid()  # a forked child inherits the handlers but owns nothing
-        self._done = False
-        self._previous: dict[int, object] = {}
-        atexit.register(self._run)
-        if threading.current_thread() is threading.main_thread():
-            for sig in CLEANUP_SIGNALS:
-                previous = signal.getsignal(sig)
-                if previous == signal.SIG_IGN:
-                    # nohup, or a background job of a non-interactive shell: the signal would not
-                    # end the run, so it must not tear the profile down under a run that goes on
-                    continue
-                self._previous[sig] = previous
-                signal.signal(sig, self._handler)
-
-    @property
-    def signals_handled(self) -> bool:
-        return bool(self._previous)
-
-    def _run(self) -> None:
-        if self._done or os.getpid() != self._owner:
-            return
-        self._done = True
-        try:
-            self._callback()
-        except Exception:  # the process is going down: say what failed, let the signal go on
-            log.exception("cleanup of %s failed", self._name)
-
-    def _handler(self, signum, frame) -> None:
-        previous = self._previous.get(signum, signal.SIG_DFL)  # before the callback disarms us
-        self._run()
-        self._restore()
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_IGN:
-            return
-        else:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-
-    def _restore(self) -> None:
-        for sig, previous in list(self._previous.items()):
-            if signal.getsignal(sig) == self._handler:
-                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-                del self._previous[sig]
-            # else: someone chained after us; our handler stays and forwards to `previous`
-
-    def disarm(self) -> None:
-        """The callback ran the normal way: stop guarding (handlers restored where still ours)."""
-        self._done = True
-        atexit.unregister(self._run)
-        if threading.current_thread() is threading.main_thread():
-            self._restore()
+from emulation.guard import ExitGuard
+from emulation.profiles import Profile, ProfileNotEnforced
 
 
 @dataclass

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from emulation.apply import ExitGuard
+from emulation.guard import ExitGuard
 from emulation.threads import THREAD_ENV_VARS
 from emulation.worker import SLOT_BYTES, SLOT_FORMAT
 

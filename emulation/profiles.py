@@ -26,6 +26,25 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+#: The command-line option that lets a run go on with limits not enforced.
+ALLOW_OPTION = "--allow-unenforced"
+
+
+class ProfileNotEnforced(RuntimeError):
+    """A requested limit could not be applied. ``reasons`` maps each limit to why."""
+
+    def __init__(self, profile: str, reasons: dict[str, str]):
+        self.profile = profile
+        self.reasons = dict(reasons)
+        lines = "\n".join(f"  - {k}: {v}" for k, v in self.reasons.items())
+        super().__init__(
+            f"profile {profile!r} could not be enforced on this host:\n{lines}\n"
+            f"Remedy: run as a user who may create cgroups below this process's group (Linux, cgroup v1 cpu/memory "
+            f"or v2 with the controllers delegated), or pass {ALLOW_OPTION} to run anyway; the results then "
+            f"record enforced: false with these reasons."
+        )
+
+
 GIB = 1024**3
 MIB = 1024**2
 

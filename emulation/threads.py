@@ -7,13 +7,10 @@ so they must be set before TensorFlow (or numpy's BLAS) is imported;
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import threading
-import time
 
-from emulation.profiles import ThreadCounts
+from emulation.profiles import ProfileNotEnforced, ThreadCounts
 
 #: Environment variable -> ThreadCounts field it carries.
 THREAD_ENV_VARS = {
@@ -24,8 +21,6 @@ THREAD_ENV_VARS = {
     "TF_NUM_INTEROP_THREADS": "tf_inter_op",
 }
 #: Modules whose pools read the variables at import: set them before these load.
-#: Buffer hashed per step of cpu_bound_threads [B]; hashlib releases the GIL above 2 KiB.
-WORKLOAD_BUFFER_BYTES = 4 * 1024**2
 POOL_MODULES = {"numpy": ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"),
                 "tensorflow": tuple(THREAD_ENV_VARS)}
 
@@ -64,32 +59,6 @@ def read_back_thread_env(counts: ThreadCounts) -> dict:
     return out
 
 
-def cpu_bound_threads(duration_s: float, n_threads: int = 2) -> dict:
-    """Run ``n_threads`` GIL-free sha256 loops for ``duration_s`` [s]; the process's CPU time and wall time [s].
-
-    ``cpu_per_wall`` [CPU-s/s] is what a profile limits: at most its CPU count,
-    or its quota; ``bytes_per_s`` [B/s] is the work done.
-    """
-    buf = os.urandom(WORKLOAD_BUFFER_BYTES)
-    stop = time.perf_counter() + duration_s
-    done = [0] * n_threads
-
-    def loop(i: int) -> None:
-        while time.perf_counter() < stop:
-            hashlib.sha256(buf).digest()
-            done[i] += 1
-
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    workers = [threading.Thread(target=loop, args=(i,)) for i in range(n_threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    return {"threads": n_threads, "cpu_s": cpu, "wall_s": wall, "cpu_per_wall": cpu / wall,
-            "bytes_per_s": sum(done) * WORKLOAD_BUFFER_BYTES / wall}
-
-
 def configure_tensorflow_threads(applied) -> dict:
     """Set TensorFlow's intra/inter-op pools to the profile's counts and read them back.
 
@@ -100,7 +69,6 @@ def configure_tensorflow_threads(applied) -> dict:
     to use: ``tensorflow_intra_op``, ``tensorflow_inter_op`` (as read back),
     ``litert`` (to pass to ``LiteRTRunner(num_threads=...)``), and ``enforced``.
     """
-    from emulation.apply import ProfileNotEnforced  # noqa: PLC0415 -- apply imports this module
     from fixtures.tfenv import tf  # noqa: PLC0415 -- lazily: the benchmark process imports TF after apply_profile
 
     want = applied.profile.threads

@@ -17,10 +17,10 @@ import signal
 import sys
 import time
 
-from emulation.apply import ProfileNotEnforced, apply_profile
+from emulation.apply import apply_profile
 from emulation.load import BackgroundLoad, WorkerDied
-from emulation.profiles import get_profile
-from emulation.threads import cpu_bound_threads
+from emulation.profiles import ProfileNotEnforced, get_profile
+from emulation.workload import cpu_bound_threads
 
 
 def emit(event: str, **data) -> None:

@@ -115,7 +115,7 @@ def test_tensorflow_pools_are_set_and_read_back(child, cgroup_places):
 def test_exit_guard_leaves_ignored_signals_ignored():
     """Under nohup (SIGHUP ignored) or as a shell's background job (SIGINT ignored) the signal
     does not end the run, so it must not tear the profile down under a run that goes on."""
-    from emulation.apply import ExitGuard
+    from emulation.guard import ExitGuard
 
     calls = []
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
