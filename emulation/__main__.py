@@ -1,7 +1,7 @@
 """``python -m emulation``: show a profile, remove stale groups, measure what the profiles do.
 
     python -m emulation show --profile device [--profile-set cpu_quota=0.5]
-    python -m emulation cleanup
+    python -m emulation cleanup                     # what killed runs left; says which the OOM killer ended
     python -m emulation measure --model m.tflite     # the figures of docs/emulation.md
 
 ``workload`` and ``latency`` run one measurement under one profile (``measure``
@@ -19,8 +19,8 @@ import subprocess
 import sys
 import time
 
-from emulation import cgroups
-from emulation.apply import apply_profile, choose_cpus, remove_stale_groups
+from emulation import cgroups, stale
+from emulation.apply import apply_profile, choose_cpus
 from emulation.load import REPO_ROOT, BackgroundLoad
 from emulation.profiles import ALLOW_OPTION, OVERRIDE_KEYS, PROFILES, Profile, get_profile, parse_overrides
 from emulation.threads import thread_env
@@ -194,7 +194,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(ALLOW_OPTION, action="store_true", help="go on when a limit cannot be enforced (default: off)")
 
     profile_args(sub.add_parser("show", help="print the resolved profile and what would be enforced"))
-    sub.add_parser("cleanup", help="remove stale continuum-bench-<pid> groups of dead runs")
+    c = sub.add_parser("cleanup", help="remove what dead runs left (continuum-bench-<pid> groups, load folders) and "
+                                       "say which were killed by their memory limit")
+    c.add_argument("--json", action="store_true", help="print the entries as JSON instead of lines (default: off)")
     w = sub.add_parser("workload", help="run the two-thread CPU workload under a profile (JSON)")
     profile_args(w)
     w.add_argument("--seconds", type=float, default=3.0, help="duration [s] (default: 3)")
@@ -224,7 +226,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "cleanup":
-        print(json.dumps(remove_stale_groups(), indent=1))
+        groups, dirs = stale.remove_stale_groups(), stale.remove_stale_load_dirs()
+        if args.json:
+            print(json.dumps({"groups": groups, "load_dirs": dirs}, indent=1))
+        else:
+            print("\n".join(stale.stale_messages(groups, dirs) or ["nothing left by dead runs"]))
         return 0
     if args.command == "measure":
         result = run_measure(args.model, args.seconds, args.n, args.profile_set, args.allow_unenforced, args.rounds,

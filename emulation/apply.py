@@ -23,9 +23,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulation import cgroups, threads
+from emulation import cgroups, stale, threads
 from emulation.guard import ExitGuard
 from emulation.profiles import Profile, ProfileNotEnforced
+
+
+class ProfileNotHeld(RuntimeError):
+    """What was enforced at the start no longer holds (``problems``: limit -> what changed)."""
+
+    def __init__(self, profile: str, problems: dict[str, str]):
+        self.profile = profile
+        self.problems = dict(problems)
+        lines = "\n".join(f"  - {k}: {v}" for k, v in self.problems.items())
+        super().__init__(f"profile {profile!r} did not hold for the whole session:\n{lines}\n"
+                         f"What was measured since is not under the profile the results claim.")
 
 
 @dataclass
@@ -48,6 +59,7 @@ class AppliedProfile:
     _previous_env: dict | None = None
     _guard: ExitGuard | None = None
     _released: dict | None = None
+    _noted: bool = False
 
     @property
     def cpus(self) -> list[int]:
@@ -70,6 +82,59 @@ class AppliedProfile:
             elif entry.get("requested", True) and not entry.get("enforced"):
                 out[key] = entry.get("reason", "not enforced")
         return out
+
+    def held_problems(self) -> dict[str, str]:
+        """limit -> what changed, for each enforced limit that no longer reads back as applied.
+
+        Affinity of every thread, membership of this process in each created
+        group, the group's quota or memory limit, and OOM kills the memory limit
+        made in the group (a worker or child killed while this process survives).
+        Empty once released (nothing is held then).
+        """
+        if self._released is not None:
+            return {}
+        out = {}
+        affinity = self.enforced.get("affinity", {})
+        if affinity.get("enforced"):
+            want = set(affinity["value"])
+            for tid in _task_ids():
+                try:
+                    got = os.sched_getaffinity(tid)
+                except ProcessLookupError:
+                    continue  # the thread ended meanwhile
+                if not got <= want:  # a library may pin its threads to a subset; none may leave the set
+                    out["affinity"] = f"thread {tid} may run on CPUs {sorted(got)}, outside {sorted(want)}"
+                    break
+        for controller, group in self._groups.items():
+            key = "cpu_quota" if controller == "cpu" else "memory_limit"
+            entry = self.enforced.get(key, {})
+            if not entry.get("enforced"):
+                continue
+            try:
+                if os.getpid() not in cgroups.group_pids(group.path):
+                    out[key] = f"this process is no longer in {group.path}"
+                    continue
+                if controller == "cpu":
+                    quota_us, _ = cgroups.read_cpu_quota(group.place, group.path)
+                    if quota_us != entry["quota_us"]:
+                        out[key] = f"{group.path} reads back a quota of {quota_us} us, not {entry['quota_us']}"
+                    continue
+                limit = cgroups.read_memory_limit(group.place, group.path)
+                if limit != entry["value"]:
+                    out[key] = f"{group.path} reads back a memory limit of {limit} B, not {entry['value']}"
+                kills = cgroups.oom_kills(group.place, group.path)
+                if kills:
+                    out[key] = (f"the memory limit ({entry['value'] / 2**20:.0f} MiB) killed {kills} process(es) of "
+                                f"this run: oom_kill {kills} in {group.path}")
+            except (OSError, ValueError) as exc:
+                out[key] = f"cannot read {group.path} back: {exc}"
+        return out
+
+    def check_held(self) -> None:
+        """Raise :class:`ProfileNotHeld` when :meth:`held_problems` finds anything."""
+        problems = self.held_problems()
+        if problems:
+            raise ProfileNotHeld(self.profile.name, problems)
 
     def record(self) -> dict:
         """JSON-serialisable record: requested, enforced (read back from the OS), environment."""
@@ -107,6 +172,8 @@ class AppliedProfile:
             _set_affinity_all_threads(self._previous_affinity)
         if self._previous_env is not None:
             threads.restore_thread_env(self._previous_env)
+        if self._noted and not self._groups:
+            stale.remove_note()
         self._released = {"at_unix_s": time.time(), "groups_removed": removed, "errors": errors}
         if self._guard is not None:
             self._guard.disarm()
@@ -240,18 +307,6 @@ def host_contention() -> dict:
     }
 
 
-def remove_stale_groups(cgroup_root: Path | str | None = None) -> list[dict]:
-    """Remove the empty groups of dead earlier runs below this process's cpu and memory groups."""
-    out = []
-    for controller in ("cpu", "memory"):
-        try:
-            place = cgroups.locate_controller(controller, cgroup_root)
-        except (cgroups.CgroupUnavailable, OSError):
-            continue  # nothing to clean where there is no such hierarchy
-        out += cgroups.remove_stale_groups(place)
-    return out
-
-
 def apply_profile(
     profile: Profile,
     allow_unenforced: bool = False,
@@ -272,7 +327,8 @@ def apply_profile(
         "modules_loaded_before": sorted(m for m in threads.POOL_MODULES if m in sys.modules),
         **host_contention(),
     }
-    applied.environment["stale_groups"] = remove_stale_groups(cgroup_root)
+    applied.environment["stale_groups"] = stale.remove_stale_groups(cgroup_root)
+    applied.environment["stale_load_dirs"] = stale.remove_stale_load_dirs()
     try:
         _apply_affinity(profile, applied)
         _apply_cgroup_limit("cpu", profile.cpu_quota, applied, cgroup_root)
@@ -295,6 +351,9 @@ def apply_profile(
     if missing and not allow_unenforced:
         applied.release()
         raise ProfileNotEnforced(profile.name, missing)
+    if applied._groups:  # so that the next start can name the profile, should this run be killed
+        stale.write_note(profile.name, applied.groups, profile.memory_bytes)
+        applied._noted = True
     applied._guard = ExitGuard(applied.release, f"profile {profile.name}")
     applied.environment["signal_handlers"] = applied._guard.signals_handled
     return applied

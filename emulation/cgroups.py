@@ -207,6 +207,24 @@ def effective_limit(place: ControllerPlace, group: Path, kind: str) -> float | i
         path = path.parent
 
 
+def oom_kills(place: ControllerPlace, group: Path) -> int | None:
+    """Processes of ``group`` the kernel's OOM killer ended at the group's memory limit.
+
+    cgroup v1: ``oom_kill`` of ``memory.oom_control`` (Linux >= 4.13); v2: ``oom_kill``
+    of ``memory.events``. None where the kernel keeps no such counter.
+    """
+    name = "memory.oom_control" if place.version == 1 else "memory.events"
+    try:
+        text = (group / name).read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return None
+
+
 def move_pid(place: ControllerPlace, group: Path, pid: int) -> None:
     """Move process ``pid`` (all its threads) into ``group``."""
     _write(group / "cgroup.procs", str(pid))
@@ -234,6 +252,13 @@ def remove_group(group: Path, retry_s: float = RMDIR_RETRY_S) -> None:
             time.sleep(0.02)
 
 
+def _read_or_none(read, place: ControllerPlace, group: Path):
+    try:
+        return read(place, group)
+    except (OSError, ValueError):
+        return None
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -248,7 +273,9 @@ def remove_stale_groups(place: ControllerPlace) -> list[dict]:
     """Remove ``continuum-bench-<pid>`` groups below this process's group whose owner is dead.
 
     Only empty groups are removed (nothing is moved out of them); the others
-    are returned with the reason they were kept.
+    are returned with the reason they were kept. Each entry names the group,
+    its owner ``pid`` and the ``controller``; a memory group's entry also has
+    ``oom_kills`` (:func:`oom_kills`, read before removal) and ``memory_limit`` [B].
     """
     out = []
     try:
@@ -262,13 +289,16 @@ def remove_stale_groups(place: ControllerPlace) -> list[dict]:
         pid = int(suffix)
         if pid == os.getpid() or pid_alive(pid):
             continue
+        found = {"group": str(entry), "pid": pid, "controller": place.controller}
+        if place.controller == "memory":
+            found.update(oom_kills=oom_kills(place, entry), memory_limit=_read_or_none(read_memory_limit, place, entry))
         pids = group_pids(entry)
         if pids:
-            out.append({"group": str(entry), "removed": False, "reason": f"owner {pid} is dead but pids {pids} remain"})
+            out.append({**found, "removed": False, "reason": f"owner {pid} is dead but pids {pids} remain"})
             continue
         try:
             remove_group(entry)
-            out.append({"group": str(entry), "removed": True})
+            out.append({**found, "removed": True})
         except OSError as exc:
-            out.append({"group": str(entry), "removed": False, "reason": str(exc)})
+            out.append({**found, "removed": False, "reason": str(exc)})
     return out

@@ -27,7 +27,9 @@ class ExitGuard:
     Guards chain: the one installed last runs first (a load is stopped before
     the profile's groups are removed). After the callback a signal goes on to
     the handler that was there before (SIGINT raises KeyboardInterrupt as usual;
-    SIGTERM with the default action ends the process with that signal).
+    SIGTERM with the default action ends the process with that signal). A signal
+    that arrives while the callback runs is dropped: the clean-up is not cut
+    short, and the first signal still goes on.
     """
 
     def __init__(self, callback: Callable[[], object], name: str):
@@ -35,6 +37,7 @@ class ExitGuard:
         self._name = name
         self._owner = os.getpid()  # a forked child inherits the handlers but owns nothing
         self._done = False
+        self._in_handler = False
         self._previous: dict[int, object] = {}
         atexit.register(self._run)
         if threading.current_thread() is threading.main_thread():
@@ -61,9 +64,15 @@ class ExitGuard:
             log.exception("cleanup of %s failed", self._name)
 
     def _handler(self, signum, frame) -> None:
-        previous = self._previous.get(signum, signal.SIG_DFL)  # before the callback disarms us
-        self._run()
-        self._restore()
+        if self._in_handler:  # the same signal again (tox sends its own Ctrl-C) while the clean-up runs:
+            return            # the first one goes on to the previous handler once it is done
+        self._in_handler = True
+        try:
+            previous = self._previous.get(signum, signal.SIG_DFL)  # before the callback disarms us
+            self._run()
+            self._restore()
+        finally:
+            self._in_handler = False
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_IGN:

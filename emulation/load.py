@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+from emulation import stale
 from emulation.guard import ExitGuard
 from emulation.threads import THREAD_ENV_VARS
 from emulation.worker import SLOT_BYTES, SLOT_FORMAT
@@ -160,7 +161,7 @@ class BackgroundLoad:
         self._state = "starting"
         t0 = time.perf_counter()
         self._guard = ExitGuard(self.stop, "background load")
-        self._dir = Path(tempfile.mkdtemp(prefix="continuum-load-"))
+        self._dir = Path(tempfile.mkdtemp(prefix=stale.load_dir_prefix()))  # the next start removes it if killed
         counters_path = self._dir / "counters"
         counters_path.write_bytes(b"\0" * SLOT_BYTES * self.workers)
         try:

@@ -5,7 +5,10 @@
 ``workload_s`` (runs the two-thread CPU workload and reports CPU/wall),
 ``tf_threads`` (imports TensorFlow and sets its pools from the profile),
 ``then``: "exit" (release and exit 0), "raise" (raise RuntimeError), "wait"
-(sleep until signalled), "check" (poll load.check() until a worker dies).
+(sleep until signalled), "check" (poll load.check() until a worker dies),
+"oom_child" (start a child that allocates ``hog_bytes``, wait for it, report
+``held_problems``), "escape" (widen this process's affinity back to every
+allowed CPU, report ``held_problems``).
 It prints one JSON line ``{"event": "ready", ...}`` once everything is applied.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -61,6 +65,17 @@ def main(spec: dict) -> int:
     if then == "wait":
         while True:
             time.sleep(0.1)
+    if then in ("oom_child", "escape"):
+        if then == "oom_child":
+            hog = subprocess.run([sys.executable, "-c", f"x = bytearray({spec['hog_bytes']}); x[::4096] = b'1' * len(x[::4096])"],
+                                 check=False)
+            result = {"hog_returncode": hog.returncode}
+        else:
+            os.sched_setaffinity(0, set(applied.environment["cpus_allowed_before"]))
+            result = {}
+        emit("held", problems=applied.held_problems(), **result)
+        applied.release()
+        return 0
     if then == "check":
         try:
             while True:

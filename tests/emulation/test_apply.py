@@ -132,3 +132,28 @@ def test_exit_guard_leaves_ignored_signals_ignored():
         assert signal.getsignal(signal.SIGTERM) != guard._handler
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.cgroup
+def test_a_child_killed_by_the_memory_limit_is_seen_while_the_parent_lives(child, cgroup_places):
+    """The OOM killer takes the largest process of the group: here a child, as it could be a load worker."""
+    c = child({"profile": "device", "overrides": {"memory_bytes": 96 * 1024**2}, "then": "oom_child",
+               "hog_bytes": 512 * 1024**2})
+    ready = c.event()
+    held = c.event()
+    assert c.finish()[0] == 0
+    assert held["hog_returncode"] == -signal.SIGKILL
+    problem = held["problems"]["memory_limit"]
+    assert "the memory limit (96 MiB) killed 1 process(es) of this run" in problem
+    assert ready["groups"]["memory"] in problem
+    assert not our_groups(cgroup_places, [ready["pid"]])
+
+
+def test_affinity_that_no_longer_holds_is_named(child):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU allowed: widening the affinity changes nothing")
+    c = child({"profile": "device", "allow_unenforced": True, "cgroup_root": "/nonexistent", "then": "escape"})
+    c.event()
+    held = c.event()
+    assert c.finish()[0] == 0
+    assert "outside" in held["problems"]["affinity"]

@@ -40,7 +40,9 @@ def test_only_empty_groups_of_dead_owners_are_removed(cgroup_places):
     living.mkdir()
     try:
         removed = cgroups.remove_stale_groups(place)
-        assert {"group": str(dead), "removed": True} in removed
+        assert [e for e in removed if e["group"] == str(dead)] == [
+            {"group": str(dead), "pid": int(dead.name.rsplit("-", 1)[1]), "controller": "memory", "oom_kills": 0,
+             "memory_limit": None, "removed": True}]
         assert not dead.exists() and living.exists()
     finally:
         for g in (dead, living):

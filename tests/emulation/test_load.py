@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
+from emulation import stale
 from emulation.load import BackgroundLoad, LoadNotReady, WorkerDied
 from tests.emulation.conftest import alive, our_groups, wait_gone
 
@@ -74,10 +77,14 @@ def test_workers_die_with_a_killed_parent(child, cgroup_places, tiny_tflite):
     c.proc.kill()
     c.finish()
     assert not wait_gone(ready["worker_pids"]), "PR_SET_PDEATHSIG should have killed the workers"
-    c2 = child({"profile": "edge-idle"})  # the next start removes the stale groups
-    c2.event()
+    left = list(Path(tempfile.gettempdir()).glob(stale.load_dir_prefix(ready["pid"]) + "*"))
+    assert len(left) == 1, "SIGKILL leaves the load's temporary folder behind"
+    c2 = child({"profile": "edge-idle"})  # the next start removes the stale groups and the folder
+    ready2 = c2.event()
     assert c2.finish()[0] == 0
     assert not our_groups(cgroup_places, [ready["pid"]])
+    assert not left[0].exists()
+    assert {"dir": str(left[0]), "pid": ready["pid"], "removed": True} in ready2["record"]["environment"]["stale_load_dirs"]
 
 
 def test_load_report_in_process(tiny_tflite):
