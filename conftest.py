@@ -2,20 +2,21 @@
 
 The profile is applied in ``pytest_configure`` -- before any test module (and so
 TensorFlow) is imported -- and released in ``pytest_unconfigure``; the
-emulation package also releases it on SIGTERM/SIGINT and at exit. This module
-must not import TensorFlow.
+emulation package also releases it on SIGTERM/SIGINT and at exit. A session
+that writes results first takes the checkout's run lock, and
+:mod:`benchmarks.commit` decides at its end whether they replace the last good
+ones. This module must not import TensorFlow.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, COMPLETED_KEY, JSON_KEY, LOAD_KEY
+from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, JSON_KEY, LOAD_KEY, RESULTS_KEY
 from fixtures.presets import PRESETS, get_preset
 
 NO_PROFILE = "none"
@@ -69,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: train, cached on disk)",
     )
     group.addoption(
+        "--wait-for-run",
+        action="store_true",
+        default=False,
+        help="when another session of this checkout holds its run lock (<cache>/run.lock), wait for it to "
+        "end instead of stopping with its pid (default: stop)",
+    )
+    group.addoption(
         "--run-slow",
         action="store_true",
         default=False,
@@ -98,15 +106,17 @@ def _validate_inputs(config: pytest.Config) -> None:
 
 
 def _validate_data_dir(config: pytest.Config) -> None:
-    """Refuse a --data-dir whose layout is wrong (imports numpy: runs after the profile set the
-    thread variables, which OpenBLAS reads once, at import)."""
+    """Refuse a --data-dir whose layout is wrong or with an image that does not decode, before
+    the first case (imports numpy: runs after the profile set the thread variables, which
+    OpenBLAS reads once, at import)."""
     data_dir = config.getoption("data_dir")
     if data_dir is None:
         return
-    from fixtures.dataset import DatasetError, check_image_folder
+    from fixtures.dataset import DatasetError, check_image_folder, verify_images
 
     try:
-        check_image_folder(Path(data_dir), get_preset(config.getoption("preset")).num_classes)
+        _, per_class = check_image_folder(Path(data_dir), get_preset(config.getoption("preset")).num_classes)
+        verify_images(f for files in per_class for f in files)
     except DatasetError as err:
         raise pytest.UsageError(f"--data-dir: {err}") from None
 
@@ -128,6 +138,33 @@ def _redirect_outputs(config: pytest.Config) -> None:
         config.option.benchmark_storage = storage.rstrip("/") + "/" + host
 
 
+def _start_results(config: pytest.Config) -> None:
+    """For a session that writes results: the run lock, then the plugin that commits them."""
+    if config.stash.get(JSON_KEY, None) is None and not (
+        config.getoption("benchmark_autosave", default=None) or config.getoption("benchmark_save", default=None)
+    ):
+        return
+    from benchmarks.commit import SessionResults
+    from benchmarks.runlock import RunLocked
+    from fixtures.cache import cache_root
+
+    try:
+        results = SessionResults.start(config, cache_root(), wait=config.getoption("wait_for_run"))
+    except RunLocked as err:
+        raise pytest.UsageError(str(err)) from None
+    config.stash[RESULTS_KEY] = results
+    config.pluginmanager.register(results, "continuum-bench-results")
+
+
+def _say_what_dead_runs_left(applied) -> None:
+    """The next start says what a killed run left: an OOM kill by its memory limit first."""
+    from emulation.stale import stale_messages
+
+    env = applied.environment
+    for line in stale_messages(env.get("stale_groups", []), env.get("stale_load_dirs", [])):
+        print(f"continuum-bench: {line}", file=sys.stderr, flush=True)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # Timed rounds never include a garbage collection (benchmarks/conftest.py collects before
@@ -136,10 +173,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.benchmark_disable_gc = True
     _validate_inputs(config)
     _redirect_outputs(config)
-    config.stash[COMPLETED_KEY] = False
+    _start_results(config)  # before the profile: a refused second run touches nothing
     profile_name = config.getoption("profile")
     if profile_name == NO_PROFILE:
         _validate_data_dir(config)
+        _take_signals(config)
         return
     if "tensorflow" in sys.modules:
         raise pytest.UsageError("TensorFlow was imported before the profile could be applied")
@@ -154,11 +192,19 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as err:
         raise pytest.UsageError(f"--profile {profile_name}: {err}") from None
     config.stash[APPLIED_KEY] = applied
+    _say_what_dead_runs_left(applied)
     try:
         _validate_data_dir(config)
     except pytest.UsageError:
         applied.release()
         raise
+    _take_signals(config)
+
+
+def _take_signals(config: pytest.Config) -> None:
+    results = config.stash.get(RESULTS_KEY, None)
+    if results is not None:
+        results.install_signal_handlers()  # after the profile's guard: Ctrl-C/SIGTERM end the session cleanly
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -170,10 +216,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_slow)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    session.config.stash[COMPLETED_KEY] = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     load = config.stash.get(LOAD_KEY, None)
@@ -182,13 +224,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     applied = config.stash.get(APPLIED_KEY, None)
     if applied is not None:
         applied.release()
-    paths = config.stash.get(JSON_KEY, None)
-    if paths is not None:
-        final, partial = paths
-        if config.stash.get(COMPLETED_KEY, False) and partial.exists() and partial.stat().st_size > 0:
-            os.replace(partial, final)
-        else:
-            partial.unlink(missing_ok=True)
+    results = config.stash.get(RESULTS_KEY, None)
+    if results is not None:
+        results.close()  # last: signal handlers back, the run lock dropped
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:

@@ -119,9 +119,34 @@ def _collect_garbage():
     yield
 
 
+def _stop_unless_still_valid(config: pytest.Config, session: pytest.Session) -> None:
+    """Raise, and stop the session, when the profile no longer holds (a limit lost, an OOM
+    kill) or a load worker died: no further case is timed under conditions the results
+    would misstate (benchmarks/commit.py then keeps the last good results)."""
+    from emulation.apply import ProfileNotHeld
+    from emulation.load import WorkerDied
+
+    applied = config.stash.get(APPLIED_KEY, None)
+    load = config.stash.get(LOAD_KEY, None)
+    try:
+        if applied is not None:
+            applied.check_held()
+        if load is not None:
+            load.check()
+    except (ProfileNotHeld, WorkerDied) as exc:
+        session.shouldfail = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        raise
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Checked right before each timed call, after its fixtures were set up."""
+    _stop_unless_still_valid(item.config, item.session)
+
+
 @pytest.fixture(autouse=True)
-def _load_still_running(background_load):
-    """A load worker that dies mid-run fails the case that was running, with a message."""
+def _still_valid_after_the_case(request: pytest.FixtureRequest, background_load):
+    """Checked after each case: one that ran while a worker died errors, with the message."""
     yield
-    if background_load is not None:
-        background_load.check()
+    if not request.session.shouldfail:  # already stopped (and said why) before the call
+        _stop_unless_still_valid(request.config, request.session)

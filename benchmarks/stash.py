@@ -7,5 +7,5 @@ import pytest
 APPLIED_KEY = pytest.StashKey[object]()  # emulation.apply.AppliedProfile of this session
 LOAD_KEY = pytest.StashKey[object]()  # emulation.load.BackgroundLoad, when the profile has one
 JSON_KEY = pytest.StashKey[tuple]()  # (final, partial) paths of --benchmark-json
-COMPLETED_KEY = pytest.StashKey[bool]()  # the session ended normally (not interrupted)
+RESULTS_KEY = pytest.StashKey[object]()  # benchmarks.commit.SessionResults, when the session writes results
 BASE_INFO_KEY = pytest.StashKey[object]()  # fixtures.model.BaseModelInfo of the session's base model

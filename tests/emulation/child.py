@@ -7,7 +7,7 @@
 ``then``: "exit" (release and exit 0), "raise" (raise RuntimeError), "wait"
 (sleep until signalled), "check" (poll load.check() until a worker dies),
 "oom_child" (start a child that allocates ``hog_bytes``, wait for it, report
-``held_problems``), "escape" (widen this process's affinity back to every
+``held_problems``), "hog" (allocate ``hog_bytes`` itself: the memory limit kills it), "escape" (widen this process's affinity back to every
 allowed CPU, report ``held_problems``).
 It prints one JSON line ``{"event": "ready", ...}`` once everything is applied.
 """
@@ -76,6 +76,11 @@ def main(spec: dict) -> int:
         emit("held", problems=applied.held_problems(), **result)
         applied.release()
         return 0
+    if then == "hog":
+        hog = bytearray(spec["hog_bytes"])
+        hog[::4096] = b"1" * len(hog[::4096])  # touch every page
+        emit("survived", bytes=len(hog))
+        return 1
     if then == "check":
         try:
             while True:

@@ -20,26 +20,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHILD_READY_TIMEOUT_S = 90
 
 
-def _cgroup_skip_reason() -> str | None:
-    """Why profiles cannot be enforced here, or None when cpu and memory groups can be created."""
-    for controller in ("cpu", "memory"):
-        try:
-            place = cgroups.locate_controller(controller)
-        except (cgroups.CgroupUnavailable, OSError) as exc:
-            return f"no usable {controller} cgroup: {exc}"
-        if not os.access(place.own_group, os.W_OK):
-            return f"{place.own_group} is not writable by this user"
-    return None
-
-
-@pytest.fixture(scope="session")
-def cgroup_places() -> dict[str, cgroups.ControllerPlace]:
-    reason = _cgroup_skip_reason()
-    if reason:
-        pytest.skip(f"needs a writable cgroup cpu/memory hierarchy: {reason}")
-    return {c: cgroups.locate_controller(c) for c in ("cpu", "memory")}
-
-
 def our_groups(places: dict[str, cgroups.ControllerPlace], pids) -> list[str]:
     """Groups named after ``pids`` below this process's groups (children inherit them)."""
     names = {cgroups.group_name(p) for p in pids}

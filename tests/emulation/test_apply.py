@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
 from emulation import cgroups
-from tests.emulation.conftest import our_groups
+from tests.emulation.conftest import REPO_ROOT, our_groups
 
 #: Wall time of the two-thread workload [s]: a few CFS periods of 100 ms.
 WORKLOAD_S = 1.5
@@ -146,6 +148,24 @@ def test_a_child_killed_by_the_memory_limit_is_seen_while_the_parent_lives(child
     problem = held["problems"]["memory_limit"]
     assert "the memory limit (96 MiB) killed 1 process(es) of this run" in problem
     assert ready["groups"]["memory"] in problem
+    assert not our_groups(cgroup_places, [ready["pid"]])
+
+
+@pytest.mark.cgroup
+def test_cleanup_names_the_profile_whose_memory_limit_killed_a_run(child, cgroup_places):
+    """The process itself is killed: no clean-up runs; `python -m emulation cleanup` says what happened."""
+    c = child({"profile": "device", "overrides": {"memory_bytes": 96 * 1024**2}, "then": "hog",
+               "hog_bytes": 512 * 1024**2})
+    ready = c.event()
+    rc, err = c.finish()
+    assert rc == -signal.SIGKILL, err
+    group = ready["groups"]["memory"]
+    done = subprocess.run([sys.executable, "-m", "emulation", "cleanup"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (f"run {ready['pid']} (profile device) was killed by its memory limit: cgroup {group} counted 1 "
+            f"OOM kill(s) at a limit of 96 MiB") in done.stdout, done.stdout
+    assert f"removed the stale cgroup {group} of dead run {ready['pid']} (profile device)" in done.stdout
     assert not our_groups(cgroup_places, [ready["pid"]])
 
 

@@ -1,0 +1,57 @@
+"""Fixtures shared by the tests: writable cgroups (or the reason to skip), the session tests' child
+suite over a previous run (tests/sessions.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from emulation import cgroups
+from tests.sessions import Previous, Session
+
+
+@pytest.fixture
+def previous_run(tmp_path) -> Previous:
+    return Previous(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def suite_cache(tmp_path_factory) -> Path:
+    """One cache for the module: the tiny base model is trained once, by the first session that needs it."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def suite_session():
+    started: list[Session] = []
+
+    def start(*args, cache: Path) -> Session:
+        s = Session(cache, *args)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.kill()
+
+
+def _cgroup_skip_reason() -> str | None:
+    """Why profiles cannot be enforced here, or None when cpu and memory groups can be created."""
+    for controller in ("cpu", "memory"):
+        try:
+            place = cgroups.locate_controller(controller)
+        except (cgroups.CgroupUnavailable, OSError) as exc:
+            return f"no usable {controller} cgroup: {exc}"
+        if not os.access(place.own_group, os.W_OK):
+            return f"{place.own_group} is not writable by this user"
+    return None
+
+
+@pytest.fixture(scope="session")
+def cgroup_places() -> dict[str, cgroups.ControllerPlace]:
+    reason = _cgroup_skip_reason()
+    if reason:
+        pytest.skip(f"needs a writable cgroup cpu/memory hierarchy: {reason}")
+    return {c: cgroups.locate_controller(c) for c in ("cpu", "memory")}
