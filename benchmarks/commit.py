@@ -137,7 +137,7 @@ class SessionResults:
             return
         self._interrupted_by = name
         if signum == signal.SIGTERM:
-            raise Terminated("SIGTERM: the session ends; completed cases are judged as after Ctrl-C")
+            raise Terminated("SIGTERM received: the session stops as after Ctrl-C")
         raise KeyboardInterrupt
 
     # -- what ran ---------------------------------------------------------------------------
