@@ -85,7 +85,6 @@ class SessionResults:
         self._real_save = None
         self._handlers: dict[int, object] = {}
         self._interrupted_by: str | None = None
-        self._late_signals: list[str] = []
         self._finishing = False
         self.record: dict | None = None
 
@@ -107,7 +106,7 @@ class SessionResults:
                                             f"(profile {h.get('profile')}) to end ({lock.path})"))
             if left and left.get("pid"):
                 _say(config, f"continuum-bench: the previous session (pid {left['pid']}, profile {left.get('profile')}, "
-                             f"started {left.get('started_utc')}) did not end normally; its results were not committed")
+                             f"started {left.get('started_utc')}) did not end normally: it was killed")
         return cls(config, final, partial, lock)
 
     def install_signal_handlers(self) -> None:
@@ -131,11 +130,9 @@ class SessionResults:
             self.lock.release()
 
     def _on_signal(self, signum, frame) -> None:
-        name = signal.Signals(signum).name
         if self._finishing or self._interrupted_by is not None:
-            self._late_signals.append(name)
-            return
-        self._interrupted_by = name
+            return  # winding down already: the clean-up goes on
+        self._interrupted_by = signal.Signals(signum).name
         if signum == signal.SIGTERM:
             raise Terminated("SIGTERM received: the session stops as after Ctrl-C")
         raise KeyboardInterrupt
