@@ -55,3 +55,20 @@ def cgroup_places() -> dict[str, cgroups.ControllerPlace]:
     if reason:
         pytest.skip(f"needs a writable cgroup cpu/memory hierarchy: {reason}")
     return {c: cgroups.locate_controller(c) for c in ("cpu", "memory")}
+
+
+def _swap_bytes() -> int:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("SwapTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@pytest.fixture(scope="session")
+def oom_at_the_limit(cgroup_places) -> None:
+    """Skip unless a process over the memory limit is killed: with swap it is swapped out instead
+    (the profile limits memory, not memory + swap)."""
+    swap = _swap_bytes()
+    if swap:
+        pytest.skip(f"this host has {swap / 2**30:.1f} GiB of swap: a process over the memory limit is swapped, not killed")

@@ -137,7 +137,7 @@ def test_exit_guard_leaves_ignored_signals_ignored():
 
 
 @pytest.mark.cgroup
-def test_a_child_killed_by_the_memory_limit_is_seen_while_the_parent_lives(child, cgroup_places):
+def test_a_child_killed_by_the_memory_limit_is_seen_while_the_parent_lives(child, cgroup_places, oom_at_the_limit):
     """The OOM killer takes the largest process of the group: here a child, as it could be a load worker."""
     c = child({"profile": "device", "overrides": {"memory_bytes": 96 * 1024**2}, "then": "oom_child",
                "hog_bytes": 512 * 1024**2})
@@ -152,7 +152,7 @@ def test_a_child_killed_by_the_memory_limit_is_seen_while_the_parent_lives(child
 
 
 @pytest.mark.cgroup
-def test_cleanup_names_the_profile_whose_memory_limit_killed_a_run(child, cgroup_places):
+def test_cleanup_names_the_profile_whose_memory_limit_killed_a_run(child, cgroup_places, oom_at_the_limit):
     """The process itself is killed: no clean-up runs; `python -m emulation cleanup` says what happened."""
     c = child({"profile": "device", "overrides": {"memory_bytes": 96 * 1024**2}, "then": "hog",
                "hog_bytes": 512 * 1024**2})
