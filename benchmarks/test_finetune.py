@@ -23,7 +23,7 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     start = chain.recalibrated(pf, method)
     jobs = []
 
-    def setup():  # copy, top-1 before, compile: outside the timed region
+    def setup():  # copy, top-1 before, optimizer state: outside the timed region
         jobs.append(FinetuneJob(start, dataset, preset))
         return (jobs[-1],), {}
 
@@ -41,15 +41,12 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     fields = dict(
         pruning_factor=pf,
         pruning_method=method,
-        top1_full=chain.base_top1(),
-        top1_before_ft=chain.top1_pruned(pf, method),
-        top1_after_bn=result.top1_before,
-        top1_after_ft=result.top1_after,
         starts_from="bn_recalibration",
         epochs=result.epochs,
-        batch_size=preset.batch_size,
+        batch_size=preset.finetune_batch_size,
         train_samples=int(len(dataset.y_train)),
         train_steps=result.steps,
+        **chain.accuracy(pf, method),  # full, as pruned, after re-estimation, after fine-tuning
     )
     if method == "magnitude":
         sparsity = measure_sparsity(result.model).prunable_sparsity

@@ -30,6 +30,14 @@ import pytest
 
 #: Marker naming a case's operation (``@pytest.mark.benchmark_op("finetune")``).
 OPERATION_MARKER = "benchmark_op"
+#: What the suite's session fixtures spend their set-up on (printed next to their time).
+FIXTURE_NOTES = {
+    "threads": "TensorFlow's import and thread pools",
+    "dataset": "the embedded dataset: generated, or loaded and hashed",
+    "base": "the base model: trained, or loaded and verified",
+    "background_load": "starting the load workers",
+    "chain": "",
+}
 #: Fixture scopes whose set-up is counted apart from the case that first needs them.
 SHARED_SCOPES = ("session", "package", "module")
 
@@ -156,7 +164,8 @@ def format_breakdown(breakdown: dict) -> list[str]:
     ]
     for name, seconds in sorted(breakdown["fixtures_s"].items(), key=lambda kv: -kv[1]):
         if seconds >= 0.05:
-            lines.append(f"  {'fixture ' + name:<58}{seconds:8.1f} s")
+            note = FIXTURE_NOTES.get(name, "")
+            lines.append(f"  {'fixture ' + name:<58}{seconds:8.1f} s" + (f"  ({note})" if note else ""))
     lines.append(f"  {'operation':<22}{'cases':>6}{'timed':>10}{'set-up':>10}{'total':>10}")
     for name, op in breakdown["operations"].items():
         lines.append(f"  {name:<22}{op['cases']:>6}{op['timed_s']:>9.1f}s{op['setup_s']:>9.1f}s{op['total_s']:>9.1f}s")

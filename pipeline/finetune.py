@@ -114,7 +114,9 @@ class FinetuneJob:
         self._seconds: float | None = None
         self._steps = 0
 
-    def _train_step(self):
+    def build_train_step(self):
+        """The compiled training step of this job: ``step(x, y) -> (mean loss, correct predictions)``,
+        one forward pass, its gradients and an Adam update (traced here: graph building)."""
         model, optimizer, loss_fn = self.model, self._optimizer, self._loss
         variables = model.trainable_variables
         shape = (None, *(int(d) for d in model.input_shape[1:]))
@@ -149,7 +151,7 @@ class FinetuneJob:
         batch = preset.finetune_batch_size
         history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
         start = time.perf_counter()
-        step = self._train_step()
+        step = self.build_train_step()
         for epoch in range(preset.finetune_epochs):
             began = time.perf_counter()
             order = self._rng.permutation(len(y))
