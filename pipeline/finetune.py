@@ -9,9 +9,10 @@ The study's recipe: learning rate 0.001, dropout, validation data. Here:
   one progress line per epoch;
 - the training step is one compiled ``tf.function`` (forward, gradients, Adam
   update), traced once per model with a ``[None, H, W, C]`` signature. Keras'
-  ``fit`` did the same work with twice the graph building: on one core, 18.6 s of
-  CPU before the first step of a magnitude-pruned quick model against 9.8 s here
-  (10.7 s against 5.3 s filter-pruned), for the same steps (docs/pipeline.md);
+  ``fit`` did the same work with twice the graph building: on one core, 18.2 s of
+  CPU before the first step of a magnitude-pruned quick model against 8.3 s here
+  (11.3 s against 4.9 s filter-pruned), for the same steps (``python -m
+  benchmarks.stepcost``, docs/pipeline.md);
 - dropout is the model's own ``dropout`` layer (``keras.applications.MobileNet``
   puts ``Dropout(preset.dropout)`` before the classifier; :func:`filter_prune`
   keeps it with the same rate): active in training steps, inactive at inference;
