@@ -12,10 +12,20 @@ import pytest
 from benchmarks.chain import ModelChain
 from benchmarks.progress import live_output
 from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, LOAD_KEY
+from benchmarks.timing import SessionClock
 from fixtures.presets import Preset, get_preset
 
 #: Cases run in the order of the pipeline, so each step can take the previous one's output.
-OPERATION_ORDER = ("test_prune", "test_finetune", "test_inference", "test_serialization", "test_encryption")
+OPERATION_ORDER = ("test_prune", "test_bn_recalibration", "test_finetune", "test_inference", "test_serialization", "test_encryption")
+
+
+#: Name of the plugin that prints where the session's time went (benchmarks/timing.py).
+CLOCK_PLUGIN = "continuum-bench-session-clock"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin(CLOCK_PLUGIN):
+        config.pluginmanager.register(SessionClock(), CLOCK_PLUGIN)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from fixtures.presets import Preset, get_preset
 
-OPERATIONS = ("prune", "finetune", "inference", "encryption", "decryption", "serialization")
+OPERATIONS = ("prune", "bn_recalibration", "finetune", "inference", "encryption", "decryption", "serialization")
 PRUNING_METHODS = ("magnitude", "filter")
 RUNTIMES = ("keras", "litert")
 VERSIONED_PACKAGES = (

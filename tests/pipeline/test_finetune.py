@@ -20,6 +20,8 @@ def _check_result(result: FinetuneResult, preset, dataset) -> None:
     assert result.top1_after == pytest.approx(top1(result.model, dataset.x_test, dataset.y_test))
     assert result.seconds > 0
     assert result.dropout == preset.dropout
+    # every training image once per epoch, in steps of finetune_batch_size
+    assert result.steps == preset.finetune_epochs * -(-len(dataset.y_train) // preset.finetune_batch_size)
 
 
 def test_magnitude_masks_stay_fixed_while_finetuning(tiny_model, tiny_dataset, preset, capsys):
