@@ -9,7 +9,6 @@ must not import TensorFlow.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -124,8 +123,9 @@ def _redirect_outputs(config: pytest.Config) -> None:
     if storage and storage.startswith("file://") and config.getoption("profile") != NO_PROFILE:
         # One history per profile *and* host: pytest-benchmark's own machine id
         # ("Linux-CPython-3.11-64bit") does not tell two hosts apart.
-        host = socket.gethostname() or "unknown-host"
-        config.option.benchmark_storage = storage.rstrip("/") + "/" + host
+        from reports.store import host_storage
+
+        config.option.benchmark_storage = host_storage(storage)
 
 
 @pytest.hookimpl(tryfirst=True)

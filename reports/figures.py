@@ -8,7 +8,7 @@ a black ring and their Q. Units in the axis labels: latency [s], device energy [
 [MB], top-1 accuracy [%], pruning factor [%].
 
 Side by side: :func:`q_curves_side_by_side` draws the measured curves and the
-study's (``costmodel paper`` mode) on two panels sharing the y axis.
+study's (``continuum-bench paper``) on two panels sharing the y axis.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure  # Figure objects, no pyplot: rendered by the Agg / SVG canvases
 
-from .pipelines import DEVICE_ENERGY_BUDGET, PIPELINES
+from costmodel.pipelines import DEVICE_ENERGY_BUDGET, PIPELINES
 
 #: One colour per pipeline, the same in every figure (colour-blind safe, Okabe-Ito).
 PIPELINE_COLORS = {
@@ -303,7 +303,7 @@ Q_FIGURES = (
 
 def qcurves_from_frames(points, crossovers, scenario: str, metric: str) -> QCurves | None:
     """QCurves of one scenario and metric from ``curves.curve_points`` / ``curves.crossovers`` frames."""
-    from .curves import POINT_COLUMNS
+    from costmodel.curves import POINT_COLUMNS
 
     sub = points[points["scenario"] == scenario]
     if sub.empty:
