@@ -10,7 +10,7 @@ models the timed operations produced.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from fixtures.presets import Preset
 
@@ -41,17 +41,14 @@ class ModelChain:
     def key(pf: float, method: str | None) -> tuple:
         return (round(pf, 6), method if pf else None)
 
-    def _pruner(self, method: str) -> Callable:
-        from pipeline.prune import filter_prune, magnitude_prune
-
-        return {"magnitude": magnitude_prune, "filter": filter_prune}[method]
-
     def pruned(self, pf: float, method: str | None) -> Any:
         if pf == 0:
             return self.base
         key = self.key(pf, method)
         if key not in self._pruned:
-            self._pruned[key] = Step(self._pruner(method)(self.base, pf), timed=False)
+            from pipeline.prune import prune
+
+            self._pruned[key] = Step(prune(self.base, pf, method), timed=False)
         return self._pruned[key].value
 
     def remember_pruned(self, pf: float, method: str, model: Any) -> None:
@@ -66,9 +63,6 @@ class ModelChain:
             result = finetune(self.pruned(pf, method), self.dataset, self.preset, progress=self.progress)
             self._finetuned[key] = Step(result, timed=False)
         return self._finetuned[key].value
-
-    def has_finetuned(self, pf: float, method: str | None) -> bool:
-        return self.key(pf, method) in self._finetuned
 
     def remember_finetuned(self, pf: float, method: str, result: Any) -> None:
         self._finetuned[self.key(pf, method)] = Step(result, timed=True)
@@ -93,6 +87,18 @@ class ModelChain:
         if cached is None or cached[0] is not source:
             cached = self._deployable[key] = (source, strip_pruning(source))
         return cached[1]
+
+    def provenance(self, pf: float, method: str | None) -> dict:
+        """Which model :meth:`deployable` gives, for the record of a case that measures it:
+        ``model_state`` (``full``; ``finetuned`` in this session; ``pruned`` only, when no
+        fine-tuning of it ran, e.g. under ``-k``) and ``model_from_timed_case`` (whether the
+        step that made it was a timed benchmark of this session, not untimed setup)."""
+        if pf == 0:
+            return {"model_state": "full", "model_from_timed_case": None}
+        key = self.key(pf, method)
+        step = self._finetuned.get(key) or self._pruned.get(key)
+        state = "finetuned" if key in self._finetuned else "pruned"
+        return {"model_state": state, "model_from_timed_case": None if step is None else step.timed}
 
     def accuracy(self, pf: float, method: str | None) -> dict:
         """top-1 before and after fine-tuning, where known (never computed here at the cost of a fine-tuning)."""

@@ -57,7 +57,7 @@ h3{margin:22px 0 8px;font-size:1.05em}
 table{border-collapse:collapse;margin:8px 0 14px;font-size:.85em;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top;white-space:nowrap}
 td.bad,tr.bad td{background:#fde8e4 !important;color:#8a1c00}
-th{background:#f0f0f0;text-align:center} td.t,th.t{text-align:left}
+th{background:#f0f0f0;text-align:center;white-space:normal} td.t,th.t{text-align:left}
 tr:nth-child(even) td{background:#fbfbfb}
 .scroll{overflow-x:auto}
 .profiles{display:flex;flex-wrap:wrap;gap:18px}
@@ -247,17 +247,23 @@ def _q_range(lo: float, hi: float) -> str:
     return f"Q {lo_i:,}" if hi_i <= lo_i else f"Q {lo_i:,}&ndash;{hi_i:,}"
 
 
-def answer_html(best_ranges: pd.DataFrame, source: Mapping[str, str]) -> list[str]:
+def answer_html(best_ranges: pd.DataFrame, source: Mapping[str, str],
+                study: pd.DataFrame | None = None) -> list[str]:
     """The study's question answered: per metric (rows) and edge load (columns), the cheapest
-    pipeline for each range of Q. ``source``: scenario -> where its numbers come from."""
-    scenarios = [s for s in ("idle", "loaded") if s in set(best_ranges["scenario"])]
-    head = "".join(f"<th class=t>edge {s} <span class=meta>({_esc(source.get(s, ''))})</span></th>"
-                   for s in scenarios)
+    pipeline for each range of Q. ``source``: scenario -> where its numbers come from;
+    ``study``: the study's own best ranges, shown beside measured columns for comparison."""
+    columns = [(s, f"edge {s}", source.get(s, ""), best_ranges) for s in ("idle", "loaded")
+               if s in set(best_ranges["scenario"])]
+    if study is not None:
+        columns += [(s, f"the study, edge {s}", "its published figures", study) for s, _, src, _ in list(columns)
+                    if src == "measured"]
+    head = "".join(f"<th class=t>{_esc(title)} <span class=meta>({_esc(src)})</span></th>"
+                   for _, title, src, _ in columns)
     lines = ['<table class="answer">', f"<tr><th class=t>cheapest for</th>{head}</tr>"]
     for metric, unit in (("latency", "latency"), ("energy", "device energy"), ("data", "data exchanged")):
         cells = []
-        for scen in scenarios:
-            rows = best_ranges[(best_ranges.scenario == scen) & (best_ranges.metric == metric)]
+        for scen, _, _, frame in columns:
+            rows = frame[(frame.scenario == scen) & (frame.metric == metric)]
             parts = [f"<b>{_esc(r.pipeline)}</b> for {_q_range(r.q_from, r.q_to)}" for r in rows.itertuples()]
             cells.append("<td class=t>" + "<br>".join(parts) + "</td>")
         lines.append(f"<tr><th class=t>{_esc(unit)}</th>{''.join(cells)}</tr>")

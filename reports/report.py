@@ -113,7 +113,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                        else study_ranges[study_ranges.scenario == s]) for s in SCENARIO_PROFILES],
                      ignore_index=True)
     tables.update({"best_ranges": best, "study_table1": study["table1"], "study_table2": study["table2"],
-                   "study_crossovers": study["crossovers"]})
+                   "study_crossovers": study["crossovers"], "study_best_ranges": study_ranges})
     tables["measurements"] = rs.frame().drop(columns=["source"]).sort_values(
         ["profile", "operation", "name"], kind="stable").reset_index(drop=True)
     alerts = [f"{r.profile}: INVALID RUN shown on request: {p}" for r in rs.runs for p in r.invalid]
@@ -235,10 +235,10 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     meta = [f"run {run or out_dir.name}, generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}; "
             f"preset {', '.join(rs.presets())}; radio preset {report.radio.get('preset')}",
             "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())]
-    shown = {k: _shown(k, v) for k, v in report.tables.items() if k not in ("table1", "best_ranges")}
+    shown = {k: _shown(k, v) for k, v in report.tables.items() if k not in ("table1", "best_ranges", "study_best_ranges")}
     lines = page.html_lines(
         title=page.REPORT_TITLE, meta=meta, alerts=report.alerts,
-        answer=page.answer_html(report.best_ranges, report.answer_source),
+        answer=page.answer_html(report.best_ranges, report.answer_source, report.tables["study_best_ranges"]),
         first_tables={"table1": report.tables["table1"]},
         curves={k: pngs[k] for k in curves},
         profiles=page.profiles_html(rs.profiles, rs.sources, report.missing),

@@ -105,6 +105,11 @@ class Benchmark:
         return self.extra_info.get("scheme")
 
     @property
+    def model_state(self) -> str | None:
+        """``full``, ``finetuned`` or ``pruned`` (only): which model an inference or serialization measured."""
+        return self.extra_info.get("model_state")
+
+    @property
     def preset(self) -> str | None:
         p = self.extra_info.get("preset")
         return None if p is None else str(p)
@@ -527,6 +532,11 @@ class ResultSet:
             out += [f"{r.profile}: limit not enforced, {p}; its times are not the profile's "
                     f"(run where cgroups are writable, or read them as unconstrained) ({r.source})"
                     for p in r.unenforced]
+            pruned_only = [b.name for b in r.benchmarks if b.field("model_state") == "pruned"]
+            if pruned_only:
+                out.append(f"{r.profile}: {len(pruned_only)} inference/serialization result(s) measured a model "
+                           f"that was only pruned, not fine-tuned in that session (extra_info.model_state: pruned; "
+                           f"e.g. {pruned_only[0]}): run the whole grid, not a -k selection ({r.source})")
         return out
 
     def warnings(self) -> list[str]:
@@ -537,7 +547,7 @@ class ResultSet:
         import pandas as pd
 
         cols = ["profile", "operation", "name", "pruning_factor", "pruning_method", "runtime",
-                "model_format", "scheme", "mean_s", "median_s", "min_s", "stddev_s", "rounds", "cv",
+                "model_format", "scheme", "model_state", "mean_s", "median_s", "min_s", "stddev_s", "rounds", "cv",
                 "unstable", "source"]
         rows = [{c: getattr(m, c) for c in cols} for m in self.measurements]
         return pd.DataFrame(rows, columns=cols)

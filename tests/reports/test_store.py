@@ -214,3 +214,19 @@ def test_the_store_imports_no_numpy():
     code = "import sys, reports.store; bad = [m for m in ('numpy', 'pandas') if m in sys.modules]; assert not bad, bad"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_pruned_only_model_is_flagged(tmp_path):
+    """A -k selection that skips fine-tuning measures the pruned model: the record says so, the store warns."""
+    def pruned_only(doc):
+        for b in doc["benchmarks"]:
+            if b["extra_info"]["operation"] == "inference":
+                b["extra_info"]["model_state"] = "pruned" if b["extra_info"]["pruning_factor"] else "full"
+
+    rs = R.load_results(B.write(tmp_path / "d.json", B.edit(B.profile_doc("device"), pruned_only)))
+    notes = [w for w in rs.warnings() if "only pruned" in w]
+    assert len(notes) == 1 and notes[0].startswith("device: 1 inference/serialization result(s)")
+    assert "model_state" in rs.frame().columns
+    bad = B.edit(B.profile_doc("device"), lambda d: d["benchmarks"][0]["extra_info"].update(model_state="tuned"))
+    with pytest.raises(R.ResultsError, match=r"extra_info\.model_state is 'tuned'"):
+        R.load_results(B.write(tmp_path / "e.json", bad))
