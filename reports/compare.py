@@ -174,10 +174,15 @@ class Comparison:
 
     @property
     def outcome(self) -> str:
-        """``regression``, ``ok`` or ``no verdict`` (nothing could be judged)."""
-        if self.regressions:
-            return "regression"
-        return "ok" if self.judged else "no verdict"
+        return outcome_of(self.regressions, self.judged)
+
+
+def outcome_of(regressions, judged) -> str:
+    """``regression`` when there is one; ``no verdict`` when nothing could be judged (never a
+    silent pass); else ``ok``. The command line maps these to exit codes 1, 2, 0."""
+    if regressions:
+        return "regression"
+    return "ok" if judged else "no verdict"
 
 
 def run_mismatch(a: Run, b: Run) -> tuple[str, ...]:

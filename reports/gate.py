@@ -47,7 +47,7 @@ import numpy as np
 from scipy import stats as sps
 
 from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
-                      GateConfig, mann_whitney_p, rounds_of, run_flags)
+                      GateConfig, mann_whitney_p, outcome_of, rounds_of, run_flags)
 from .render import fmt_time, format_table, short_name
 from .store import (Benchmark, HistoryEntry, ResultsError, Run, entry_host, list_entries, load_run,
                     profile_storage, refuse_invalid)
@@ -102,10 +102,7 @@ class GateResult:
 
     @property
     def outcome(self) -> str:
-        """``regression``; ``no verdict`` when no benchmark could be judged (never a silent pass); ``ok``."""
-        if self.regressions:
-            return "regression"
-        return "ok" if self.judged else "no verdict"
+        return outcome_of(self.regressions, self.judged)
 
 
 def passed_over(entry: HistoryEntry, current: Run) -> str | None:

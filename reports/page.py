@@ -87,7 +87,8 @@ def dataframe_html(df: pd.DataFrame, bad=None) -> list[str]:
     ``unstable`` shaded, and cells for which ``bad(value)`` is true."""
     numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
     lines = ['<div class="scroll"><table>', "<tr>" + "".join(
-        f'<th{"" if n else " class=t"}>{_esc(c)}</th>' for c, n in zip(df.columns, numeric)) + "</tr>"]
+        f'<th{"" if n else " class=t"}>{_esc(c).replace("_", "_<wbr>")}</th>' for c, n in zip(df.columns, numeric))
+        + "</tr>"]
     flag = list(df.columns).index("unstable") if "unstable" in df.columns else None
     for rec in df.itertuples(index=False):
         row_cls = ' class="bad"' if flag is not None and bool(rec[flag]) else ""
@@ -196,8 +197,8 @@ def profiles_html(profiles: Mapping[str, Mapping], sources: Mapping[str, str], m
     if profiles:
         rows = pd.DataFrame([profile_summary(n, r) for n, r in profiles.items()])
         out += dataframe_html(rows, bad=lambda v: isinstance(v, str) and (v == "NO" or v.startswith("NOT VALID")))
-    for name in missing:
-        out.append(f'<p class="warnline">no {_esc(name)} results: {_esc(MISSING_REMEDY.get(name, ""))}</p>')
+    if missing:
+        out.append(f'<p class="warnline">no results of {_esc(", ".join(missing))} (see the top of the page)</p>')
     if profiles:
         out.append("<details><summary>full read-back of each profile (requested, enforced, load, versions)</summary>")
         out.append('<div class="profiles">')
@@ -271,6 +272,14 @@ def answer_html(best_ranges: pd.DataFrame, source: Mapping[str, str],
     return lines
 
 
+def table_section(name: str, df: pd.DataFrame) -> list[str]:
+    """A table's title, its note and the table."""
+    out = [f'<h3 id="table-{_esc(name)}">{_esc(TABLE_TITLES.get(name, name))}</h3>']
+    if name in TABLE_NOTES:
+        out.append(f'<p class="meta">{_esc(TABLE_NOTES[name])}</p>')
+    return out + dataframe_html(df)
+
+
 def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_tables: Mapping[str, pd.DataFrame],
                curves: Mapping[str, tuple[bytes, str]], alerts: Sequence[str], profiles: Sequence[str],
                warnings: Sequence[str], tables: Mapping[str, pd.DataFrame],
@@ -289,10 +298,7 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
     out.append('<h2 id="answer">Which pipeline is cheapest, for which Q</h2>')
     out += list(answer)
     for name, df in first_tables.items():
-        out.append(f'<h3 id="table-{_esc(name)}">{_esc(TABLE_TITLES.get(name, name))}</h3>')
-        if name in TABLE_NOTES:
-            out.append(f'<p class="meta">{_esc(TABLE_NOTES[name])}</p>')
-        out += dataframe_html(df)
+        out += table_section(name, df)
     out.append('<div class="grid">')
     for name, (png, caption) in curves.items():
         out += figure_html(name, png, caption)
@@ -305,10 +311,7 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
     out.append('<h2 id="tables">Tables</h2>')
     out.append('<p class="meta">also in tables/&lt;name&gt;.md and .csv beside this page</p>')
     for name, df in tables.items():
-        out.append(f'<h3 id="table-{_esc(name)}">{_esc(TABLE_TITLES.get(name, name))}</h3>')
-        if name in TABLE_NOTES:
-            out.append(f'<p class="meta">{_esc(TABLE_NOTES[name])}</p>')
-        out += dataframe_html(df)
+        out += table_section(name, df)
     out.append('<h2 id="figures">More figures</h2>')
     for name, (png, caption) in figures.items():
         out += figure_html(name, png, caption)

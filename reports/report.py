@@ -22,6 +22,7 @@ from costmodel.paper import PF70_MODEL_BYTES, paper_report
 
 from .contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
 from .measured import ModelDownload, scenario_from_results, table1
+from .page import MISSING_REMEDY
 from .render import render_json, write_table
 from .store import ResultsError, ResultSet, load_results
 
@@ -117,7 +118,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     tables["measurements"] = rs.frame().drop(columns=["source"]).sort_values(
         ["profile", "operation", "name"], kind="stable").reset_index(drop=True)
     alerts = [f"{r.profile}: INVALID RUN shown on request: {p}" for r in rs.runs for p in r.invalid]
-    alerts += [f"no {p} results ({p} missing from the inputs): see the profiles table" for p in missing]
+    alerts += [f"no {p} results: {MISSING_REMEDY[p]}" for p in missing]
     return Report(rs, tables, best, source, curve_points(scenarios, qs) if scenarios else study["points"].iloc[0:0],
                   study["points"], study["crossovers"], missing, tuple(warnings), tuple(alerts), study["radio"])
 
