@@ -155,6 +155,10 @@ def _yes_no(entry) -> str:
     return {True: "yes", False: "NO", None: "not observable"}[entry.get("enforced")]
 
 
+THREAD_LABELS = {"tf_intra_op": "TF intra", "tf_inter_op": "TF inter", "omp": "OMP", "blas": "BLAS",
+                 "litert": "LiteRT"}
+
+
 def _gib(v) -> str:
     return "-" if not isinstance(v, (int, float)) else f"{v / 2**30:.3g} GiB"
 
@@ -176,18 +180,18 @@ def profile_summary(name: str, record: Mapping) -> dict:
             achieved = "NOT VALID (a worker died): " + achieved
     else:
         achieved = "none"
+    enforced = {"affinity": _yes_no(enf.get("affinity")), "quota": _yes_no(enf.get("cpu_quota")),
+                "memory": _yes_no(enf.get("memory_limit", enf.get("memory"))),
+                "thread variables": "-" if not env_ok else "yes" if all(env_ok) else "NO"}
     return {
         "profile": name,
         "CPUs": f"{req.get('cpus', '-')}" + (f" (read back: {', '.join(map(str, cpus))})" if cpus else ""),
         "CPU quota": "-" if req.get("cpu_quota") is None else f"{req.get('cpu_quota')} CPU-s/s",
         "memory": _gib(req.get("memory_bytes")) + (f" (read back {_gib(_get(enf, 'memory_limit', 'value'))})"
                                                     if _get(enf, "memory_limit", "value") else ""),
-        "threads": ", ".join(f"{k} {v}" for k, v in threads.items()) or "-",
+        "threads": ", ".join(f"{THREAD_LABELS.get(k, k)} {v}" for k, v in threads.items()) or "-",
         "background load achieved": achieved,
-        "affinity enforced": _yes_no(enf.get("affinity")),
-        "quota enforced": _yes_no(enf.get("cpu_quota")),
-        "memory enforced": _yes_no(enf.get("memory_limit", enf.get("memory"))),
-        "thread variables enforced": ("-" if not env_ok else "yes" if all(env_ok) else "NO"),
+        "enforced": "; ".join(f"{k} {v}" for k, v in enforced.items() if v != "-"),
     }
 
 
@@ -196,7 +200,7 @@ def profiles_html(profiles: Mapping[str, Mapping], sources: Mapping[str, str], m
     out = []
     if profiles:
         rows = pd.DataFrame([profile_summary(n, r) for n, r in profiles.items()])
-        out += dataframe_html(rows, bad=lambda v: isinstance(v, str) and (v == "NO" or v.startswith("NOT VALID")))
+        out += dataframe_html(rows, bad=lambda v: isinstance(v, str) and (" NO" in v or v.startswith("NOT VALID")))
     if missing:
         out.append(f'<p class="warnline">no results of {_esc(", ".join(missing))} (see the top of the page)</p>')
     if profiles:

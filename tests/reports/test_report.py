@@ -84,10 +84,11 @@ def test_report_profiles_table_and_warnings(report):
     folder, out = report
     page = (folder / "index.html").read_text()
     profiles = page[page.index("Profiles: what ran where"):page.index("Warnings (")]
-    for text in ("affinity enforced", "quota enforced", "background load achieved", "50 workers",
+    for text in ("<th class=t>enforced</th>", "background load achieved", "50 workers",
                  "<details><summary>full read-back"):
         assert text in profiles
-    assert '<td class="t bad">NO</td>' in profiles  # edge-loaded's cpu_quota: not enforced
+    # edge-loaded's cpu_quota was not enforced: its cell says so, shaded
+    assert '<td class="t bad">affinity yes; quota NO</td>' in profiles
     assert "profile.enforced.cpu_quota: false (no writable cgroup v2 cpu controller)" in page
     assert any("limit not enforced" in line for line in out.lines)
 
