@@ -94,3 +94,15 @@ def test_this_host_is_chosen_among_several(tmp_path, monkeypatch):
     D.save_history(root, [D.honest_run(1)], machine_id=f"other/{D.MACHINE_ID}")
     D.save_history(root, [D.honest_run(2), D.honest_run(3)], machine_id=f"me/{D.MACHINE_ID}")
     assert len(S.list_entries(root)) == 2
+
+
+def test_listing_flags_runs_whose_load_died(storage):
+    docs = [D.honest_run(1), D.honest_run(2)]
+    docs[1]["machine_info"]["continuum"]["load"] = {"workers": 2, "valid": False, "state": "stopped",
+                                                    "died": [{"index": 0, "pid": 3, "returncode": -9}]}
+    D.save_history(storage / "flagged", docs)
+    out = run_history(str(storage / "flagged"), profile="edge-idle")
+    rows = [line for line in out.lines if line.startswith("000")]
+    assert "INVALID" not in rows[0] and "INVALID" in rows[1]
+    listing = json.loads("\n".join(run_history(str(storage / "flagged"), format="json").lines))
+    assert listing[1]["invalid"][0].startswith("machine_info.continuum.load.valid: false")
