@@ -485,13 +485,16 @@ def resolve_run_path(ref: str | Path, storage: Path | str | None = None) -> Path
 
 
 def result_files(path: Path | str) -> list[Path]:
-    """Files to load from a path: a JSON file; a folder of JSON files (one per profile);
-    or a history storage (its newest run per host folder) or a folder of such storages."""
+    """Files to load from a path: a JSON file; a folder's ``<profile>.json`` files (else all its
+    JSON files); or a history storage (its newest run per host folder) or a folder of such storages."""
     path = Path(path)
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise ResultsError(f"{path}: no such file or folder")
+    named = [path / f"{p}.json" for p in PROFILES if (path / f"{p}.json").is_file()]
+    if named:  # results/<profile>.json: a failed run kept beside it under another name is not read
+        return named
     top = sorted(p for p in path.glob("*.json"))
     if top:
         return top

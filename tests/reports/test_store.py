@@ -230,3 +230,14 @@ def test_a_pruned_only_model_is_flagged(tmp_path):
     bad = B.edit(B.profile_doc("device"), lambda d: d["benchmarks"][0]["extra_info"].update(model_state="tuned"))
     with pytest.raises(R.ResultsError, match=r"extra_info\.model_state is 'tuned'"):
         R.load_results(B.write(tmp_path / "e.json", bad))
+
+
+def test_a_results_folder_reads_its_profile_files_only(tmp_path):
+    """results/<profile>.json are the committed results; anything else beside them (a failed run kept
+    under a name that says so, a copy) is not a second run of the profile."""
+    results = B.write_results_dir(tmp_path / "results")
+    B.write(results / "device.failed-20261202.json", B.profile_doc("device"))
+    assert R.result_files(results) == [results / f"{p}.json" for p in contract.PROFILES]
+    loose = tmp_path / "loose"
+    B.write(loose / "a.json", B.profile_doc("device"))
+    assert R.result_files(loose) == [loose / "a.json"]
