@@ -119,6 +119,9 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
         ["profile", "operation", "name"], kind="stable").reset_index(drop=True)
     alerts = [f"{r.profile}: INVALID RUN shown on request: {p}" for r in rs.runs for p in r.invalid]
     alerts += [f"no {p} results: {MISSING_REMEDY[p]}" for p in missing]
+    alerts += [f"{r.profile}: {len(r.unenforced)} limit(s) not enforced, its times are not the profile's: "
+               + ", ".join(u.split("profile.enforced.", 1)[-1].split(":")[0].removesuffix(".enforced") for u in r.unenforced)
+               + " (see Warnings)" for r in rs.runs if r.unenforced]
     return Report(rs, tables, best, source, curve_points(scenarios, qs) if scenarios else study["points"].iloc[0:0],
                   study["points"], study["crossovers"], missing, tuple(warnings), tuple(alerts), study["radio"])
 

@@ -91,6 +91,8 @@ def test_report_profiles_table_and_warnings(report):
     assert '<td class="t bad">affinity yes; quota NO</td>' in profiles
     assert "profile.enforced.cpu_quota: false (no writable cgroup v2 cpu controller)" in page
     assert any("limit not enforced" in line for line in out.lines)
+    assert ('<p class="alert">edge-loaded: 1 limit(s) not enforced, its times are not the profile&#x27;s: '
+            'cpu_quota (see Warnings)</p>') in page
 
 
 def test_unstable_results_are_flagged(tmp_path):
