@@ -219,6 +219,10 @@ def figure_html(name: str, png: bytes, caption: str) -> list[str]:
             f"<figcaption>{_esc(caption)}</figcaption></figure>"]
 
 
+def figures_html(figures: Mapping[str, tuple[bytes, str]]) -> list[str]:
+    return [line for name, (png, caption) in figures.items() for line in figure_html(name, png, caption)]
+
+
 def warnings_html(warnings: Sequence[str]) -> list[str]:
     """One line per warning about a run (each says its remedy); unstable results counted per
     profile in one line, their list folded (a full grid on a shared VM gives hundreds)."""
@@ -303,10 +307,7 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
     out += list(answer)
     for name, df in first_tables.items():
         out += table_section(name, df)
-    out.append('<div class="grid">')
-    for name, (png, caption) in curves.items():
-        out += figure_html(name, png, caption)
-    out.append("</div>")
+    out += ['<div class="grid">', *figures_html(curves), "</div>"]
     out.append('<h2 id="profiles">Profiles: what ran where</h2>')
     out += list(profiles)
     out.append(f'<h2 id="warnings">Warnings ({len(warnings)})</h2>')
@@ -316,8 +317,6 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
     out.append('<p class="meta">also in tables/&lt;name&gt;.md and .csv beside this page</p>')
     for name, df in tables.items():
         out += table_section(name, df)
-    out.append('<h2 id="figures">More figures</h2>')
-    for name, (png, caption) in figures.items():
-        out += figure_html(name, png, caption)
+    out += ['<h2 id="figures">More figures</h2>', *figures_html(figures)]
     out.append("</main></body></html>")
     return out

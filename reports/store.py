@@ -88,26 +88,14 @@ class Benchmark:
         pf = self.extra_info.get("pruning_factor")
         return None if pf is None else float(pf)
 
-    @property
-    def pruning_method(self) -> str | None:
-        return self.extra_info.get("pruning_method")
-
-    @property
-    def runtime(self) -> str | None:
-        return self.extra_info.get("runtime")
-
-    @property
-    def model_format(self) -> str | None:
-        return self.extra_info.get("model_format")
-
-    @property
-    def scheme(self) -> str | None:
-        return self.extra_info.get("scheme")
-
-    @property
-    def model_state(self) -> str | None:
-        """``full``, ``finetuned`` or ``pruned`` (only): which model an inference or serialization measured."""
-        return self.extra_info.get("model_state")
+    #: extra_info fields of the contract read as attributes (None where the record has none);
+    #: model_state: ``full``, ``finetuned`` or ``pruned`` (only), the model an inference or
+    #: serialization measured.
+    pruning_method = property(lambda self: self.extra_info.get("pruning_method"))
+    runtime = property(lambda self: self.extra_info.get("runtime"))
+    model_format = property(lambda self: self.extra_info.get("model_format"))
+    scheme = property(lambda self: self.extra_info.get("scheme"))
+    model_state = property(lambda self: self.extra_info.get("model_state"))
 
     @property
     def preset(self) -> str | None:
