@@ -66,7 +66,7 @@ figure{margin:14px 0 26px;background:#fff;border:1px solid #ddd;border-radius:6p
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{color:#444;font-size:.9em;margin-top:4px;text-align:center}
 nav a{margin-right:14px}
-.answer td,.answer th{font-size:1.05em;padding:6px 10px;white-space:normal}
+.answer td,.answer th{font-size:1.05em;padding:6px 10px;white-space:normal} .r{white-space:nowrap}
 .alert{background:#fde8e4;border-left:5px solid #c0392b;padding:6px 12px;margin:6px 0;color:#8a1c00;font-weight:600}
 .warnline{color:#8a1c00;margin:4px 0}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:10px}
@@ -273,7 +273,8 @@ def answer_html(best_ranges: pd.DataFrame, source: Mapping[str, str],
         cells = []
         for scen, _, _, frame in columns:
             rows = frame[(frame.scenario == scen) & (frame.metric == metric)]
-            parts = [f"<b>{_esc(r.pipeline)}</b> for {_q_range(r.q_from, r.q_to)}" for r in rows.itertuples()]
+            parts = [f"<span class=r><b>{_esc(r.pipeline)}</b> for {_q_range(r.q_from, r.q_to)}</span>"
+                     for r in rows.itertuples()]
             cells.append("<td class=t>" + "<br>".join(parts) + "</td>")
         lines.append(f"<tr><th class=t>{_esc(unit)}</th>{''.join(cells)}</tr>")
     lines.append("</table>")
