@@ -10,7 +10,6 @@ ones. This module must not import TensorFlow.
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -134,8 +133,9 @@ def _redirect_outputs(config: pytest.Config) -> None:
     if storage and storage.startswith("file://") and config.getoption("profile") != NO_PROFILE:
         # One history per profile *and* host: pytest-benchmark's own machine id
         # ("Linux-CPython-3.11-64bit") does not tell two hosts apart.
-        host = socket.gethostname() or "unknown-host"
-        config.option.benchmark_storage = storage.rstrip("/") + "/" + host
+        from reports.store import host_storage
+
+        config.option.benchmark_storage = host_storage(storage)
 
 
 def _start_results(config: pytest.Config) -> None:

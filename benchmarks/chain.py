@@ -16,7 +16,7 @@ re-learning them (``pipeline/recalibrate.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from fixtures.presets import Preset
 
@@ -50,17 +50,14 @@ class ModelChain:
     def key(pf: float, method: str | None) -> tuple:
         return (round(pf, 6), method if pf else None)
 
-    def _pruner(self, method: str) -> Callable:
-        from pipeline.prune import filter_prune, magnitude_prune
-
-        return {"magnitude": magnitude_prune, "filter": filter_prune}[method]
-
     def pruned(self, pf: float, method: str | None) -> Any:
         if pf == 0:
             return self.base
         key = self.key(pf, method)
         if key not in self._pruned:
-            self._pruned[key] = Step(self._pruner(method)(self.base, pf), timed=False)
+            from pipeline.prune import prune
+
+            self._pruned[key] = Step(prune(self.base, pf, method), timed=False)
         return self._pruned[key].value
 
     def remember_pruned(self, pf: float, method: str, model: Any) -> None:
@@ -110,9 +107,6 @@ class ModelChain:
             self._finetuned[key] = Step(result, timed=False)
         return self._finetuned[key].value
 
-    def has_finetuned(self, pf: float, method: str | None) -> bool:
-        return self.key(pf, method) in self._finetuned
-
     def remember_finetuned(self, pf: float, method: str, result: Any) -> None:
         self._finetuned[self.key(pf, method)] = Step(result, timed=True)
 
@@ -136,6 +130,18 @@ class ModelChain:
         if cached is None or cached[0] is not source:
             cached = self._deployable[key] = (source, strip_pruning(source))
         return cached[1]
+
+    def provenance(self, pf: float, method: str | None) -> dict:
+        """Which model :meth:`deployable` gives, for the record of a case that measures it:
+        ``model_state`` (``full``; ``finetuned`` in this session; ``pruned`` only, when no
+        fine-tuning of it ran, e.g. under ``-k``) and ``model_from_timed_case`` (whether the
+        step that made it was a timed benchmark of this session, not untimed setup)."""
+        if pf == 0:
+            return {"model_state": "full", "model_from_timed_case": None}
+        key = self.key(pf, method)
+        step = self._finetuned.get(key) or self._pruned.get(key)
+        state = "finetuned" if key in self._finetuned else "pruned"
+        return {"model_state": state, "model_from_timed_case": None if step is None else step.timed}
 
     def accuracy(self, pf: float, method: str | None) -> dict:
         """Test top-1 [fraction] of the full model (``top1_full``) and of (pf, method) as pruned

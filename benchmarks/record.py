@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 from fixtures.presets import Preset, get_preset
+from reports.contract import OPERATIONS, PRUNING_METHODS, RUNTIMES, check_case
 
-OPERATIONS = ("prune", "bn_recalibration", "finetune", "inference", "encryption", "decryption", "serialization")
-PRUNING_METHODS = ("magnitude", "filter")
-RUNTIMES = ("keras", "litert")
+__all__ = ["OPERATIONS", "PRUNING_METHODS", "RUNTIMES", "case_id", "case_info", "machine_record"]
 VERSIONED_PACKAGES = (
     "tensorflow",
     "tf-keras",
@@ -82,20 +81,13 @@ def machine_record(config: pytest.Config, *, applied: Any = None, load: Any = No
 def case_info(preset: Preset, operation: str, **fields: Any) -> dict:
     """``extra_info`` for one case: the operation, the preset's identity, then ``fields``.
 
-    Raises ``ValueError`` for an operation, method or runtime outside the contract,
-    so a typo in a benchmark never produces a result the cost model cannot read.
+    Raises ``ValueError`` naming the field for anything outside the contract
+    (``reports.contract``: operation, method, runtime, format, scheme, required fields),
+    so a typo in a benchmark never produces a result the reports cannot read.
     """
-    if operation not in OPERATIONS:
-        raise ValueError(f"operation {operation!r} is not one of {OPERATIONS}")
-    if "pruning_method" in fields and fields["pruning_method"] not in PRUNING_METHODS + (None,):
-        raise ValueError(f"pruning_method {fields['pruning_method']!r} is not one of {PRUNING_METHODS}")
-    if "runtime" in fields and fields["runtime"] not in RUNTIMES:
-        raise ValueError(f"runtime {fields['runtime']!r} is not one of {RUNTIMES}")
-    pf = fields.get("pruning_factor")
-    if pf is not None and not 0 <= pf < 1:
-        raise ValueError(f"pruning_factor {pf!r} is outside [0, 1)")
     info = {"operation": operation, "preset": preset.name, "config_hash": preset.config_hash, "seed": preset.seed}
     info.update(fields)
+    check_case(info)
     return info
 
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.repeat --times 3 -- benchmarks --profile=device --benchmark-autosave ...
 
-The gate judges a change against the spread between *sessions* (see costmodel/gate.py),
+The gate judges a change against the spread between *sessions* (see reports/gate.py),
 so its baseline needs several independent runs: a new interpreter each time, with its
 own profile, thread pools and memory layout, as a later CI run will have. Stops at the
 first run that fails and exits with its code; Ctrl-C reaches the running pytest (same

@@ -6,8 +6,6 @@ TFLite's benchmark tool reports them); the timed rounds are the steady state.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from benchmarks.calibrate import calls_per_round
@@ -38,15 +36,13 @@ def _runner(chain, threads, pf, method, runtime):
 )
 def test_inference(benchmark, preset, chain, dataset, threads, sample, pf, method, runtime):
     from pipeline.accounting import account
+    from pipeline.infer import measure_phases
 
     if runtime == "litert":
         chain.tflite(pf, method)  # conversion is setup, never timed
-    started = time.perf_counter()
-    runner = _runner(chain, threads, pf, method, runtime)
-    init_s = time.perf_counter() - started
-    started = time.perf_counter()
-    runner.run(sample)
-    first_call_s = time.perf_counter() - started
+    built = []  # measure_phases times the build and the first call; the timed rounds reuse the runner
+    phases = measure_phases(lambda: built.append(_runner(chain, threads, pf, method, runtime)) or built[0], sample, 1)
+    runner = built[0]
 
     rounds = preset.rounds
     iterations = iterations_per_round(runner.run, sample, rounds)
@@ -72,11 +68,12 @@ def test_inference(benchmark, preset, chain, dataset, threads, sample, pf, metho
             sample_bytes=dataset.bytes_on_disk / dataset.n_files,
             result_bytes=int(output.size * output.itemsize),
             num_threads=threads["tensorflow_intra_op"] if runtime == "keras" else (threads["litert"] or 1),
-            init_s=init_s,
-            first_call_s=first_call_s,
+            init_s=phases.init_s,
+            first_call_s=phases.first_s,
             params=counts.params,
             nonzero_params=counts.nonzero_params,
             macs=counts.macs,
             **chain.accuracy(pf, method),
+            **chain.provenance(pf, method),
         )
     )

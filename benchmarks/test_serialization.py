@@ -47,6 +47,7 @@ def test_serialize_model(benchmark, preset, chain, tmp_path, pf, method, fmt):
             model_bytes=written.bytes,
             model_bytes_gzip=gzip_size(path.read_bytes()),
             **chain.accuracy(pf, method),
+            **chain.provenance(pf, method),
         )
     )
 

@@ -1,9 +1,10 @@
 """continuum-bench cost model: pure Python (numpy, pandas, scipy), never TensorFlow.
 
 Modules: ``radio`` (5G link, TR 38.901 UMi), ``pipelines`` (latency / energy / data
-per pipeline, affine in Q), ``results`` (pytest-benchmark JSON), ``tables``
-(Tables I-II), ``curves`` (curves, crossovers), ``paper`` (the study's figures),
-``cli`` (``python -m costmodel``).
+per pipeline, affine in Q), ``curves`` (curves, crossovers, best ranges), ``tables``
+(Table II from a scenario), ``paper`` (the study's inputs from its packaged CSVs).
+Reading results, figures, the HTML report and the command line live in ``reports``;
+``python -m costmodel paper|advise`` is served by ``reports.cli``.
 """
 from .pipelines import (BASELINES, METRICS, PIPELINES, Affine, DevicePowers, PipelineInputs,
                         cost_coefficients, cost_terms, data_exchanged, device_energy,

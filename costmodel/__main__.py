@@ -1,7 +1,8 @@
-"""``python -m costmodel``: the only place that exits."""
+"""``python -m costmodel {paper,advise}``: the model's two commands of the ``continuum-bench``
+command line (reports.cli); the only place that exits."""
 import sys
 
-from .cli import main
+from reports.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m costmodel", commands=("paper", "advise")))

@@ -156,7 +156,8 @@ def _check_pipeline(pipeline):
         raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
 
 
-def _check_metric(metric):
+def check_metric(metric):
+    """ValueError naming the metric and the allowed ones unless it is one of METRICS."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
 
@@ -230,7 +231,7 @@ def cost_terms(pipeline: str, metric: str, inputs: PipelineInputs, *,
     published_swap: use the study's D-FT,D-Inf energy formula with P_inf and P_ft swapped.
     """
     _check_pipeline(pipeline)
-    _check_metric(metric)
+    check_metric(metric)
     if not isinstance(inputs, PipelineInputs):
         raise ValueError(f"inputs must be a PipelineInputs, got {type(inputs).__name__}")
     if metric == "latency":

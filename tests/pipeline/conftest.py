@@ -2,14 +2,10 @@
 
 The model is randomly initialised, then its BatchNorm parameters and moving
 statistics are randomised too (the defaults 1/0/0/1 would hide slicing errors in
-them). Data comes from ``fixtures.dataset.dataset_for`` when that module exists,
-else from seeded synthetic arrays with the same fields.
+them). Data comes from ``fixtures.dataset.dataset_for`` (the embedded dataset).
 """
 
 from __future__ import annotations
-
-import importlib.util
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,8 +14,6 @@ from fixtures.presets import get_preset
 from fixtures.tfenv import keras
 
 SEED = 7
-#: Synthetic samples per split when fixtures.dataset is absent.
-SYNTHETIC_SPLIT_SIZES = {"train": 48, "val": 16, "test": 16}
 
 
 @pytest.fixture(scope="session")
@@ -54,21 +48,9 @@ def tiny_model(preset):
     return model
 
 
-def _synthetic_dataset(preset):
-    rng = np.random.default_rng(SEED)
-    shape = (preset.input_size, preset.input_size, 3)
-    fields = {}
-    for split, n in SYNTHETIC_SPLIT_SIZES.items():
-        fields[f"x_{split}"] = rng.uniform(-1, 1, (n, *shape)).astype("float32")
-        fields[f"y_{split}"] = rng.integers(0, preset.num_classes, n)
-    return SimpleNamespace(**fields)
-
-
 @pytest.fixture(scope="session")
 def tiny_dataset(preset, tmp_path_factory):
-    """The ``tiny`` embedded dataset (in a temporary cache) or synthetic arrays if fixtures.dataset is absent."""
-    if importlib.util.find_spec("fixtures.dataset") is None:
-        return _synthetic_dataset(preset)
+    """The ``tiny`` embedded dataset (in a temporary cache)."""
     from fixtures.dataset import dataset_for
 
     return dataset_for(preset, cache_root=tmp_path_factory.mktemp("cache"))

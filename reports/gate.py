@@ -28,30 +28,29 @@ that benchmark. A limit far above the factor says the case is too noisy here.
 
 CI use (see docs/reports.md): on the main branch ``tox -e gate-baseline`` appends
 runs to ``results/history/<profile>``; on a change ``tox -e gate`` runs the same
-cases and calls ``python -m costmodel gate --profile <profile> --storage
+cases and calls ``continuum-bench gate --profile <profile> --storage
 results/history --current <current>``.
 
-Exit 0: no significant slowdown beyond the limit; 1: at least one; 2: too few or
+Exit codes (reports.cli): 0 no significant slowdown beyond the limit; 1 at least one; 2 too few or
 no baseline runs, no benchmark with enough rounds to judge, unreadable input, or a
 current run from another profile or preset.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats as sps
 
-from .compare import (EXIT_BAD_INPUT, EXIT_OK, EXIT_REGRESSION, MARK_FASTER, MARK_NO_DATA,
-                      MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError, GateConfig, Outcome, Run,
-                      _fmt_time, _raw_rounds, _short_name, add_gate_options, check_format, format_table, gate_config,
-                      load_run, mann_whitney_p)
-from .history import ENTRY_NAME, HistoryEntry, HistoryError, list_runs, profile_storage
+from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
+                      GateConfig, mann_whitney_p, outcome_of, rounds_of, run_flags)
+from .render import fmt_time, format_table, short_name
+from .store import (Benchmark, HistoryEntry, ResultsError, Run, entry_host, list_entries, load_run,
+                    profile_storage, refuse_invalid)
 
 #: Fewest degrees of freedom for a kind's own pooled noise estimate; below it the
 #: estimate pooled over every benchmark of the run is used.
@@ -87,7 +86,7 @@ class GateRow:
 @dataclass(frozen=True)
 class GateResult:
     baselines: tuple[HistoryEntry, ...]
-    skipped: tuple[HistoryEntry, ...]  # newer runs of another preset, left out of the baseline
+    skipped: tuple[tuple[HistoryEntry, str], ...]  # newer runs left out of the baseline, and why
     current: Run
     config: GateConfig
     rows: tuple[GateRow, ...]
@@ -102,50 +101,54 @@ class GateResult:
         return tuple(r for r in self.rows if r.limit is not None)
 
     @property
-    def exit_code(self) -> int:
-        """1 on a regression; 2 when no benchmark could be judged (never a silent pass); else 0."""
-        if self.regressions:
-            return EXIT_REGRESSION
-        return EXIT_OK if self.judged else EXIT_BAD_INPUT
+    def outcome(self) -> str:
+        return outcome_of(self.regressions, self.judged)
 
 
-def _machine_id_of(current: Path, root: Path) -> str | None:
-    """The host folder (``[hostname/]machine-id``) ``current`` sits in, if it is a history entry under ``root``."""
-    try:
-        rel = current.resolve().relative_to(root.resolve())
-    except ValueError:
-        return None
-    if len(rel.parts) in (2, 3) and ENTRY_NAME.match(rel.parts[-1]):
-        return "/".join(rel.parts[:-1])
+def passed_over(entry: HistoryEntry, current: Run) -> str | None:
+    """Why a saved run cannot be part of ``current``'s baseline: another preset, another set of
+    cases (a main-job run beside the gate's own), or a load that was not valid; None if it can."""
+    if entry.presets != current.presets:
+        return f"preset {', '.join(entry.presets) or '-'}"
+    if entry.run.case_set != current.case_set:
+        return f"other cases ({len(entry.run.benchmarks)} benchmarks, not the current {len(current.benchmarks)})"
+    if entry.run.invalid:
+        return "not valid: " + "; ".join(entry.run.invalid)
     return None
 
 
-def baseline_runs(storage: Path | str, profile: str, presets: tuple[str, ...], *, machine_id: str | None = None,
+def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None = None,
                   exclude: Path | None = None, config: GateConfig | None = None
-                  ) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
-    """The newest ``config.baseline_runs`` saved runs of ``profile`` and ``presets`` on the host (oldest
-    first), and the newer runs of another preset passed over. HistoryError when fewer than
+                  ) -> tuple[list[HistoryEntry], list[tuple[HistoryEntry, str]]]:
+    """The newest ``config.baseline_runs`` saved runs of ``current``'s profile, preset and cases on the
+    host (oldest first), and the newer runs passed over with the reason. CompareError when fewer than
     ``config.min_baseline_runs`` remain: the message says how many there are and how to save more."""
     config = config or GateConfig()
+    profile, presets = current.profile, current.presets
     root = profile_storage(storage, profile)
     try:
-        entries = list_runs(root, profile=profile, machine_id=machine_id)
-    except HistoryError as exc:
-        raise HistoryError(f"no baseline for profile {profile!r}: {exc}") from exc
+        entries = list_entries(root, profile=profile, machine_id=machine_id)
+    except ResultsError as exc:
+        raise CompareError(f"no baseline for profile {profile!r}: {exc}") from exc
     if exclude is not None:
         entries = [e for e in entries if e.path.resolve() != exclude.resolve()]
     chosen: list[HistoryEntry] = []
-    skipped: list[HistoryEntry] = []
+    skipped: list[tuple[HistoryEntry, str]] = []
     for entry in reversed(entries):
         if len(chosen) == config.baseline_runs:
             break
-        (chosen if entry.presets == presets else skipped).append(entry)
+        why = passed_over(entry, current)
+        if why is None:
+            chosen.append(entry)
+        else:
+            skipped.append((entry, why))
     chosen.reverse()
     if len(chosen) < config.min_baseline_runs:
         where = f"{root}" + (f"/{entries[0].machine_id}" if entries else "")
-        other = (f" ({len(skipped)} newer run(s) of preset {', '.join(sorted({p for e in skipped for p in e.presets}))}"
-                 f" not counted: {', '.join(e.path.name for e in skipped[:3])})") if skipped else ""
-        raise HistoryError(
+        reasons = sorted({why for _, why in skipped})
+        other = (f" ({len(skipped)} newer run(s) not counted: {'; '.join(reasons[:3])}:"
+                 f" {', '.join(e.path.name for e, _ in skipped[:3])})") if skipped else ""
+        raise CompareError(
             f"no baseline for profile {profile!r}, preset {', '.join(presets)!r}: {len(chosen)} saved run(s) in "
             f"{where}{other}; the gate needs {config.min_baseline_runs} to measure this host's between-run noise. "
             f"Save more on the main branch: tox -e gate-baseline"
@@ -153,10 +156,9 @@ def baseline_runs(storage: Path | str, profile: str, presets: tuple[str, ...], *
     return chosen, skipped
 
 
-def _kind(bench: dict) -> str:
-    info = bench.get("extra_info", {}) or {}
-    variant = info.get("runtime") or info.get("model_format")
-    return "/".join(str(p) for p in (info.get("operation") or "?", variant) if p)
+def _kind(bench: Benchmark) -> str:
+    variant = bench.runtime or bench.model_format
+    return "/".join(str(p) for p in (bench.operation, variant) if p)
 
 
 def _log_medians(medians: list[float]) -> np.ndarray:
@@ -193,23 +195,24 @@ def faster_p(current: np.ndarray, baseline: np.ndarray) -> float:
 
 def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateRow, ...]:
     """Every benchmark of the baseline runs or the current run, judged (see the module doc)."""
-    names = list(dict.fromkeys([n for r in baselines for n in r.benchmarks] + list(current.benchmarks)))
-    kinds = {n: _kind(current.benchmarks.get(n) or next(r.benchmarks[n] for r in baselines if n in r.benchmarks))
-             for n in names}
-    medians = {n: [float(r.benchmarks[n]["stats"]["median"]) for r in baselines if n in r.benchmarks] for n in names}
+    base = [r.by_key for r in baselines]
+    now = current.by_key
+    names = list(dict.fromkeys([n for r in base for n in r] + list(now)))
+    first = {n: now.get(n) or next(r[n] for r in base if n in r) for n in names}
+    kinds = {n: _kind(first[n]) for n in names}
+    medians = {n: [r[n].median_s for r in base if n in r] for n in names}
     noise = pooled_noise(medians, kinds)
-    judged = [n for n in names if n in current.benchmarks and len(medians[n]) >= config.min_baseline_runs]
+    judged = [n for n in names if n in now and len(medians[n]) >= config.min_baseline_runs]
     quantile_level = 1.0 - config.alpha / max(len(judged), 1)
     rows = []
     for name in names:
-        bench = current.benchmarks.get(name)
-        info = (bench or next(r.benchmarks[name] for r in baselines if name in r.benchmarks)).get("extra_info", {})
-        operation = info.get("operation")
+        bench = now.get(name)
+        operation = first[name].operation
         factor = config.factor_for(operation)
         logs = _log_medians(medians[name])
         reference = float(math.exp(logs.mean())) if logs.size else None
-        cur = float(bench["stats"]["median"]) if bench else None
-        data = _raw_rounds(bench) if bench else np.array([])
+        cur = bench.median_s if bench else None
+        data = rounds_of(bench)
         sigma, dof = noise[kinds[name]]
         common = dict(name=name, operation=operation, kind=kinds[name], baseline_medians_s=tuple(medians[name]),
                       reference_s=reference, current_s=cur, rounds=int(data.size), factor=factor)
@@ -222,7 +225,7 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
                                 verdict="only in current"))
             continue
         ratio = cur / reference
-        base_data = [_raw_rounds(r.benchmarks[name]) for r in baselines if name in r.benchmarks]
+        base_data = [rounds_of(r[name]) for r in base if name in r]
         enough = (name in judged and data.size >= config.min_rounds and dof > 0
                   and all(d.size >= config.min_rounds for d in base_data))
         if not enough:
@@ -247,16 +250,17 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
 
 def gate(profile: str, storage: Path | str, current: Path | str, *, machine_id: str | None = None,
          config: GateConfig | None = None) -> GateResult:
-    """Judge ``current`` against the baseline runs; raises CompareError (HistoryError) on bad input."""
+    """Judge ``current`` against the baseline runs; raises ResultsError (CompareError) on bad input,
+    InvalidRunError when the current run's load was not valid."""
     config = config or GateConfig()
     current_run = load_run(current)
     if current_run.profile != profile:
         raise CompareError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
+    refuse_invalid(current_run)
     root = profile_storage(storage, profile)
     if machine_id is None:
-        machine_id = _machine_id_of(Path(current), root)
-    chosen, skipped = baseline_runs(root, profile, current_run.presets, machine_id=machine_id,
-                                    exclude=Path(current), config=config)
+        machine_id = entry_host(current, root)
+    chosen, skipped = baseline_runs(root, current_run, machine_id=machine_id, exclude=Path(current), config=config)
     rows = judge([e.run for e in chosen], current_run, config)
     if not any(r.ratio is not None for r in rows):
         raise CompareError(f"{current} has no benchmark in common with the baseline runs "
@@ -285,17 +289,7 @@ class AACheck:
 
 def scaled_run(run: Run, operation: str, factor: float) -> Run:
     """A copy of ``run`` whose ``operation`` rounds (and their statistics) are ``factor`` times longer."""
-    benchmarks = {}
-    for name, bench in run.benchmarks.items():
-        if (bench.get("extra_info") or {}).get("operation") == operation:
-            stats = dict(bench["stats"])
-            stats["data"] = [v * factor for v in stats.get("data") or []]
-            for key in ("min", "max", "mean", "median", "q1", "q3", "iqr", "stddev", "ld15iqr", "hd15iqr", "total"):
-                if isinstance(stats.get(key), (int, float)):
-                    stats[key] *= factor
-            bench = {**bench, "stats": stats}
-        benchmarks[name] = bench
-    return replace(run, benchmarks=benchmarks)
+    return run.with_benchmarks(b.scaled(factor) if b.operation == operation else b for b in run.benchmarks)
 
 
 def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None,
@@ -309,12 +303,12 @@ def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None
 
     config = config or GateConfig()
     root = profile_storage(storage, profile)
-    entries = list_runs(root, profile=profile, machine_id=machine_id)
-    if entries:
-        entries = [e for e in entries if e.presets == entries[-1].presets]
+    entries = list_entries(root, profile=profile, machine_id=machine_id)
+    if entries:  # the newest run's preset and cases, valid runs only
+        entries = [e for e in entries if passed_over(e, entries[-1].run) is None]
     k = config.min_baseline_runs
     if len(entries) < k + 1:
-        raise HistoryError(f"{root}: {len(entries)} saved run(s) of profile {profile!r}; an A/A check needs "
+        raise CompareError(f"{root}: {len(entries)} saved run(s) of profile {profile!r}; an A/A check needs "
                            f"{k + 1} (min_baseline_runs + 1): run tox -e gate-baseline twice")
     trials = alarms = 0
     flagged: dict[str, int] = defaultdict(int)
@@ -332,29 +326,19 @@ def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None
     return AACheck(len(entries), k, trials, alarms, dict(flagged))
 
 
-def run_aa_check(profile: str, storage: str, *, machine_id: str | None = None, config: str | None = None,
-                 factor: float | None = None, alpha: float | None = None, min_rounds: int | None = None,
-                 baseline_runs: int | None = None, min_baseline_runs: int | None = None,
-                 slowdown: str | None = None) -> Outcome:
-    """``gate --aa [--slowdown OP=FACTOR]`` without argparse: exit 0 with the rate, 2 on bad input."""
-    try:
-        cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
-                          min_baseline_runs=min_baseline_runs)
-        slow = parse_slowdown(slowdown) if slowdown else None
-        check = aa_check(storage, profile, machine_id=machine_id, config=cfg, slowdown=slow)
-    except (CompareError, ValueError) as exc:
-        return Outcome((), EXIT_BAD_INPUT, f"gate --aa: {exc}")
+def format_aa(check: AACheck, profile: str, config: GateConfig, slowdown: tuple[str, float] | None) -> list[str]:
+    """The A/A check's lines: the false-alarm (or, with a slowdown, the detection) rate."""
     lines = [f"A/A check, profile {profile}: {check.sessions} saved runs, each judged against every "
              f"{check.baseline_size} of the others ({check.trials} trials)"]
-    if slow:
-        lines.append(f"with every {slow[0]} round of the judged run x{slow[1]:g}: the gate failed "
+    if slowdown:
+        lines.append(f"with every {slowdown[0]} round of the judged run x{slowdown[1]:g}: the gate failed "
                      f"{check.alarms} of {check.trials} ({check.rate * 100:.1f} %)")
     else:
         lines.append(f"false alarms: {check.alarms} of {check.trials} ({check.rate * 100:.1f} %; the gate is "
-                     f"set for {cfg.alpha * 100:g} %)")
+                     f"set for {config.alpha * 100:g} %)")
     for name, n in sorted(check.flagged.items(), key=lambda kv: -kv[1])[:10]:
-        lines.append(f"  {n:4d}  {_short_name(name)}")
-    return Outcome(tuple(lines), EXIT_OK)
+        lines.append(f"  {n:4d}  {short_name(name)}")
+    return lines
 
 
 # --------------------------------------------------------------------------- output
@@ -370,13 +354,14 @@ def format_text(result: GateResult, profile: str) -> list[str]:
     lines = [f"gate: profile {profile}, preset {', '.join(result.current.presets) or '-'}, host {base[-1].machine_id}",
              f"baseline: {len(base)} run(s) {', '.join(e.label for e in base)} (newest {cfg.baseline_runs} kept)",
              f"current:  {result.current.source} (commit {(result.current.commit or '-')[:10]})"]
+    lines += run_flags("current", result.current)
     if result.skipped:
-        lines.append(f"passed over: {len(result.skipped)} newer run(s) of another preset "
-                     f"({', '.join(e.label for e in result.skipped)})")
+        lines.append(f"passed over: {len(result.skipped)} newer run(s) "
+                     f"({', '.join(f'{e.label}: {why}' for e, why in result.skipped)})")
     rows = [("", "reference", "current", "change", "limit", "p", "rounds", "verdict", "benchmark")]
     for r in result.rows:
-        rows.append((r.mark, _fmt_time(r.reference_s), _fmt_time(r.current_s), _pct(r.ratio), _pct(r.limit),
-                     "-" if r.p_value is None else f"{r.p_value:.3g}", str(r.rounds), r.verdict, _short_name(r.name)))
+        rows.append((r.mark, fmt_time(r.reference_s), fmt_time(r.current_s), _pct(r.ratio), _pct(r.limit),
+                     "-" if r.p_value is None else f"{r.p_value:.3g}", str(r.rounds), r.verdict, short_name(r.name)))
     lines += format_table(rows, left=(0, 7, 8))
     lines.append("")
     kinds: dict[str, list[GateRow]] = defaultdict(list)
@@ -407,59 +392,18 @@ def format_text(result: GateResult, profile: str) -> list[str]:
 def result_dict(result: GateResult) -> dict:
     cfg = result.config
     return {
-        "baselines": [{"id": e.id, "path": str(e.path), "machine_id": e.machine_id, "commit": e.commit}
+        "baselines": [{"id": e.id, "path": str(e.path), "machine_id": e.machine_id, "commit": e.run.commit}
                       for e in result.baselines],
-        "skipped": [str(e.path) for e in result.skipped],
+        "skipped": [{"path": str(e.path), "why": why} for e, why in result.skipped],
         "current": {"source": result.current.source, "profile": result.current.profile,
                     "presets": list(result.current.presets), "commit": result.current.commit},
         "config": {"factor": cfg.factor, "alpha": cfg.alpha, "min_rounds": cfg.min_rounds,
                    "baseline_runs": cfg.baseline_runs, "min_baseline_runs": cfg.min_baseline_runs,
                    "factors": dict(cfg.factors)},
+        "outcome": result.outcome,
         "failed": bool(result.regressions),
         "rows": [asdict(r) for r in result.rows],
     }
-
-
-def run_gate(profile: str, storage: str, current: str, *, machine_id: str | None = None,
-             config: str | None = None, factor: float | None = None, alpha: float | None = None,
-             min_rounds: int | None = None, baseline_runs: int | None = None,
-             min_baseline_runs: int | None = None, format: str = "text") -> Outcome:
-    """``gate`` without argparse."""
-    check_format(format)
-    try:
-        cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
-                          min_baseline_runs=min_baseline_runs)
-        result = gate(profile, storage, current, machine_id=machine_id, config=cfg)
-    except (CompareError, ValueError) as exc:
-        return Outcome((), EXIT_BAD_INPUT, f"gate: {exc}")
-    if format == "json":
-        lines = json.dumps(result_dict(result), indent=2, allow_nan=False, default=str).splitlines()
-    else:
-        lines = format_text(result, profile)
-    return Outcome(tuple(lines), result.exit_code)
-
-
-def add_parser(subparsers) -> None:
-    """Register ``gate`` on the costmodel CLI."""
-    p = subparsers.add_parser("gate", help="fail on a significant slowdown beyond this host's between-run noise")
-    p.add_argument("--profile", required=True, help="profile of the current run (required)")
-    p.add_argument("--storage", required=True,
-                   help="history storage: results/history or results/history/<profile> (required)")
-    p.add_argument("--current", default=None,
-                   help="pytest-benchmark JSON of the run under test (required unless --aa)")
-    p.add_argument("--aa", action="store_true",
-                   help="instead: judge the saved runs against each other and print the false-alarm rate")
-    p.add_argument("--slowdown", default=None, metavar="OPERATION=FACTOR",
-                   help="with --aa: make the judged run's rounds of OPERATION FACTOR times longer first and "
-                        "print how often the gate catches it, e.g. inference=1.3 (default: none)")
-    p.add_argument("--machine-id", default=None,
-                   help="host folder of the baseline: machine id, hostname or hostname/machine-id "
-                        "(default: the current entry's, the only one, else this host's)")
-    p.add_argument("--baseline-runs", type=int, default=None,
-                   help="newest saved runs forming the baseline (default: config, else 5)")
-    p.add_argument("--min-baseline-runs", type=int, default=None,
-                   help="fewest baseline runs for a verdict, >= 2 (default: config, else 3)")
-    add_gate_options(p)
 
 
 def parse_slowdown(text: str) -> tuple[str, float]:
@@ -472,18 +416,3 @@ def parse_slowdown(text: str) -> tuple[str, float]:
     if not sep or not operation or not factor > 0:
         raise ValueError(f"--slowdown must be OPERATION=FACTOR with FACTOR > 0, e.g. inference=1.2; got {text!r}")
     return operation, factor
-
-
-def run(args) -> Outcome:
-    if args.slowdown and not args.aa:
-        return Outcome((), EXIT_BAD_INPUT, "gate: --slowdown goes with --aa")
-    if args.aa:
-        return run_aa_check(args.profile, args.storage, machine_id=args.machine_id, config=args.config,
-                            factor=args.factor, alpha=args.alpha, min_rounds=args.min_rounds,
-                            baseline_runs=args.baseline_runs, min_baseline_runs=args.min_baseline_runs,
-                            slowdown=args.slowdown)
-    if args.current is None:
-        return Outcome((), EXIT_BAD_INPUT, "gate: --current is required (or --aa)")
-    return run_gate(args.profile, args.storage, args.current, machine_id=args.machine_id, config=args.config,
-                    factor=args.factor, alpha=args.alpha, min_rounds=args.min_rounds,
-                    baseline_runs=args.baseline_runs, min_baseline_runs=args.min_baseline_runs, format=args.format)

@@ -1,6 +1,6 @@
 """Noisy runs, slowed-down copies and history folders for the compare / history / gate tests.
 
-Built on :mod:`tests.costmodel.benchjson` (the shared hand-made pytest-benchmark 5.3
+Built on :mod:`tests.reports.benchjson` (the shared hand-made pytest-benchmark 5.3
 documents); this module only adds what those lack: raw round data drawn with a
 fixed seed, a run's operation scaled by a factor, and pytest-benchmark storage
 entries ``<storage>/<machine-id>/NNNN_<commit>_<datetime>.json``.

@@ -8,7 +8,7 @@ a black ring and their Q. Units in the axis labels: latency [s], device energy [
 [MB], top-1 accuracy [%], pruning factor [%].
 
 Side by side: :func:`q_curves_side_by_side` draws the measured curves and the
-study's (``costmodel paper`` mode) on two panels sharing the y axis.
+study's (``continuum-bench paper``) on two panels sharing the y axis.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure  # Figure objects, no pyplot: rendered by the Agg / SVG canvases
 
-from .pipelines import DEVICE_ENERGY_BUDGET, PIPELINES
+from costmodel.pipelines import DEVICE_ENERGY_BUDGET, PIPELINES, check_metric
 
 #: One colour per pipeline, the same in every figure (colour-blind safe, Okabe-Ito).
 PIPELINE_COLORS = {
@@ -78,11 +78,6 @@ class QCurves:
                 raise ValueError(f"values[{name!r}] has shape {np.shape(v)}, q has {q.shape}")
 
 
-def _check_metric(metric: str) -> None:
-    if metric not in METRIC_AXES:
-        raise ValueError(f"metric must be one of {list(METRIC_AXES)}, got {metric!r}")
-
-
 def _value_at(q: np.ndarray, values: np.ndarray, q0: float) -> float:
     """Cost at q0 by linear interpolation in Q (the costs are affine in Q)."""
     return float(np.interp(q0, q, values))
@@ -99,7 +94,7 @@ def draw_q_curves(ax, curves: QCurves, metric: str, *, title: str | None = None,
     Every crossover gets a ring; those where the cheapest pipeline changes (on the
     lower envelope) also get their Q written beside it.
     """
-    _check_metric(metric)
+    check_metric(metric)
     ylabel, scale = METRIC_AXES[metric]
     q = np.asarray(curves.q, dtype=float)
     for name in PIPELINES:
@@ -303,7 +298,7 @@ Q_FIGURES = (
 
 def qcurves_from_frames(points, crossovers, scenario: str, metric: str) -> QCurves | None:
     """QCurves of one scenario and metric from ``curves.curve_points`` / ``curves.crossovers`` frames."""
-    from .curves import POINT_COLUMNS
+    from costmodel.curves import POINT_COLUMNS
 
     sub = points[points["scenario"] == scenario]
     if sub.empty:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -44,13 +43,15 @@ from typing import Mapping
 import numpy as np
 from scipy import stats as sps
 
+from .render import fmt_time, format_table, short_name
+from .store import Benchmark, ResultsError, Run
+
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_ROUNDS = 5
 DEFAULT_BASELINE_RUNS = 5
 DEFAULT_MIN_BASELINE_RUNS = 3
 CONFIG_TABLE = ("tool", "continuum-bench", "gate")
-HISTORY_ID = re.compile(r"^\d{4}$")
 
 MARK_SLOWER = "+"
 MARK_FASTER = "-"
@@ -59,13 +60,7 @@ MARK_SAME = " "
 MARK_NO_DATA = "?"
 MARK_MISMATCH = "!"
 
-#: Exit codes of the compare and gate commands.
-EXIT_OK = 0
-EXIT_REGRESSION = 1
-EXIT_BAD_INPUT = 2
-
-
-class CompareError(ValueError):
+class CompareError(ResultsError):
     """A run that cannot be read or compared; the message says which and why."""
 
 
@@ -135,92 +130,6 @@ def load_gate_config(pyproject: Path | str | None = None) -> GateConfig:
     return GateConfig(**table)
 
 
-# --------------------------------------------------------------------------- runs
-
-
-@dataclass(frozen=True)
-class Run:
-    """One benchmark run: where it came from and its benchmarks by key."""
-
-    source: str
-    profile: str | None
-    presets: tuple[str, ...]
-    commit: str | None
-    datetime: str | None
-    benchmarks: Mapping[str, dict]
-    machine_info: Mapping
-
-    @property
-    def label(self) -> str:
-        return self.source
-
-
-def resolve_run_path(ref: str | Path, storage: Path | str | None = None) -> Path:
-    """Path of a run given as a file path or as a history id (``0003``) within ``storage``.
-
-    ``storage`` is a pytest-benchmark storage folder (holding ``[<hostname>/]<machine-id>/``
-    folders) or one such host folder.
-    """
-    path = Path(ref)
-    if path.is_file():
-        return path
-    if HISTORY_ID.match(str(ref)):
-        if storage is None:
-            raise CompareError(f"{ref!r} looks like a history id: give the storage folder with --storage")
-        root = Path(storage)
-        if not root.is_dir():
-            raise CompareError(f"{root}: history storage folder not found")
-        found = sorted({p for pattern in (f"{ref}_*.json", f"*/{ref}_*.json", f"*/*/{ref}_*.json")
-                        for p in root.glob(pattern)})
-        if not found:
-            raise CompareError(f"history entry {ref} not found under {root}")
-        if len(found) > 1:
-            listing = ", ".join(str(p) for p in found)
-            raise CompareError(f"history entry {ref} is ambiguous under {root} ({listing}): give its path")
-        return found[0]
-    if path.exists():
-        raise CompareError(f"{path}: not a file")
-    raise CompareError(f"{path}: run not found (neither a file nor a history id like 0003)")
-
-
-def benchmark_key(bench: Mapping) -> str:
-    return str(bench.get("fullname") or bench.get("name"))
-
-
-def parse_run(doc: Mapping, source: str) -> Run:
-    """Validate a pytest-benchmark document and index its benchmarks."""
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("benchmarks"), list):
-        raise CompareError(f"{source}: not a pytest-benchmark JSON document (no 'benchmarks' list)")
-    if not doc["benchmarks"]:
-        raise CompareError(f"{source}: holds no benchmarks")
-    benchmarks: dict[str, dict] = {}
-    for i, bench in enumerate(doc["benchmarks"]):
-        if not isinstance(bench, Mapping) or not (bench.get("fullname") or bench.get("name")):
-            raise CompareError(f"{source}: benchmarks[{i}] has no name")
-        if not isinstance(bench.get("stats"), Mapping) or "median" not in bench["stats"]:
-            raise CompareError(f"{source}: benchmark {benchmark_key(bench)!r} has no stats.median")
-        benchmarks[benchmark_key(bench)] = dict(bench)
-    machine_info = doc.get("machine_info") or {}
-    continuum = machine_info.get("continuum") or {}
-    profile = (continuum.get("profile") or {}).get("name")
-    presets = sorted({str(b.get("extra_info", {}).get("preset")) for b in benchmarks.values()
-                      if b.get("extra_info", {}).get("preset") is not None})
-    commit = (doc.get("commit_info") or {}).get("id")
-    return Run(source, profile, tuple(presets), commit, doc.get("datetime"), benchmarks, machine_info)
-
-
-def load_run(ref: str | Path, storage: Path | str | None = None) -> Run:
-    """Read a run from a path or a history id; errors name the file."""
-    path = resolve_run_path(ref, storage)
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CompareError(f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})") from exc
-    except OSError as exc:
-        raise CompareError(f"{path}: cannot read ({exc.strerror})") from exc
-    return parse_run(doc, str(path))
-
-
 # --------------------------------------------------------------------------- comparison
 
 
@@ -248,18 +157,32 @@ class Comparison:
     config: GateConfig
     rows: tuple[BenchmarkComparison, ...]
     mismatch: tuple[str, ...] = ()
+    same_run: str | None = None  # why A and B are one run, when they are
 
     @property
     def regressions(self) -> tuple[BenchmarkComparison, ...]:
         return tuple(r for r in self.rows if r.verdict == "regression")
 
     @property
+    def judged(self) -> tuple[BenchmarkComparison, ...]:
+        """Rows with a verdict (a p-value): not "not enough data", "no verdict" or one side only."""
+        return tuple(r for r in self.rows if r.p_value is not None)
+
+    @property
     def failed(self) -> bool:
         return bool(self.regressions)
 
     @property
-    def exit_code(self) -> int:
-        return EXIT_REGRESSION if self.failed else EXIT_OK
+    def outcome(self) -> str:
+        return outcome_of(self.regressions, self.judged)
+
+
+def outcome_of(regressions, judged) -> str:
+    """``regression`` when there is one; ``no verdict`` when nothing could be judged (never a
+    silent pass); else ``ok``. The command line maps these to exit codes 1, 2, 0."""
+    if regressions:
+        return "regression"
+    return "ok" if judged else "no verdict"
 
 
 def run_mismatch(a: Run, b: Run) -> tuple[str, ...]:
@@ -272,9 +195,13 @@ def run_mismatch(a: Run, b: Run) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def _raw_rounds(bench: Mapping) -> np.ndarray:
-    data = bench.get("stats", {}).get("data")
-    return np.asarray(data if data else [], dtype=float)
+def same_run(a: Run, b: Run) -> str | None:
+    """Why A and B are the same run (one file, or one session saved twice); None when they differ."""
+    if Path(a.source).resolve() == Path(b.source).resolve():
+        return f"A and B are the same file ({a.source})"
+    if a.datetime and (a.datetime, a.commit, a.machine_info) == (b.datetime, b.commit, b.machine_info):
+        return f"A and B are the same session (datetime {a.datetime}, commit {(a.commit or '-')[:10]})"
+    return None
 
 
 def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
@@ -286,20 +213,22 @@ def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided")
     return 1.0 if math.isnan(p) else p
 
 
-def compare_benchmark(name: str, bench_a: Mapping | None, bench_b: Mapping | None,
+def rounds_of(bench: Benchmark | None) -> np.ndarray:
+    """The raw round times [s] (``--benchmark-save-data``); empty without them."""
+    return np.asarray(bench.data if bench is not None else (), dtype=float)
+
+
+def compare_benchmark(name: str, bench_a: Benchmark | None, bench_b: Benchmark | None,
                       config: GateConfig, *, verdict_allowed: bool = True) -> BenchmarkComparison:
     """Compare one benchmark; either side may be missing."""
-    info = (bench_b or bench_a or {}).get("extra_info", {})
-    operation = info.get("operation")
+    operation = (bench_b or bench_a).operation
     factor = config.factor_for(operation)
-    data_a = _raw_rounds(bench_a) if bench_a else np.array([])
-    data_b = _raw_rounds(bench_b) if bench_b else np.array([])
-    med_a = float(bench_a["stats"]["median"]) if bench_a else None
-    med_b = float(bench_b["stats"]["median"]) if bench_b else None
-    rounds_a = int(bench_a["stats"].get("rounds", data_a.size)) if bench_a else 0
-    rounds_b = int(bench_b["stats"].get("rounds", data_b.size)) if bench_b else 0
+    data_a, data_b = rounds_of(bench_a), rounds_of(bench_b)
+    med_a = bench_a.median_s if bench_a else None
+    med_b = bench_b.median_s if bench_b else None
     common = dict(name=name, operation=operation, median_a_s=med_a, median_b_s=med_b,
-                  rounds_a=rounds_a, rounds_b=rounds_b, factor=factor)
+                  rounds_a=bench_a.rounds if bench_a else 0, rounds_b=bench_b.rounds if bench_b else 0,
+                  factor=factor)
     if bench_a is None or bench_b is None:
         return BenchmarkComparison(**common, ratio=None, p_value=None, mark=" ",
                                    verdict="only in B" if bench_a is None else "only in A")
@@ -332,35 +261,22 @@ def compare_runs(a: Run, b: Run, config: GateConfig | None = None, *, allow_mism
             f"refusing to compare {a.source} with {b.source}: {'; '.join(mismatch)}. "
             "Pass --allow-mismatch to see the ratios without a verdict."
         )
-    names = list(a.benchmarks) + [n for n in b.benchmarks if n not in a.benchmarks]
-    rows = tuple(compare_benchmark(n, a.benchmarks.get(n), b.benchmarks.get(n), config,
-                                   verdict_allowed=not mismatch) for n in names)
+    in_a, in_b = a.by_key, b.by_key
+    names = list(in_a) + [n for n in in_b if n not in in_a]
+    rows = tuple(compare_benchmark(n, in_a.get(n), in_b.get(n), config, verdict_allowed=not mismatch)
+                 for n in names)
     if not any(r.ratio is not None for r in rows):
         raise CompareError(f"{a.source} and {b.source} have no benchmark in common")
-    return Comparison(a, b, config, rows, mismatch)
+    return Comparison(a, b, config, rows, mismatch, same_run(a, b))
 
 
 # --------------------------------------------------------------------------- renderers
 
 
-def _fmt_time(value: float | None) -> str:
-    if value is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3f} {unit}"
-    return f"{value / 1e-9:.1f} ns"
-
-
-def _short_name(name: str) -> str:
-    return name.rsplit("::", 1)[-1]
-
-
-def format_table(rows: list[tuple[str, ...]], left: tuple[int, ...]) -> list[str]:
-    """Rows of cells as aligned text lines: columns in ``left`` left-aligned, the others right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) if i in left else cell.rjust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]
+def run_flags(label: str, run: Run) -> list[str]:
+    """One line per validity problem of a run shown anyway: load not valid, limit not enforced."""
+    return ([f"WARNING {label}: INVALID {p}" for p in run.invalid]
+            + [f"WARNING {label}: limit not enforced, {p}" for p in run.unenforced])
 
 
 def format_text(comparison: Comparison) -> list[str]:
@@ -368,16 +284,19 @@ def format_text(comparison: Comparison) -> list[str]:
     a, b = comparison.a, comparison.b
     lines = [f"A: {a.source} (profile {a.profile}, commit {(a.commit or '-')[:10]}, {a.datetime or '-'})",
              f"B: {b.source} (profile {b.profile}, commit {(b.commit or '-')[:10]}, {b.datetime or '-'})"]
+    lines += run_flags("A", a) + run_flags("B", b)
+    if comparison.same_run:
+        lines.append(f"note: {comparison.same_run}: the comparison says nothing about a change")
     if comparison.mismatch:
         lines.append("MISMATCH: " + "; ".join(comparison.mismatch) + " -- ratios only, no verdict")
     rows = [("", "median A", "median B", "ratio", "p", "rounds", "factor", "verdict", "benchmark")]
     for r in comparison.rows:
-        rows.append((r.mark, _fmt_time(r.median_a_s), _fmt_time(r.median_b_s),
+        rows.append((r.mark, fmt_time(r.median_a_s), fmt_time(r.median_b_s),
                      "-" if r.ratio is None else f"{r.ratio:.3f}",
                      "-" if r.p_value is None else f"{r.p_value:.3g}",
-                     f"{r.rounds_a}/{r.rounds_b}", f"{r.factor:.2f}", r.verdict, _short_name(r.name)))
+                     f"{r.rounds_a}/{r.rounds_b}", f"{r.factor:.2f}", r.verdict, short_name(r.name)))
     lines += format_table(rows, left=(0, 7, 8))
-    counts = {}
+    counts: dict[str, int] = {}
     for r in comparison.rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
     lines.append("")
@@ -387,21 +306,29 @@ def format_text(comparison: Comparison) -> list[str]:
                      f"(alpha {comparison.config.alpha})")
     elif comparison.mismatch:
         lines.append("no verdict: the runs are from different profiles or presets")
+    elif not comparison.judged:
+        lines.append(f"no verdict: no benchmark had {comparison.config.min_rounds} raw rounds in both runs "
+                     "(save them with --benchmark-save-data; raise --benchmark-min-rounds)")
     else:
         lines.append("OK: no significant slowdown beyond the factor")
     return lines
 
 
+def _run_dict(run: Run) -> dict:
+    return {"source": run.source, "profile": run.profile, "presets": list(run.presets), "commit": run.commit,
+            "invalid": list(run.invalid), "unenforced": list(run.unenforced)}
+
+
 def comparison_dict(comparison: Comparison) -> dict:
     cfg = comparison.config
     return {
-        "a": {"source": comparison.a.source, "profile": comparison.a.profile,
-              "presets": list(comparison.a.presets), "commit": comparison.a.commit},
-        "b": {"source": comparison.b.source, "profile": comparison.b.profile,
-              "presets": list(comparison.b.presets), "commit": comparison.b.commit},
+        "a": _run_dict(comparison.a),
+        "b": _run_dict(comparison.b),
         "config": {"factor": cfg.factor, "alpha": cfg.alpha, "min_rounds": cfg.min_rounds,
                    "factors": dict(cfg.factors)},
         "mismatch": list(comparison.mismatch),
+        "same_run": comparison.same_run,
+        "outcome": comparison.outcome,
         "failed": comparison.failed,
         "rows": [asdict(r) for r in comparison.rows],
     }
@@ -415,18 +342,6 @@ def format_json(comparison: Comparison) -> list[str]:
 RENDERERS = {"text": format_text, "json": format_json}
 
 
-# --------------------------------------------------------------------------- command
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a command produced: lines for stdout, an error for stderr, an exit code."""
-
-    lines: tuple[str, ...]
-    exit_code: int
-    error: str | None = None
-
-
 def gate_config(path: str | None = None, factor: float | None = None, alpha: float | None = None,
                 min_rounds: int | None = None, **gate_keys: int | None) -> GateConfig:
     """The configuration file's thresholds (see :func:`load_gate_config`), with command-line overrides
@@ -435,54 +350,3 @@ def gate_config(path: str | None = None, factor: float | None = None, alpha: flo
     changes = {k: v for k, v in (("factor", factor), ("alpha", alpha), ("min_rounds", min_rounds),
                                  *gate_keys.items()) if v is not None}
     return replace(config, **changes) if changes else config
-
-
-def check_format(format: str) -> None:
-    if format not in RENDERERS:
-        raise ValueError(f"format must be one of {sorted(RENDERERS)}, got {format!r}")
-
-
-def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: bool = False,
-                config: str | None = None, factor: float | None = None, alpha: float | None = None,
-                min_rounds: int | None = None, format: str = "text") -> Outcome:
-    """``compare A B`` without argparse. Exit 0 ok, 1 significant slowdown, 2 bad input or refused."""
-    check_format(format)
-    try:
-        cfg = gate_config(config, factor, alpha, min_rounds)
-        comparison = compare_runs(load_run(a, storage), load_run(b, storage), cfg, allow_mismatch=allow_mismatch)
-    except (CompareError, ValueError) as exc:
-        return Outcome((), EXIT_BAD_INPUT, str(exc))
-    return Outcome(tuple(RENDERERS[format](comparison)), comparison.exit_code)
-
-
-def add_gate_options(parser) -> None:
-    parser.add_argument("--config", default=None,
-                        help="TOML file with [tool.continuum-bench.gate] (default: ./pyproject.toml if present)")
-    parser.add_argument("--factor", type=float, default=None,
-                        help="median ratio beyond which a change counts, all operations (default: config, else 1.10)")
-    parser.add_argument("--alpha", type=float, default=None,
-                        help="significance level of the Mann-Whitney U test; for the gate also the chance "
-                             "that an unchanged commit fails it (default: config, else 0.05)")
-    parser.add_argument("--min-rounds", type=int, default=None,
-                        help="fewest rounds in either run for a verdict (default: config, else 5)")
-    parser.add_argument("--format", choices=sorted(RENDERERS), default="text", help="output format (default: text)")
-
-
-def add_parser(subparsers) -> None:
-    """Register ``compare`` on the costmodel CLI."""
-    p = subparsers.add_parser("compare", help="compare two runs: median ratio, Mann-Whitney U, verdict",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("a", help="baseline run: a pytest-benchmark JSON file or a history id like 0003")
-    p.add_argument("b", help="run compared with the baseline: a JSON file or a history id")
-    p.add_argument("--storage", default=None,
-                   help="pytest-benchmark storage folder where history ids are looked up (default: none)")
-    p.add_argument("--allow-mismatch", action="store_true",
-                   help="compare runs of different profiles or presets: ratios only, no verdict (default: refuse)")
-    add_gate_options(p)
-
-
-def run(args) -> Outcome:
-    """CLI adapter: argparse namespace in, Outcome out (the caller prints and exits)."""
-    return run_compare(args.a, args.b, storage=args.storage, allow_mismatch=args.allow_mismatch,
-                       config=args.config, factor=args.factor, alpha=args.alpha,
-                       min_rounds=args.min_rounds, format=args.format)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from costmodel import figures as F
+from reports import figures as F
 from costmodel.curves import crossovers, curve_points
 from costmodel.paper import study_scenarios
 from costmodel.pipelines import PIPELINES

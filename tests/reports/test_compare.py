@@ -3,15 +3,17 @@ import json
 
 import pytest
 
-from costmodel import compare as C
-from costmodel.cli import main
+from reports import cli
+from reports import compare as C
+from reports.cli import main
+from reports.store import parse_run
 
 from . import benchjson as B
 from . import conftest_data as D
 
 
 def _run(doc, name="run"):
-    return C.parse_run(doc, name)
+    return parse_run(doc, name)
 
 
 def _rows(comparison, operation):
@@ -41,7 +43,7 @@ def test_two_honest_runs_no_alarm(seed):
 def test_inference_20_percent_slower_alarms():
     doc = D.honest_run(3)
     cmp = C.compare_runs(_run(doc), _run(D.scaled(doc, "inference", 1.2)))
-    assert cmp.failed and cmp.exit_code == C.EXIT_REGRESSION
+    assert cmp.failed and cmp.outcome == "regression"
     inf = _rows(cmp, "inference")
     assert inf and all(r.mark == C.MARK_SLOWER and r.verdict == "regression" for r in inf)
     assert all(r.ratio == pytest.approx(1.2) and r.p_value < 0.05 for r in inf)
@@ -148,7 +150,7 @@ def test_run_compare_files_and_json(tmp_path):
     doc = D.honest_run(13)
     a = B.write(tmp_path / "a.json", doc)
     b = B.write(tmp_path / "b.json", D.scaled(doc, "inference", 1.2))
-    out = C.run_compare(str(a), str(b), format="json")
+    out = cli.run_compare(str(a), str(b), format="json")
     assert out.exit_code == 1
     parsed = json.loads("\n".join(out.lines))
     assert parsed["failed"] and any(r["mark"] == "+" for r in parsed["rows"])
@@ -157,22 +159,22 @@ def test_run_compare_files_and_json(tmp_path):
 def test_history_ids_with_storage(tmp_path):
     doc = D.honest_run(14)
     D.save_history(tmp_path / "hist", [doc, doc])
-    out = C.run_compare("0001", "0002", storage=str(tmp_path / "hist"))
+    out = cli.run_compare("0001", "0002", storage=str(tmp_path / "hist"))
     assert out.exit_code == 0, out.error
-    missing = C.run_compare("0001", "0009", storage=str(tmp_path / "hist"))
+    missing = cli.run_compare("0001", "0009", storage=str(tmp_path / "hist"))
     assert missing.exit_code == 2 and "history entry 0009 not found" in missing.error
-    no_storage = C.run_compare("0001", "0002")
+    no_storage = cli.run_compare("0001", "0002")
     assert no_storage.exit_code == 2 and "--storage" in no_storage.error
 
 
-@pytest.mark.parametrize("content, match", [("{not json", "malformed JSON"),
+@pytest.mark.parametrize("content, match", [("{not json", "malformed or truncated JSON"),
                                             ('{"benchmarks": []}', "holds no benchmarks"),
                                             ('{"x": 1}', "not a pytest-benchmark")])
 def test_bad_files_are_clear_errors(tmp_path, content, match):
     bad = tmp_path / "bad.json"
     bad.write_text(content)
     good = B.write(tmp_path / "good.json", D.honest_run(1))
-    out = C.run_compare(str(good), str(bad))
+    out = cli.run_compare(str(good), str(bad))
     assert out.exit_code == 2 and match in out.error and "bad.json" in out.error
 
 
@@ -185,5 +187,45 @@ def test_cli_compare_exit_codes(tmp_path, capsys):
     assert main(["compare", str(a), str(b)]) == 1
     assert main(["compare", str(a), str(other)]) == 2
     assert "--allow-mismatch" in capsys.readouterr().err
-    assert main(["compare", str(a), str(other), "--allow-mismatch"]) == 0
+    assert main(["compare", str(a), str(other), "--allow-mismatch"]) == 2  # nothing judged: not a pass
     assert "no verdict" in capsys.readouterr().out
+
+
+def test_nothing_judged_is_no_verdict_and_exits_2(tmp_path):
+    doc = D.with_rounds(D.honest_run(17), 3)
+    a, b = B.write(tmp_path / "a.json", doc), B.write(tmp_path / "b.json", D.honest_run(18))
+    out = cli.run_compare(str(a), str(b))
+    assert out.exit_code == 2 and out.lines[-1].startswith("no verdict: no benchmark had 5 raw rounds")
+    assert not any(line.startswith("OK") for line in out.lines)
+
+
+def test_same_run_gets_a_note(tmp_path):
+    doc = D.honest_run(19)
+    a = B.write(tmp_path / "a.json", doc)
+    copy = B.write(tmp_path / "copy.json", doc)
+    other = B.write(tmp_path / "b.json", B.edit(doc, lambda d: d.update(datetime="2026-11-28T09:00:00+00:00")))
+    assert any(line.startswith("note: A and B are the same file") for line in cli.run_compare(str(a), str(a)).lines)
+    assert any(line.startswith("note: A and B are the same session (datetime 2026-11-27T08:10")
+               for line in cli.run_compare(str(a), str(copy)).lines)
+    assert not any(line.startswith("note:") for line in cli.run_compare(str(a), str(other)).lines)
+
+
+def test_invalid_load_refused_unless_allowed_and_unenforced_flagged(tmp_path):
+    def dead(d):
+        d["machine_info"]["continuum"]["load"] = {"workers": 2, "valid": False, "state": "stopped",
+                                                  "died": [{"index": 1, "pid": 5, "returncode": -9}]}
+
+    doc = D.honest_run(20)
+    a = B.write(tmp_path / "a.json", doc)
+    b = B.write(tmp_path / "b.json", B.edit(doc, dead))
+    out = cli.run_compare(str(a), str(b))
+    assert out.exit_code == 2 and "b.json: not a valid run: machine_info.continuum.load.valid: false" in out.error
+    shown = cli.run_compare(str(a), str(b), allow_invalid=True)
+    assert "WARNING B: INVALID machine_info.continuum.load.valid: false (died: worker 1 pid 5 exit -9" in shown.lines[2]
+    loose = B.edit(doc, lambda d: d["machine_info"]["continuum"]["profile"].update(
+        enforced={"cpu_quota": {"requested": True, "enforced": False, "reason": "no cgroup"}}))
+    c = B.write(tmp_path / "c.json", loose)
+    flagged = cli.run_compare(str(a), str(c))
+    assert flagged.exit_code == 0 and any(
+        "WARNING B: limit not enforced, machine_info.continuum.profile.enforced.cpu_quota.enforced: false (no cgroup)"
+        in line for line in flagged.lines)

@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from costmodel import history as H
-from costmodel.cli import main
+from reports import history as H
+from reports import store as S
+from reports.cli import main, run_history
 
 from . import conftest_data as D
 
@@ -20,7 +21,7 @@ def storage(tmp_path):
 
 
 def test_list_runs_oldest_first(storage):
-    entries = H.list_runs(storage, profile="edge-idle")
+    entries = S.list_entries(storage, profile="edge-idle")
     assert [e.id for e in entries] == ["0001", "0002", "0003", "0004"]
     assert entries[0].machine_id == D.MACHINE_ID and entries[0].profile == "edge-idle"
     lines = H.format_text(entries)
@@ -28,20 +29,20 @@ def test_list_runs_oldest_first(storage):
 
 
 def test_median_series_follows_the_slowdown(storage):
-    series = H.median_series(H.list_runs(storage, profile="edge-idle"), NAME)
+    series = H.median_series(S.list_entries(storage, profile="edge-idle"), NAME)
     medians = [m for _, m in series]
     assert medians == sorted(medians) and medians[-1] / medians[0] == pytest.approx(1.3, rel=0.05)
 
 
 def test_plot_writes_png(storage, tmp_path):
-    out = H.run_history(str(storage), profile="edge-idle", benchmark=NAME, plot=str(tmp_path / "med.png"))
+    out = run_history(str(storage), profile="edge-idle", benchmark=NAME, plot=str(tmp_path / "med.png"))
     assert out.exit_code == 0, out.error
     png = tmp_path / "med.png"
     assert png.stat().st_size > 5000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_json_listing(storage):
-    out = H.run_history(str(storage / "edge-idle"), format="json")
+    out = run_history(str(storage / "edge-idle"), format="json")
     assert [e["id"] for e in json.loads("\n".join(out.lines))] == ["0001", "0002", "0003", "0004"]
 
 
@@ -52,28 +53,21 @@ def test_json_listing(storage):
 def test_missing_or_empty_storage(tmp_path, setup, match):
     folder = tmp_path / "hist"
     setup(folder)
-    out = H.run_history(str(folder))
+    out = run_history(str(folder))
     assert out.exit_code == 2 and match in out.error
 
 
 def test_unknown_benchmark_and_host(storage):
-    out = H.run_history(str(storage), profile="edge-idle", benchmark="test_nope")
+    out = run_history(str(storage), profile="edge-idle", benchmark="test_nope")
     assert out.exit_code == 2 and "no saved run holds benchmark 'test_nope'" in out.error
-    out = H.run_history(str(storage), profile="edge-idle", machine_id="Other-Host")
+    out = run_history(str(storage), profile="edge-idle", machine_id="Other-Host")
     assert out.exit_code == 2 and "no saved run folders for host Other-Host" in out.error
 
 
 def test_entry_of_another_profile_is_named(storage):
     D.save_history(storage / "mixed", [D.honest_run(1), D.honest_run(2, profile="device")])
-    out = H.run_history(str(storage / "mixed"), profile="edge-idle")
+    out = run_history(str(storage / "mixed"), profile="edge-idle")
     assert out.exit_code == 2 and "0002_" in out.error and "'device'" in out.error
-
-
-def test_find_entry(storage):
-    entries = H.list_runs(storage, profile="edge-idle")
-    assert H.find_entry(entries, "0003").id == "0003"
-    with pytest.raises(H.HistoryError, match="0009 not found"):
-        H.find_entry(entries, "0009")
 
 
 def test_cli_history(storage, capsys):
@@ -87,16 +81,28 @@ def test_hostname_layout_of_the_suite(tmp_path):
     root = tmp_path / "history"
     D.save_history(root / "edge-idle", [D.honest_run(1)], machine_id=f"node-a/{D.MACHINE_ID}")
     D.save_history(root / "edge-idle", [D.honest_run(2), D.honest_run(3)], machine_id=f"node-b/{D.MACHINE_ID}")
-    out = H.run_history(str(root), profile="edge-idle")
+    out = run_history(str(root), profile="edge-idle")
     assert out.exit_code == 2 and "node-a/" in out.error and "--machine-id" in out.error
-    entries = H.list_runs(root, profile="edge-idle", machine_id="node-b")
+    entries = S.list_entries(root, profile="edge-idle", machine_id="node-b")
     assert [e.id for e in entries] == ["0001", "0002"] and entries[0].machine_id == f"node-b/{D.MACHINE_ID}"
 
 
 def test_this_host_is_chosen_among_several(tmp_path, monkeypatch):
     root = tmp_path / "history"
-    monkeypatch.setattr(H.socket, "gethostname", lambda: "me")
-    monkeypatch.setattr(H, "current_machine_id", lambda: D.MACHINE_ID)
+    monkeypatch.setattr(S.socket, "gethostname", lambda: "me")
+    monkeypatch.setattr(S, "current_machine_id", lambda: D.MACHINE_ID)
     D.save_history(root, [D.honest_run(1)], machine_id=f"other/{D.MACHINE_ID}")
     D.save_history(root, [D.honest_run(2), D.honest_run(3)], machine_id=f"me/{D.MACHINE_ID}")
-    assert len(H.list_runs(root)) == 2
+    assert len(S.list_entries(root)) == 2
+
+
+def test_listing_flags_runs_whose_load_died(storage):
+    docs = [D.honest_run(1), D.honest_run(2)]
+    docs[1]["machine_info"]["continuum"]["load"] = {"workers": 2, "valid": False, "state": "stopped",
+                                                    "died": [{"index": 0, "pid": 3, "returncode": -9}]}
+    D.save_history(storage / "flagged", docs)
+    out = run_history(str(storage / "flagged"), profile="edge-idle")
+    rows = [line for line in out.lines if line.startswith("000")]
+    assert "INVALID" not in rows[0] and "INVALID" in rows[1]
+    listing = json.loads("\n".join(run_history(str(storage / "flagged"), format="json").lines))
+    assert listing[1]["invalid"][0].startswith("machine_info.continuum.load.valid: false")

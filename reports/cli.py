@@ -1,0 +1,547 @@
+"""The command line: ``continuum-bench {report,compare,history,gate,advise,paper}``.
+
+Parsing is separate from the work: ``run_<command>(**kw)`` takes plain values and
+returns an :class:`Outcome` (lines for stdout, an error for stderr, an exit code);
+only :func:`main` prints, and only ``__main__`` modules exit. Exit codes, for every
+command: 0 done (no regression), 1 a significant slowdown (compare, gate), 2 bad
+input, a refused run, or no verdict. ``python -m costmodel paper|advise`` is this
+command line too.
+
+Each command imports what it needs when it runs (``paper`` and ``advise`` never load
+matplotlib or scipy).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from costmodel import radio
+from costmodel.pipelines import METRIC_UNITS, METRICS, scenario_coefficients, validate_q
+
+from .contract import PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
+from .render import FORMATS, render
+from .store import STATISTICS, ResultsError
+
+PROG = "continuum-bench"
+SCENARIOS = tuple(SCENARIO_PROFILES)
+SIZE_SOURCES = ("study", "results")
+#: TR 38.901 Table 7.4.1-1: the UMi street-canyon path loss holds for 10 m <= d_2D <= 5 km.
+UMI_DISTANCE_RANGE_M = (10.0, 5000.0)
+
+#: Exit codes of every command.
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_VERDICT = 2
+OUTCOME_EXIT = {"ok": EXIT_OK, "regression": EXIT_REGRESSION, "no verdict": EXIT_NO_VERDICT}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command produced: lines for stdout, an error for stderr, an exit code."""
+
+    lines: tuple[str, ...]
+    exit_code: int
+    error: str | None = None
+
+
+def _bad(exc: Exception | str, prefix: str = "") -> Outcome:
+    return Outcome((), EXIT_BAD_INPUT, f"{prefix}{exc}")
+
+
+# ---- shared checks ------------------------------------------------------------------------
+
+def whole_q(text) -> int:
+    """Q, a number of requests: a whole number >= 1 ("100", "1e3"); ValueError naming the value."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 1 or not value.is_integer():
+        raise ValueError(f"--q must be a whole number of requests >= 1, got {text!r}")
+    return int(value)
+
+
+def check_format(fmt: str, formats=FORMATS) -> None:
+    if fmt not in formats:
+        raise ValueError(f"--format must be one of {tuple(formats)}, got {fmt!r}")
+
+
+def radio_link(radio_preset: str, distance: float | None, allow_distance: bool = False):
+    """The link of a preset at ``distance`` [m], and the note when the distance is outside the UMi
+    model's validity (refused unless ``allow_distance``). ValueError naming --distance otherwise."""
+    note = None
+    if distance is not None:
+        lo, hi = UMI_DISTANCE_RANGE_M
+        if not math.isfinite(distance) or distance <= 0:
+            raise ValueError(f"--distance must be a positive number of metres, got {distance!r}")
+        if not lo <= distance <= hi:
+            msg = (f"--distance {distance:g} m is outside the UMi street-canyon path loss model's validity "
+                   f"(TR 38.901 Table 7.4.1-1: {lo:g} m to {hi / 1000:g} km)")
+            if not allow_distance:
+                raise ValueError(msg + "; pass --allow-distance-outside-model to extrapolate anyway")
+            note = "EXTRAPOLATED: " + msg
+    link = radio.get_link(radio_preset, distance=distance)
+    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
+    if not (up > 0 and down > 0):
+        raise ValueError(f"--distance {link.distance:g} m: the link carries no data there (uplink {up:g} bit/s, "
+                         f"downlink {down:g} bit/s)")
+    return link, note
+
+
+def radio_summary(link, preset: str) -> dict:
+    return {"preset": preset, **dataclasses.asdict(link), "uplink_bps": float(radio.uplink_rate(link)),
+            "downlink_bps": float(radio.downlink_rate(link))}
+
+
+def _model_download(inference_format, finetune_format, uncompressed):
+    from .measured import ModelDownload
+
+    return ModelDownload(inference_format or "tflite", finetune_format or "keras", not uncompressed)
+
+
+# ---- paper --------------------------------------------------------------------------------
+
+def run_paper(*, q=None, radio_preset: str = "paper", distance: float | None = None,
+              allow_distance: bool = False, published_swap: bool = False, format: str = "text") -> Outcome:
+    """The study's own figures through the model (costmodel.paper.paper_report)."""
+    from costmodel.paper import paper_report
+
+    try:
+        check_format(format)
+        qs = None if q is None else [whole_q(v) for v in q]
+        link, note = radio_link(radio_preset, distance, allow_distance)
+        out = paper_report(None if qs is None else validate_q(qs).ravel(), link,
+                           published_swap=published_swap, radio_preset=radio_preset)
+    except ValueError as exc:
+        return _bad(exc)
+    out["radio"] = radio_summary(link, radio_preset)
+    if note:
+        out = {"warning": note, **out}
+    return Outcome(tuple(render(out, format)), EXIT_OK)
+
+
+# ---- advise -------------------------------------------------------------------------------
+
+#: Options that choose among measured results: without --results they change nothing.
+RESULTS_ONLY = ("pruning_method", "runtime", "statistic", "sizes", "inference_model_format",
+                "finetune_model_format", "uncompressed", "allow_invalid")
+
+
+def advice_rows(inputs: dict, q: int) -> tuple[list[dict], list[dict]]:
+    """(best per metric with the runner-up and the margin, the full ranking) for ``q`` requests."""
+    from costmodel.curves import ranking
+
+    advice, ranks = [], []
+    for metric in METRICS:
+        ranked = ranking(scenario_coefficients(inputs, metric), q)
+        (best, v0), (second, v1) = ranked[0], ranked[1]
+        advice.append({"metric": metric, "unit": METRIC_UNITS[metric], "best": best, "value": v0,
+                       "runner_up": second, "runner_up_value": v1, "margin": v1 - v0,
+                       "margin_pct": 100 * (v1 - v0) / v0 if v0 > 0 else math.inf})
+        ranks += [{"metric": metric, "rank": i + 1, "pipeline": p, "value": v} for i, (p, v) in enumerate(ranked)]
+    return advice, ranks
+
+
+def inputs_frame(inputs: dict):
+    """The inputs each pipeline's cost rests on [s, byte, bit/s], one row per pipeline."""
+    import pandas as pd
+
+    rows = []
+    for name, x in inputs.items():
+        d = dataclasses.asdict(x)
+        d.pop("powers", None)
+        rows.append({"pipeline": name, **d})
+    return pd.DataFrame(rows)
+
+
+def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 0.7,
+                  pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
+                  sizes: str | None = None, model_download=None, allow_invalid: bool = False) -> tuple[dict, str]:
+    """({pipeline: PipelineInputs}, where they come from); ValueError naming the option it cannot honour."""
+    if isinstance(pruning_factor, bool) or not 0 < pruning_factor < 1:
+        raise ValueError(f"--pruning-factor must be a fraction in (0, 1), 0.7 for 70 %, got {pruning_factor!r}")
+    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
+    if not results:
+        from costmodel.paper import PAPER_PRUNING_FACTOR_PCT, study_scenario
+
+        if abs(pruning_factor * 100 - PAPER_PRUNING_FACTOR_PCT) > 1e-9:
+            raise ValueError(
+                f"--pruning-factor {pruning_factor:g}: the study gives the pruned pipelines' inputs only at "
+                f"{PAPER_PRUNING_FACTOR_PCT / 100:g} (Table I has fine-tuning and inference times at 0.5, 0.6, "
+                "0.7, 0.8 and 0.85, but the pruning and encryption times and the pruned model's size come from "
+                f"Table II, published for {PAPER_PRUNING_FACTOR_PCT} % only); measure the others and pass --results")
+        return study_scenario(scenario, link), f"the study's figures (pruning factor {pruning_factor:g})"
+    from .measured import scenario_from_results
+    from .store import load_results
+
+    rs = load_results(*results, allow_invalid=allow_invalid)
+    edge = SCENARIO_PROFILES[scenario]
+    if edge not in rs.profiles or "device" not in rs.profiles:
+        raise ResultsError(f"--results: scenario {scenario!r} needs the device and {edge} profiles; the results "
+                           f"hold {sorted(rs.profiles)}")
+    method = pruning_method or "filter"
+    have = sorted({m.pruning_factor for m in rs.select("finetune", None, None, pruning_method=method)})
+    if not any(abs(pruning_factor - pf) < 1e-9 for pf in have):
+        raise ValueError(f"--pruning-factor {pruning_factor:g}: the results hold {method} fine-tuning at "
+                         f"{', '.join(f'{p:g}' for p in have) or 'no pruning factor'}")
+    inputs = scenario_from_results(rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down,
+                                   pruning_method=method, runtime=runtime or "litert",
+                                   model_download=model_download or _model_download(None, None, False),
+                                   sizes=sizes or "study", statistic=statistic or "mean")
+    flags = [f"{r.profile}: {p}" for r in rs.runs for p in r.invalid + r.unenforced]
+    src = "measured: " + ", ".join(f"{p} {s}" for p, s in rs.sources.items())
+    return inputs, src + ("; FLAGGED " + "; ".join(flags) if flags else "")
+
+
+def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allow_distance: bool = False,
+               radio_preset: str = "paper", results=None, pruning_factor: float = 0.7,
+               pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
+               sizes: str | None = None, inference_model_format: str | None = None,
+               finetune_model_format: str | None = None, uncompressed: bool = False,
+               allow_invalid: bool = False, format: str = "text") -> Outcome:
+    """Best pipeline by latency, energy and data for ``q`` requests, a scenario and a distance,
+    with the margin to the runner-up and the inputs the answer rests on."""
+    import pandas as pd
+
+    given = {"pruning_method": pruning_method, "runtime": runtime, "statistic": statistic, "sizes": sizes,
+             "inference_model_format": inference_model_format, "finetune_model_format": finetune_model_format,
+             "uncompressed": uncompressed or None, "allow_invalid": allow_invalid or None}
+    try:
+        check_format(format)
+        qv = whole_q(q)
+        if scenario not in SCENARIOS:
+            raise ValueError(f"--scenario must be one of {SCENARIOS}, got {scenario!r}")
+        if not results:
+            used = [k for k in RESULTS_ONLY if given[k] is not None]
+            if used:
+                raise ValueError(f"--{used[0].replace('_', '-')} chooses among measured results: it goes with "
+                                 "--results (the study's figures have one value of it)")
+        for option, value, allowed in (("--pruning-method", pruning_method, PRUNING_METHODS),
+                                       ("--runtime", runtime, RUNTIMES), ("--statistic", statistic, STATISTICS),
+                                       ("--sizes", sizes, SIZE_SOURCES)):
+            if value is not None and value not in allowed:
+                raise ValueError(f"{option} must be one of {allowed}, got {value!r}")
+        link, note = radio_link(radio_preset, distance, allow_distance)
+        inputs, source = advise_inputs(
+            scenario=scenario, link=link, results=results, pruning_factor=pruning_factor,
+            pruning_method=pruning_method, runtime=runtime, statistic=statistic, sizes=sizes,
+            model_download=_model_download(inference_model_format, finetune_model_format, uncompressed),
+            allow_invalid=allow_invalid)
+        advice, ranks = advice_rows(inputs, qv)
+    except ValueError as exc:  # includes ResultsError
+        return _bad(exc)
+    out = {"q": qv, "scenario": scenario, "source": source}
+    if note:
+        out["warning"] = note
+    out.update({"radio": radio_summary(link, radio_preset), "advice": pd.DataFrame(advice),
+                "ranking": pd.DataFrame(ranks), "inputs": inputs_frame(inputs)})
+    return Outcome(tuple(render(out, format)), EXIT_OK)
+
+
+# ---- report -------------------------------------------------------------------------------
+
+def run_report(*, results=None, out: str | Path | None = None, run: str | None = None, q=None,
+               pruning_factor: float = 0.7, pruning_method: str = "filter", runtime: str = "litert",
+               statistic: str = "mean", sizes: str = "study", inference_model_format: str | None = None,
+               finetune_model_format: str | None = None, uncompressed: bool = False,
+               radio_preset: str = "paper", distance: float | None = None, allow_distance: bool = False,
+               allow_invalid: bool = False, format: str = "text") -> Outcome:
+    """Write ``<out>/<run>/`` (index.html, tables, figures, report.json) from results files or folders."""
+    from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, write_report
+
+    run = run or default_run_name()
+    folder = Path(out if out is not None else DEFAULT_OUT) / run
+    try:
+        check_format(format)
+        qs = None if q is None else validate_q([whole_q(v) for v in q]).ravel()
+        link, note = radio_link(radio_preset, distance, allow_distance)
+        report = build_report(results or ["results"], q=qs, pruning_factor=pruning_factor,
+                              pruning_method=pruning_method, runtime=runtime, statistic=statistic, sizes=sizes,
+                              model_download=_model_download(inference_model_format, finetune_model_format,
+                                                             uncompressed),
+                              radio_preset=radio_preset, distance=link.distance if distance is not None else None,
+                              allow_invalid=allow_invalid)
+        if note:
+            report = dataclasses.replace(report, alerts=(note,) + report.alerts)
+        report = write_report(report, folder, run=run)
+    except ValueError as exc:  # ResultsError, ReportError
+        return _bad(exc, "report: ")
+    if format != "text":
+        return Outcome(tuple(render({"index": str(report.index), **report_dict(report)}, format)), EXIT_OK)
+    lines = [f"wrote {report.index}", f"  {len(report.written)} files: tables/, figures/, points.csv, report.json"]
+    lines += [f"  ! {a}" for a in report.alerts]
+    if report.warnings:
+        lines.append(f"  {len(report.warnings)} warning(s), listed on the page:")
+        lines += [f"  - {w}" for w in report.warnings if " unstable (" not in w]
+        unstable = sum(" unstable (" in w for w in report.warnings)
+        if unstable:
+            lines.append(f"  - {unstable} unstable result(s): rerun with more rounds (--benchmark-min-rounds)")
+    return Outcome(tuple(lines), EXIT_OK)
+
+
+# ---- compare, history, gate ---------------------------------------------------------------
+
+def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: bool = False,
+                allow_invalid: bool = False, config: str | None = None, factor: float | None = None,
+                alpha: float | None = None, min_rounds: int | None = None, format: str = "text") -> Outcome:
+    """``compare A B``: exit 0 no slowdown, 1 a significant slowdown, 2 bad input, refused, or no verdict."""
+    from . import compare as C
+    from .store import load_run, refuse_invalid, resolve_run_path
+
+    try:
+        check_format(format, C.RENDERERS)
+        cfg = C.gate_config(config, factor, alpha, min_rounds)
+        run_a, run_b = (load_run(resolve_run_path(r, storage)) for r in (a, b))
+        if not allow_invalid:
+            refuse_invalid(run_a)
+            refuse_invalid(run_b)
+        comparison = C.compare_runs(run_a, run_b, cfg, allow_mismatch=allow_mismatch)
+    except ValueError as exc:
+        return _bad(exc)
+    return Outcome(tuple(C.RENDERERS[format](comparison)), OUTCOME_EXIT[comparison.outcome])
+
+
+def run_history(storage: str, *, profile: str | None = None, machine_id: str | None = None,
+                benchmark: str | None = None, plot: str | None = None, format: str = "text") -> Outcome:
+    """``history``: list runs; with ``benchmark``, its median across them; with ``plot``, also the PNG."""
+    from . import history as H
+    from .store import list_entries
+
+    if plot and not benchmark:
+        return _bad("--plot needs --benchmark NAME")
+    try:
+        check_format(format, H.RENDERERS)
+        entries = list_entries(storage, profile=profile, machine_id=machine_id)
+        lines = list(H.RENDERERS[format](entries))
+        if benchmark:
+            series = H.median_series(entries, benchmark)
+            if format == "text":
+                lines += ["", f"median of {benchmark}:"]
+                lines += [f"  {e.label}  {m * 1e3:.3f} ms" for e, m in series]
+            if plot:
+                paths = H.plot_median_history(entries, benchmark, plot)
+                if format == "text":
+                    lines.append("wrote " + ", ".join(str(p) for p in paths))
+    except ValueError as exc:
+        return _bad(exc)
+    return Outcome(tuple(lines), EXIT_OK)
+
+
+def run_gate(profile: str, storage: str, current: str | None = None, *, machine_id: str | None = None,
+             config: str | None = None, factor: float | None = None, alpha: float | None = None,
+             min_rounds: int | None = None, baseline_runs: int | None = None,
+             min_baseline_runs: int | None = None, aa: bool = False, slowdown: str | None = None,
+             format: str = "text") -> Outcome:
+    """``gate``: the current run against the baseline (exit 0 ok, 1 slowdown, 2 bad input or no verdict);
+    with ``aa``, the false-alarm (or, with ``slowdown``, detection) rate over the saved runs."""
+    import json
+
+    from . import gate as G
+    from .compare import gate_config
+
+    if slowdown and not aa:
+        return _bad("--slowdown goes with --aa", "gate: ")
+    if not aa and current is None:
+        return _bad("--current is required (or --aa)", "gate: ")
+    try:
+        check_format(format, ("text", "json"))
+        cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
+                          min_baseline_runs=min_baseline_runs)
+        if aa:
+            slow = G.parse_slowdown(slowdown) if slowdown else None
+            check = G.aa_check(storage, profile, machine_id=machine_id, config=cfg, slowdown=slow)
+            return Outcome(tuple(G.format_aa(check, profile, cfg, slow)), EXIT_OK)
+        result = G.gate(profile, storage, current, machine_id=machine_id, config=cfg)
+    except ValueError as exc:
+        return _bad(exc, "gate --aa: " if aa else "gate: ")
+    if format == "json":
+        lines = json.dumps(G.result_dict(result), indent=2, allow_nan=False, default=str).splitlines()
+    else:
+        lines = G.format_text(result, profile)
+    return Outcome(tuple(lines), OUTCOME_EXIT[result.outcome])
+
+
+# ---- parsing ------------------------------------------------------------------------------
+
+def _format(p, choices=FORMATS):
+    p.add_argument("--format", choices=choices, default="text", help="output format (default: text)")
+
+
+def _radio(p):
+    p.add_argument("--radio", dest="radio_preset", choices=sorted(radio.PRESETS), default="paper",
+                   help="radio preset for the link rates (default: paper)")
+    p.add_argument("--distance", type=float, default=None,
+                   help="distance device-base station [m], 10 m to 5 km (default: the preset's, 100 m)")
+    p.add_argument("--allow-distance-outside-model", dest="allow_distance", action="store_true",
+                   help="extrapolate the UMi path loss beyond 10 m-5 km; the output says so (default: refuse)")
+
+
+def _results_options(p, *, defaults: bool):
+    """The options choosing among measured results; ``defaults`` False: None, so that advise can
+    tell an option given from one left alone."""
+    d = (lambda v: v) if defaults else (lambda v: None)
+    p.add_argument("--pruning-factor", type=float, default=0.7,
+                   help="pruning factor of the pruned pipelines, a fraction (default: 0.7)")
+    p.add_argument("--pruning-method", choices=PRUNING_METHODS, default=d("filter"),
+                   help="pruning method of the pruned pipelines (default: filter)")
+    p.add_argument("--runtime", choices=RUNTIMES, default=d("litert"), help="inference runtime (default: litert)")
+    p.add_argument("--statistic", choices=STATISTICS, default=d("mean"), help="timing statistic (default: mean)")
+    p.add_argument("--sizes", choices=SIZE_SOURCES, default=d("study"),
+                   help="sample/result sizes from the study (300 kB / 2 kB) or the results (default: study)")
+    p.add_argument("--inference-model-format", default=None,
+                   help="model downloaded for on-device inference (default: tflite)")
+    p.add_argument("--finetune-model-format", default=None,
+                   help="model downloaded for on-device fine-tuning (default: keras)")
+    p.add_argument("--uncompressed", action="store_true",
+                   help="download size is model_bytes, not model_bytes_gzip (default: gzip)")
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="use runs whose background load died (machine_info.continuum.load.valid: false), "
+                        "flagged (default: refuse them)")
+
+
+def _results_kwargs(a) -> dict:
+    return {k: getattr(a, k) for k in ("pruning_factor", "pruning_method", "runtime", "statistic", "sizes",
+                                       "inference_model_format", "finetune_model_format", "uncompressed",
+                                       "allow_invalid")}
+
+
+def _gate_options(p):
+    p.add_argument("--config", default=None,
+                   help="TOML file with [tool.continuum-bench.gate] (default: ./pyproject.toml if present)")
+    p.add_argument("--factor", type=float, default=None,
+                   help="median ratio beyond which a change counts, all operations (default: config, else 1.10)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="significance level of the Mann-Whitney U test; for the gate also the chance "
+                        "that an unchanged commit fails it (default: config, else 0.05)")
+    p.add_argument("--min-rounds", type=int, default=None,
+                   help="fewest rounds in either run for a verdict (default: config, else 5)")
+    _format(p, ("text", "json"))
+
+
+def _add_paper(sub):
+    p = sub.add_parser("paper", help="the study's own figures through the model")
+    _format(p)
+    _radio(p)
+    p.add_argument("--q", nargs="+", default=None, help="also give curve points at these Q (default: none)")
+    p.add_argument("--published-swap", action="store_true",
+                   help="use the study's D-FT,D-Inf energy formula with P_inf/P_ft swapped (default: off)")
+    return lambda a: run_paper(q=a.q, radio_preset=a.radio_preset, distance=a.distance,
+                               allow_distance=a.allow_distance, published_swap=a.published_swap, format=a.format)
+
+
+def _add_advise(sub):
+    p = sub.add_parser("advise", help="best pipeline for Q requests, an edge load and a distance")
+    p.add_argument("--q", required=True, help="number of requests per model, a whole number >= 1 (required)")
+    p.add_argument("--scenario", choices=SCENARIOS, default="idle", help="edge load (default: idle)")
+    p.add_argument("--results", nargs="+", default=None,
+                   help="use measured results (files or folders) instead of the study's figures (default: study)")
+    _format(p)
+    _radio(p)
+    _results_options(p, defaults=False)
+    return lambda a: run_advise(q=a.q, scenario=a.scenario, distance=a.distance, allow_distance=a.allow_distance,
+                                radio_preset=a.radio_preset, results=a.results, format=a.format,
+                                **_results_kwargs(a))
+
+
+def _add_report(sub):
+    p = sub.add_parser("report", help="write results/report/<run>/: the HTML page, tables, figures")
+    p.add_argument("results", nargs="*", default=None,
+                   help="results: JSON files (one per profile), a folder of them, or history storage folders "
+                        "(default: results)")
+    p.add_argument("--out", default=None, help="parent folder of the report (default: results/report)")
+    p.add_argument("--run", default=None, help="report folder name under --out (default: UTC time YYYYmmdd-HHMMSS)")
+    p.add_argument("--q", nargs="+", default=None, help="Q values of the curves (default: 1..10000 log spaced)")
+    _format(p)
+    _radio(p)
+    _results_options(p, defaults=True)
+    return lambda a: run_report(results=a.results, out=a.out, run=a.run, q=a.q, radio_preset=a.radio_preset,
+                                distance=a.distance, allow_distance=a.allow_distance, format=a.format,
+                                **_results_kwargs(a))
+
+
+def _add_compare(sub):
+    p = sub.add_parser("compare", help="compare two runs: median ratio, Mann-Whitney U, verdict")
+    p.add_argument("a", help="baseline run: a pytest-benchmark JSON file or a history id like 0003")
+    p.add_argument("b", help="run compared with the baseline: a JSON file or a history id")
+    p.add_argument("--storage", default=None,
+                   help="pytest-benchmark storage folder where history ids are looked up (default: none)")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="compare runs of different profiles or presets: ratios only, no verdict (default: refuse)")
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="compare runs whose background load died, flagged (default: refuse)")
+    _gate_options(p)
+    return lambda a: run_compare(a.a, a.b, storage=a.storage, allow_mismatch=a.allow_mismatch,
+                                 allow_invalid=a.allow_invalid, config=a.config, factor=a.factor, alpha=a.alpha,
+                                 min_rounds=a.min_rounds, format=a.format)
+
+
+def _add_history(sub):
+    p = sub.add_parser("history", help="list a profile's saved runs on a host; plot one benchmark's median")
+    p.add_argument("--storage", required=True,
+                   help="pytest-benchmark storage folder (results/history or results/history/<profile>) (required)")
+    p.add_argument("--profile", default=None, help="profile whose runs to list (default: whatever storage holds)")
+    p.add_argument("--machine-id", default=None,
+                   help="host folder: a machine id (Linux-CPython-3.11-64bit), a hostname or both as "
+                        "hostname/machine-id (default: the only one, else this host's)")
+    p.add_argument("--benchmark", default=None, help="benchmark name or fullname to follow (default: none)")
+    p.add_argument("--plot", default=None, help="write its median across runs to this PNG (default: no plot)")
+    _format(p, ("text", "json"))
+    return lambda a: run_history(a.storage, profile=a.profile, machine_id=a.machine_id, benchmark=a.benchmark,
+                                 plot=a.plot, format=a.format)
+
+
+def _add_gate(sub):
+    p = sub.add_parser("gate", help="fail on a significant slowdown beyond this host's between-run noise")
+    p.add_argument("--profile", required=True, help="profile of the current run (required)")
+    p.add_argument("--storage", required=True,
+                   help="history storage: results/history or results/history/<profile> (required)")
+    p.add_argument("--current", default=None, help="pytest-benchmark JSON of the run under test (required unless --aa)")
+    p.add_argument("--aa", action="store_true",
+                   help="instead: judge the saved runs against each other and print the false-alarm rate")
+    p.add_argument("--slowdown", default=None, metavar="OPERATION=FACTOR",
+                   help="with --aa: make the judged run's rounds of OPERATION FACTOR times longer first and "
+                        "print how often the gate catches it, e.g. inference=1.3 (default: none)")
+    p.add_argument("--machine-id", default=None,
+                   help="host folder of the baseline: machine id, hostname or hostname/machine-id "
+                        "(default: the current entry's, the only one, else this host's)")
+    p.add_argument("--baseline-runs", type=int, default=None,
+                   help="newest saved runs forming the baseline (default: config, else 5)")
+    p.add_argument("--min-baseline-runs", type=int, default=None,
+                   help="fewest baseline runs for a verdict, >= 2 (default: config, else 3)")
+    _gate_options(p)
+    return lambda a: run_gate(a.profile, a.storage, a.current, machine_id=a.machine_id, config=a.config,
+                              factor=a.factor, alpha=a.alpha, min_rounds=a.min_rounds,
+                              baseline_runs=a.baseline_runs, min_baseline_runs=a.min_baseline_runs, aa=a.aa,
+                              slowdown=a.slowdown, format=a.format)
+
+
+SUBCOMMANDS = {"report": _add_report, "compare": _add_compare, "history": _add_history, "gate": _add_gate,
+               "advise": _add_advise, "paper": _add_paper}
+
+
+def build_parser(prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Results of the MobileNet device/edge study: report, compare, history and gate "
+                               "over the benchmark JSON; advise and paper from the cost model.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(commands) + "}")
+    for name in commands:
+        run = SUBCOMMANDS[name](sub)
+        sub.choices[name].set_defaults(_run=run)
+    return parser
+
+
+def main(argv=None, *, prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> int:
+    """Parse, run, print; returns the exit status (the error, if any, on stderr)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(prog, commands).parse_args(argv)
+    outcome = args._run(args)
+    if outcome.lines:
+        sys.stdout.write("\n".join(outcome.lines) + "\n")
+    if outcome.error:
+        print(f"error: {outcome.error}", file=sys.stderr)
+    return outcome.exit_code

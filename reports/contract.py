@@ -1,0 +1,96 @@
+"""The results contract: the vocabulary every benchmark record and every reader shares.
+
+Pure standard library, no TensorFlow, no matplotlib: ``benchmarks/record.py`` checks
+each case's ``extra_info`` with :func:`check_case` before it is written, and
+``reports.store`` checks every file it reads against the same names. See
+../shared/DESIGN.md ("Results contract") and docs/INTERFACES.md.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+#: Timed operations (``extra_info["operation"]``). ``bn_recalibration``: BatchNorm
+#: statistics re-estimated after pruning, before fine-tuning.
+OPERATIONS = ("prune", "bn_recalibration", "finetune", "inference", "encryption", "decryption",
+              "serialization")
+PRUNING_METHODS = ("magnitude", "filter")
+RUNTIMES = ("keras", "litert")
+#: ``model_format`` of a serialization: three model formats, and the dataset archive.
+MODEL_FORMATS = ("keras", "h5", "tflite")
+DATASET_FORMATS = ("dataset-tar",)
+#: ``scheme`` of an encryption or decryption: RSA-OAEP wrapping an AES-256-GCM key
+#: (what a real system does), and RSA-OAEP block by block (the study's wording).
+ENCRYPTION_SCHEMES = ("rsa-oaep+aes-256-gcm", "rsa-oaep-blocks")
+HYBRID_SCHEME = "rsa-oaep+aes-256-gcm"
+#: ``model_state`` of an inference or serialization record: which model was measured.
+#: ``full``: the unpruned base model; ``finetuned``: pruned, then fine-tuned in this
+#: session; ``pruned``: pruned only (its fine-tuning case did not run, e.g. under ``-k``).
+MODEL_STATES = ("full", "pruned", "finetuned")
+PROFILES = ("device", "edge-idle", "edge-loaded")
+#: The cost model's scenarios and the edge profile each reads.
+SCENARIO_PROFILES = {"idle": "edge-idle", "loaded": "edge-loaded"}
+
+#: extra_info fields each operation must carry (a dataset serialization: dataset_bytes).
+REQUIRED_FIELDS = {
+    "prune": ("pruning_factor", "pruning_method"),
+    "bn_recalibration": ("pruning_factor",),
+    "finetune": ("pruning_factor", "pruning_method", "top1_before_ft", "top1_after_ft"),
+    "inference": ("pruning_factor", "runtime"),
+    "encryption": ("scheme", "dataset_bytes", "ciphertext_bytes"),
+    "decryption": ("scheme", "ciphertext_bytes"),
+    "serialization": ("pruning_factor", "model_format", "model_bytes", "model_bytes_gzip"),
+}
+DATASET_SERIALIZATION_FIELDS = ("dataset_bytes",)
+#: Field -> the values it may take (checked wherever the field is present).
+VOCABULARY = {
+    "operation": OPERATIONS,
+    "pruning_method": PRUNING_METHODS,
+    "runtime": RUNTIMES,
+    "model_format": MODEL_FORMATS + DATASET_FORMATS,
+    "scheme": ENCRYPTION_SCHEMES,
+    "model_state": MODEL_STATES,
+}
+#: Fractions in [0, 1] (pruning_factor: [0, 1)).
+FRACTION_FIELDS = ("top1_before_ft", "top1_after_ft", "top1_after_bn", "sparsity_measured")
+
+
+def required_fields(operation: str, info: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields ``info`` of ``operation`` must carry."""
+    if operation == "serialization" and info.get("model_format") in DATASET_FORMATS:
+        return DATASET_SERIALIZATION_FIELDS
+    if operation == "serialization" and "dataset_bytes" in info and "model_bytes" not in info:
+        return DATASET_SERIALIZATION_FIELDS
+    return REQUIRED_FIELDS[operation]
+
+
+def contract_errors(info: Mapping[str, Any]) -> list[str]:
+    """What in one ``extra_info`` breaks the contract, each naming the field and its value."""
+    op = info.get("operation")
+    if op not in OPERATIONS:
+        return [f"extra_info.operation is {op!r}; expected one of {OPERATIONS}"]
+    errors = []
+    missing = [f for f in required_fields(op, info) if info.get(f) is None]
+    if missing:
+        errors.append(f"({op}): extra_info field(s) {', '.join(repr(f) for f in missing)} missing")
+    for field, allowed in VOCABULARY.items():
+        value = info.get(field)
+        if field != "operation" and value is not None and value not in allowed:
+            errors.append(f"extra_info.{field} is {value!r}; expected one of {allowed}")
+    pf = info.get("pruning_factor")
+    if pf is not None:
+        if isinstance(pf, bool) or not isinstance(pf, (int, float)):
+            errors.append(f"extra_info.pruning_factor must be a number, got {pf!r}")
+        elif not 0 <= pf < 1:
+            errors.append(f"extra_info.pruning_factor must be a fraction in [0, 1) (0.7 for 70 %), got {pf!r}")
+    for field in FRACTION_FIELDS:
+        v = info.get(field)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
+            errors.append(f"extra_info.{field} must be a fraction in [0, 1], got {v!r}")
+    return errors
+
+
+def check_case(info: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the field when ``info`` breaks the contract."""
+    errors = contract_errors(info)
+    if errors:
+        raise ValueError("; ".join(errors))

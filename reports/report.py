@@ -1,0 +1,265 @@
+"""The one report: results in, ``results/report/<run>/`` out.
+
+:func:`build_report` loads the results through the store, builds the measured
+scenarios that the profiles present allow (a missing profile is said, never a
+failure: the study's figures stand in for it), computes Table I, Table II, the
+crossovers and the cheapest pipeline per range of Q, and :func:`write_report`
+writes ``index.html`` (answers first, :mod:`reports.page`), ``tables/<name>.md|csv``,
+``figures/<name>.png|svg``, ``points.csv`` and ``report.json``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from costmodel import radio
+from costmodel.curves import DEFAULT_Q_GRID, best_ranges_table, crossovers, curve_points
+from costmodel.paper import PF70_MODEL_BYTES, paper_report
+
+from .contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
+from .measured import ModelDownload, scenario_from_results, table1
+from .page import MISSING_REMEDY
+from .render import render_json, write_table
+from .store import ResultsError, ResultSet, load_results
+
+DEFAULT_OUT = Path("results") / "report"
+#: Study model sizes [byte] for the paper panel of the size figure: the full model
+#: (16.9 MB) and the pf 70 % model implied by Table II's download time (paper.PF70_MODEL_BYTES).
+STUDY_MODEL_BYTES = {0.0: radio.STUDY_FULL_MODEL_BYTES, 0.7: PF70_MODEL_BYTES}
+Q_CAPTIONS = {"latency_idle": "Latency versus Q, edge idle (rings: crossovers)",
+              "latency_loaded": "Latency versus Q, edge loaded (rings: crossovers)",
+              "data": "Data exchanged over the radio link versus Q",
+              "energy": "Device energy versus Q, dotted: the 3.7 Wh battery budget"}
+
+
+class ReportError(ValueError):
+    """Nothing (valid) to report; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a report computed; ``written`` once it is on disk."""
+
+    results: ResultSet
+    tables: Mapping[str, pd.DataFrame]
+    best_ranges: pd.DataFrame
+    answer_source: Mapping[str, str]  # scenario -> "measured" or "the study's figures"
+    points: pd.DataFrame
+    study_points: pd.DataFrame
+    study_crossovers: pd.DataFrame
+    missing: tuple[str, ...]  # profiles absent from the results
+    warnings: tuple[str, ...]
+    alerts: tuple[str, ...]  # invalid runs and missing profiles: shown in red at the top
+    radio: Mapping
+    written: tuple[Path, ...] = field(default=())
+    index: Path | None = None
+
+
+def default_run_name(now: _dt.datetime | None = None) -> str:
+    """``YYYYmmdd-HHMMSS`` (UTC): the folder of a report under results/report/."""
+    return (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y%m%d-%H%M%S")
+
+
+def check_presets(rs: ResultSet) -> None:
+    """Every measurement from one preset; a file from another preset is a ReportError naming it."""
+    by_preset = rs.presets()
+    if len(by_preset) > 1:
+        detail = "; ".join(f"{p}: {', '.join(s)}" for p, s in by_preset.items())
+        raise ReportError(f"results from different presets cannot share a report ({detail})")
+
+
+def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, pruning_method: str = "filter",
+                 runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
+                 sizes: str = "study", statistic: str = "mean", radio_preset: str = "paper",
+                 distance: float | None = None, allow_invalid: bool = False) -> Report:
+    """Compute everything the report shows from results files / folders (see ``store.result_files``).
+
+    Raises ResultsError / ReportError on unreadable, empty, mixed-preset or (unless
+    ``allow_invalid``) invalid results; a profile or a result that a scenario needs and
+    the results lack leaves that scenario to the study's figures, with a warning.
+    """
+    rs = load_results(*results, allow_invalid=allow_invalid)
+    if not rs.measurements:
+        raise ReportError("the results hold no measurement: nothing to report")
+    check_presets(rs)
+    link = radio.get_link(radio_preset, distance=distance)
+    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
+    qs = DEFAULT_Q_GRID if q is None else q
+    missing = tuple(p for p in PROFILES if p not in rs.profiles)
+    warnings = list(rs.warnings())
+    scenarios = {}
+    for scenario, edge in SCENARIO_PROFILES.items():
+        if edge in missing or "device" in missing:
+            continue
+        try:
+            scenarios[scenario] = scenario_from_results(
+                rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down, pruning_method=pruning_method,
+                runtime=runtime, model_download=model_download, sizes=sizes, statistic=statistic)
+        except ResultsError as exc:
+            warnings.insert(0, f"no measured {scenario}-edge curves: {exc}; the study's figures are shown instead")
+    study = paper_report(q=qs, link=link, radio_preset=radio_preset)
+    tables = {"table1": table1(rs, pruning_method=pruning_method, runtime=runtime, statistic=statistic)}
+    measured_ranges = best_ranges_table(scenarios) if scenarios else None
+    if scenarios:
+        tables["table2"] = _table2(scenarios)
+        tables["crossovers"] = crossovers(scenarios)
+    study_ranges = study["best_ranges"]
+    source = {s: "measured" if s in scenarios else "the study's figures" for s in SCENARIO_PROFILES}
+    # the cheapest pipeline per range of Q: measured where the scenario could be built, else the study's
+    best = pd.concat([(measured_ranges[measured_ranges.scenario == s] if s in scenarios
+                       else study_ranges[study_ranges.scenario == s]) for s in SCENARIO_PROFILES],
+                     ignore_index=True)
+    tables.update({"best_ranges": best, "study_table1": study["table1"], "study_table2": study["table2"],
+                   "study_crossovers": study["crossovers"], "study_best_ranges": study_ranges})
+    tables["measurements"] = rs.frame().drop(columns=["source"]).sort_values(
+        ["profile", "operation", "name"], kind="stable").reset_index(drop=True)
+    alerts = [f"{r.profile}: INVALID RUN shown on request: {p}" for r in rs.runs for p in r.invalid]
+    alerts += [f"no {p} results: {MISSING_REMEDY[p]}" for p in missing]
+    alerts += [f"{r.profile}: {len(r.unenforced)} limit(s) not enforced, its times are not the profile's: "
+               + ", ".join(u.split("profile.enforced.", 1)[-1].split(":")[0].removesuffix(".enforced") for u in r.unenforced)
+               + " (see Warnings)" for r in rs.runs if r.unenforced]
+    return Report(rs, tables, best, source, curve_points(scenarios, qs) if scenarios else study["points"].iloc[0:0],
+                  study["points"], study["crossovers"], missing, tuple(warnings), tuple(alerts), study["radio"])
+
+
+def _table2(scenarios):
+    from costmodel.tables import table2
+
+    return table2(scenarios)
+
+
+# ---- figures ------------------------------------------------------------------------------
+
+def accuracy_series(rs: ResultSet) -> list:
+    """Top-1 before and after fine-tuning per pruning method, from the finetune results."""
+    from .figures import PfSeries
+
+    series = []
+    full = rs.select("finetune", None, 0.0)
+    for method in PRUNING_METHODS:
+        ms = {}
+        for m in rs.select("finetune", None, None, pruning_method=method) + full:
+            ms.setdefault(m.pruning_factor, m)
+        if not ms:
+            continue
+        pfs = sorted(ms)
+        series.append(PfSeries(f"{method}, no FT", method, pfs,
+                               [float(ms[p].extra_info["top1_before_ft"]) for p in pfs], dashed=True))
+        series.append(PfSeries(f"{method}, with FT", method, pfs,
+                               [float(ms[p].extra_info["top1_after_ft"]) for p in pfs]))
+    return series
+
+
+def size_series(rs: ResultSet, model_format: str = "tflite") -> list:
+    """Serialized model size per pruning method (solid: raw file, dashed: gzip), one profile's."""
+    from .figures import PfSeries
+
+    ms_all = [m for m in rs.select("serialization", None, None, model_format=model_format)]
+    first = sorted({m.profile for m in ms_all})[:1]  # sizes do not depend on the profile
+    ms_all = [m for m in ms_all if m.profile in first]
+    full = [m for m in ms_all if m.pruning_factor == 0.0]
+    series = []
+    for method in PRUNING_METHODS:
+        ms = {m.pruning_factor: m for m in ms_all if m.pruning_method == method and m.pruning_factor}
+        if not ms:
+            continue
+        if full:
+            ms[0.0] = full[0]
+        pfs = sorted(ms)
+        series.append(PfSeries(f"{method}, file", method, pfs, [float(ms[p].extra_info["model_bytes"]) for p in pfs]))
+        series.append(PfSeries(f"{method}, gzip", method, pfs,
+                               [float(ms[p].extra_info["model_bytes_gzip"]) for p in pfs], dashed=True))
+    return series
+
+
+def study_accuracy_series(t1: pd.DataFrame) -> list:
+    """The study's Table I accuracy (columns pruning_factor_pct, top1_no_ft_pct, top1_ft_pct)."""
+    from .figures import PfSeries
+
+    pf = (t1["pruning_factor_pct"].to_numpy(dtype=float) / 100).tolist()
+    return [PfSeries("study, no FT", "study", pf, (t1["top1_no_ft_pct"] / 100).tolist(), dashed=True),
+            PfSeries("study, with FT", "study", pf, (t1["top1_ft_pct"] / 100).tolist())]
+
+
+def study_size_series() -> list:
+    from .figures import PfSeries
+
+    pfs = sorted(STUDY_MODEL_BYTES)
+    return [PfSeries("study (16.9 MB; pf 70 % from Table II)", "study", pfs, [STUDY_MODEL_BYTES[p] for p in pfs])]
+
+
+def report_figures(report: Report) -> tuple[dict, dict]:
+    """({stem: (Figure, caption)} of the four Q-curve figures, the same of accuracy and model size)."""
+    from . import figures as F
+
+    measured = (report.points, report.tables.get("crossovers")) if len(report.points) else None
+    paper = (report.study_points, report.study_crossovers)
+    curves = {stem: (fig, Q_CAPTIONS[stem]) for stem, fig in F.q_figures(measured, paper).items()}
+    more = {}
+    acc, study_acc = accuracy_series(report.results), study_accuracy_series(report.tables["study_table1"])
+    more["accuracy"] = (F.accuracy_figure(acc, study_acc),
+                        "Top-1 accuracy versus pruning factor (dashed: before fine-tuning)")
+    sizes = size_series(report.results)
+    if sizes:
+        more["model_size"] = (F.model_size_figure(sizes, study_size_series()),
+                              "Serialized model size versus pruning factor (dashed: gzip)")
+    return curves, more
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+def _shown(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """What the page shows of a table: crossover tables keep only the pairs that cross
+    (every pair is in the CSV)."""
+    if name.endswith("crossovers") and "q" in df.columns:
+        return df[df["q"].notna()].reset_index(drop=True)
+    return df
+
+
+def write_report(report: Report, out_dir: Path | str, *, run: str | None = None) -> Report:
+    """Write index.html, tables/, figures/, points.csv and report.json into ``out_dir``."""
+    from . import page
+    from .figures import figure_bytes, save_figure
+
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    for name, df in report.tables.items():
+        written += write_table(df, out_dir / "tables", name)
+    curves, more = report_figures(report)
+    pngs = {}
+    for group in (curves, more):
+        for stem, (fig, caption) in group.items():
+            pngs[stem] = (figure_bytes(fig, "png"), caption)
+            written += save_figure(fig, out_dir / "figures" / stem, rendered={"png": pngs[stem][0]})
+    rs = report.results
+    meta = [f"run {run or out_dir.name}, generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}; "
+            f"preset {', '.join(rs.presets())}; radio preset {report.radio.get('preset')}",
+            "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())]
+    shown = {k: _shown(k, v) for k, v in report.tables.items() if k not in ("table1", "best_ranges", "study_best_ranges")}
+    lines = page.html_lines(
+        title=page.REPORT_TITLE, meta=meta, alerts=report.alerts,
+        answer=page.answer_html(report.best_ranges, report.answer_source, report.tables["study_best_ranges"]),
+        first_tables={"table1": report.tables["table1"]},
+        curves={k: pngs[k] for k in curves},
+        profiles=page.profiles_html(rs.profiles, rs.sources, report.missing),
+        warnings=report.warnings, tables=shown, figures={k: pngs[k] for k in more})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    points = out_dir / "points.csv"
+    pd.concat([report.points.assign(source="measured"), report.study_points.assign(source="study")],
+              ignore_index=True).to_csv(points, index=False)
+    index = out_dir / "index.html"
+    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = out_dir / "report.json"
+    summary.write_text("\n".join(render_json(report_dict(report))) + "\n", encoding="utf-8")
+    return Report(**{**report.__dict__, "written": tuple(written) + (points, summary, index), "index": index})
+
+
+def report_dict(report: Report) -> dict:
+    """The report as plain data (``report.json``, ``--format json``)."""
+    return {"radio": dict(report.radio), "sources": report.results.sources, "missing": list(report.missing),
+            "alerts": list(report.alerts), "warnings": list(report.warnings),
+            "answer_source": dict(report.answer_source), **report.tables}

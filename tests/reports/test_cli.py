@@ -1,0 +1,150 @@
+"""continuum-bench: run_* functions without argparse, main(), one entry point, no TensorFlow."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports import cli
+
+from . import benchjson as B
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _json(outcome):
+    assert outcome.exit_code == 0, outcome.error
+    return json.loads("\n".join(outcome.lines))
+
+
+def test_paper_json_contract(capsys):
+    assert cli.main(["paper", "--format", "json", "--q", "1", "10", "1000"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"table2", "crossovers", "radio", "points"} <= set(doc)
+    assert len(doc["table2"]) == 10
+    assert {"scenario", "pipeline", "total_q1_s", "per_request_s"} <= set(doc["table2"][0])
+    assert {r["scenario"] for r in doc["table2"]} == {"idle", "loaded"}
+    assert {r["metric"] for r in doc["crossovers"]} == {"latency", "energy", "data"}
+    assert doc["radio"]["uplink_bps"] > 1e8 and doc["radio"]["downlink_bps"] > doc["radio"]["uplink_bps"]
+    assert len(doc["points"]) == 2 * 5 * 3
+
+
+def test_paper_without_q_has_no_points():
+    assert "points" not in _json(cli.run_paper(format="json"))
+
+
+@pytest.mark.parametrize("fmt", cli.FORMATS)
+def test_every_format_renders_the_advice(fmt):
+    lines = cli.run_advise(q=100, scenario="loaded", distance=150, format=fmt).lines
+    text = "\n".join(lines)
+    assert "E-FT,E-Inf" in text and "latency" in text and "uplink_bps" in text
+    if fmt == "json":
+        assert json.loads(text)["advice"][0]["metric"] == "latency"
+
+
+def test_advise_answers_and_says_what_it_used():
+    out = _json(cli.run_advise(q=1000, scenario="idle", format="json"))
+    adv = {r["metric"]: r for r in out["advice"]}
+    assert adv["latency"]["best"] == "E-FT,E-Inf"  # beyond the Q ~ 690 crossover
+    assert adv["energy"]["best"] == "E-Inf full"
+    assert all(r["margin"] >= 0 for r in adv.values())
+    assert out["source"].startswith("the study's figures (pruning factor 0.7)")
+    inputs = {r["pipeline"]: r for r in out["inputs"]}
+    assert inputs["E-FT,E-Inf"]["finetune_edge_s"] > 0 and inputs["E-Inf full"]["model_bytes"] == 16.9e6
+    near = _json(cli.run_advise(q=10, scenario="idle", format="json"))
+    assert {r["metric"]: r for r in near["advice"]}["latency"]["best"] == "E-Inf full"
+    far = _json(cli.run_advise(q=10, scenario="idle", distance=1000, format="json"))
+    assert far["radio"]["uplink_bps"] < out["radio"]["uplink_bps"]
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--pruning-factor", "0.5"], "--pruning-factor 0.5: the study gives"),
+    (["--pruning-factor", "0.85"], "--pruning-factor 0.85: the study gives"),
+    (["--pruning-factor", "7"], "--pruning-factor must be a fraction"),
+    (["--pruning-factor", "-1"], "--pruning-factor must be a fraction"),
+    (["--statistic", "median"], "--statistic chooses among measured results"),
+    (["--uncompressed"], "--uncompressed chooses among measured results"),
+    (["--runtime", "keras"], "--runtime chooses among measured results"),
+    (["--q", "2.5"], "--q must be a whole number"),
+    (["--q", "0"], "--q must be a whole number"),
+    (["--distance", "1e9"], "--distance 1e+09 m is outside the UMi street-canyon"),
+    (["--distance", "5"], "--distance 5 m is outside"),
+])
+def test_advise_refuses_what_it_cannot_do(capsys, argv, option):
+    args = ["advise"] + (argv if "--q" in argv else ["--q", "100"] + argv)
+    assert cli.main(args) == 2
+    captured = capsys.readouterr()
+    assert option in captured.err and captured.out == "" and "Traceback" not in captured.err
+
+
+def test_advise_unknown_runtime_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["advise", "--q", "100", "--runtime", "bogus"])
+    assert exc.value.code == 2 and "--runtime" in capsys.readouterr().err
+
+
+def test_distance_outside_the_model_allowed_is_flagged():
+    out = _json(cli.run_advise(q=100, distance=6000, allow_distance=True, format="json"))
+    assert out["warning"].startswith("EXTRAPOLATED: --distance 6000 m is outside")
+    far = cli.run_advise(q=100, distance=1e9, allow_distance=True)
+    assert far.exit_code == 2 and far.error.startswith("--distance 1e+09 m: the link carries no data")
+    assert "PipelineInputs" not in far.error
+
+
+def test_advise_with_results(tmp_path):
+    res = B.write_results_dir(tmp_path / "results")
+    out = _json(cli.run_advise(q=100, scenario="loaded", results=[str(res)], format="json"))
+    assert out["source"].startswith("measured: device ")
+    assert {r["pipeline"]: r for r in out["inputs"]}["E-FT,E-Inf"]["prune_s"] == pytest.approx(1.5)
+    refused = cli.run_advise(q=100, results=[str(res)], pruning_factor=0.5)
+    assert refused.exit_code == 2 and "--pruning-factor 0.5: the results hold filter fine-tuning at 0.7" in refused.error
+    (res / "edge-loaded.json").unlink()
+    missing = cli.run_advise(q=100, scenario="loaded", results=[str(res)])
+    assert missing.exit_code == 2 and "needs the device and edge-loaded profiles" in missing.error
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("report", "compare", "history", "gate", "advise", "paper"):
+        assert name in out
+
+
+def _run(*args, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_costmodel_never_loads_tensorflow_or_matplotlib():
+    code = ("import sys, io, contextlib, costmodel, costmodel.paper, costmodel.curves, costmodel.tables\n"
+            "from reports import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    rc = cli.main(['paper', '--format', 'json', '--q', '1', '100'])\n"
+            "    rc += cli.main(['advise', '--q', '100'])\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'tf_keras', 'keras', 'matplotlib', 'scipy'))\n"
+            "assert rc == 0 and not bad, bad\n")
+    r = _run("-c", code)
+    assert r.returncode == 0, r.stderr
+
+
+def test_python_m_costmodel_paper_and_advise_still_work():
+    r = _run("-m", "costmodel", "paper")
+    assert r.returncode == 0, r.stderr
+    assert "== table2 ==" in r.stdout and "E-FT,D-Inf" in r.stdout
+    r = _run("-m", "costmodel", "advise", "--q", "1000")
+    assert r.returncode == 0 and "E-FT,E-Inf" in r.stdout
+    r = _run("-m", "costmodel", "report")
+    assert r.returncode == 2 and "invalid choice: 'report'" in r.stderr
+
+
+def test_console_script_is_declared():
+    import tomllib
+
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert doc["project"]["scripts"] == {"continuum-bench": "reports.cli:main"}
+    assert "reports*" in doc["tool"]["setuptools"]["packages"]["find"]["include"]

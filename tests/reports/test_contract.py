@@ -1,0 +1,40 @@
+"""The results contract: one vocabulary for the benchmarks that write and the store that reads."""
+import pytest
+
+from benchmarks.record import case_info
+from fixtures.presets import get_preset
+from reports import contract
+
+
+@pytest.fixture
+def tiny():
+    return get_preset("tiny")
+
+
+def test_case_info_checks_every_field_it_is_given(tiny):
+    info = case_info(tiny, "encryption", scheme=contract.HYBRID_SCHEME, dataset_bytes=10, ciphertext_bytes=12)
+    assert info["operation"] == "encryption" and info["preset"] == "tiny"
+    with pytest.raises(ValueError, match=r"extra_info\.scheme is 'rsa'; expected one of"):
+        case_info(tiny, "encryption", scheme="rsa", dataset_bytes=10, ciphertext_bytes=12)
+    with pytest.raises(ValueError, match=r"\(encryption\): extra_info field\(s\) 'scheme' missing"):
+        case_info(tiny, "encryption", dataset_bytes=10, ciphertext_bytes=12)
+    with pytest.raises(ValueError, match=r"extra_info\.operation is 'train'"):
+        case_info(tiny, "train")
+    with pytest.raises(ValueError, match=r"extra_info\.runtime is 'onnx'"):
+        case_info(tiny, "inference", pruning_factor=0.0, runtime="onnx")
+    with pytest.raises(ValueError, match=r"pruning_factor must be a fraction in \[0, 1\)"):
+        case_info(tiny, "prune", pruning_factor=70, pruning_method="filter")
+
+
+def test_bn_recalibration_is_an_operation(tiny):
+    info = case_info(tiny, "bn_recalibration", pruning_factor=0.7, pruning_method="filter", top1_after_bn=0.4)
+    assert info["operation"] == "bn_recalibration"
+    with pytest.raises(ValueError, match=r"extra_info\.top1_after_bn must be a fraction"):
+        case_info(tiny, "bn_recalibration", pruning_factor=0.7, top1_after_bn=40)
+
+
+def test_dataset_serialization_needs_only_its_size():
+    assert contract.contract_errors({"operation": "serialization", "model_format": "dataset-tar",
+                                     "dataset_bytes": 100}) == []
+    assert contract.contract_errors({"operation": "serialization", "model_format": "keras"}) == [
+        "(serialization): extra_info field(s) 'pruning_factor', 'model_bytes', 'model_bytes_gzip' missing"]
