@@ -18,6 +18,17 @@ from fixtures.presets import Preset, get_preset
 OPERATION_ORDER = ("test_prune", "test_finetune", "test_inference", "test_serialization", "test_encryption")
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """This folder's plugins: --inject-slowdown (benchmarks/inject.py) and the counted session's
+    machine_info (benchmarks/counts.py). Registered here, so their options and hooks exist
+    whenever this folder's cases do (pytest calls a late plugin's pytest_addoption too)."""
+    from benchmarks.counts import CountsPlugin
+    from benchmarks.inject import InjectPlugin
+
+    pluginmanager.register(InjectPlugin(), "continuum-bench-inject")
+    pluginmanager.register(CountsPlugin(), "continuum-bench-counts")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         module = Path(str(item.fspath)).stem
