@@ -112,3 +112,49 @@ def test_an_injected_run_cannot_be_saved_as_a_baseline(tmp_path, save):
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert "must never become a baseline" in result.stderr
     assert not list(tmp_path.rglob("*.json"))
+
+
+PLUGIN_CONFTEST = """
+from benchmarks.inject import InjectPlugin
+
+def pytest_addoption(parser, pluginmanager):
+    pluginmanager.register(InjectPlugin(), "continuum-bench-inject")
+"""
+
+TIMED_CASES = """
+import pathlib, pytest
+
+def _work(name):
+    log = pathlib.Path(__file__).with_name(name + ".log")
+    log.write_text(log.read_text() + "x" if log.exists() else "x")
+
+@pytest.mark.benchmark_op("inference")
+def test_inference(benchmark):
+    benchmark.pedantic(_work, args=("inference",), rounds=4, iterations=5, warmup_rounds=0)
+
+@pytest.mark.benchmark_op("encryption")
+def test_encryption(benchmark):
+    benchmark.pedantic(_work, args=("encryption",), rounds=4, iterations=5, warmup_rounds=0)
+"""
+
+
+def test_timed_cases_of_the_operation_do_the_extra_work_and_the_json_says_so(tmp_path):
+    import json
+
+    (tmp_path / "conftest.py").write_text(PLUGIN_CONFTEST)
+    (tmp_path / "test_timed.py").write_text(TIMED_CASES)
+    out = tmp_path / "run.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tmp_path), "-p", "no:cacheprovider", "--inject-slowdown", "inference=0.5",
+         f"--benchmark-json={out}"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    # 4 rounds x 5 iterations + pedantic's extra call for the result = 21 calls, +floor(21 x 0.5) = 10
+    assert len((tmp_path / "inference.log").read_text()) == 31
+    assert len((tmp_path / "encryption.log").read_text()) == 21
+    doc = json.loads(out.read_text())
+    assert doc["machine_info"]["injected_slowdown"] == {"inference": 0.5}
+    shares = {b["name"]: b["extra_info"].get(inject.EXTRA_INFO_KEY) for b in doc["benchmarks"]}
+    assert shares == {"test_inference": 0.5, "test_encryption": None}
