@@ -66,23 +66,27 @@ def counted_calls(operation: str, config: pytest.Config) -> int:
 def count_call(benchmark, request: pytest.FixtureRequest, counter, operation: str, fn, args: tuple) -> dict:
     """Warm up, count ``fn(*args)`` as one region, and return the count's ``extra_info`` fields.
 
+    With --inject-slowdown on ``operation`` the region makes ``floor(calls x SHARE)`` more
+    calls of ``fn``; instructions per call stay divided by ``calls``.
+
     The region's own cost (the two client-request calls through ctypes and the loop's
     set-up, a few thousand instructions) is counted in an empty region right after and
-    subtracted, so instructions per call do not depend on how many calls were counted.
+    subtracted, so that fixed cost is not spread over the calls.
     """
     for _ in range(WARMUP_CALLS):
         fn(*args)
     calls = counted_calls(operation, request.config)
-    call = inject.wrap_call(request.config, operation, fn)
+    share = inject.injections(request.config).get(operation)
+    extra = inject.extra_calls(share, calls)
 
     def region(n):
         counter.start()
         for _ in range(n):
-            call(*args)
+            fn(*args)
         counter.stop()
 
     started = time.perf_counter()
-    benchmark.pedantic(region, args=(calls,), rounds=1, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(region, args=(calls + extra,), rounds=1, iterations=1, warmup_rounds=0)
     wall_s = time.perf_counter() - started
     totals = counter.dump(request.node.nodeid)
     region(0)
@@ -93,11 +97,11 @@ def count_call(benchmark, request: pytest.FixtureRequest, counter, operation: st
         "instructions_empty_region": empty.instructions,
         "counted_calls": calls,
         "count_tool": "callgrind",
-        "valgrind_wall_s_per_call": wall_s / calls,
+        "valgrind_wall_s_per_call": wall_s / (calls + extra),
     }
-    if isinstance(call, inject.InjectedCall):
-        record[inject.EXTRA_INFO_KEY] = float(call.share)
-        record["injected_extra_calls"] = call.extra_calls
+    if share is not None:
+        record[inject.EXTRA_INFO_KEY] = float(share)
+        record["injected_extra_calls"] = extra
     return record
 
 

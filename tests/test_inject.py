@@ -158,3 +158,8 @@ def test_timed_cases_of_the_operation_do_the_extra_work_and_the_json_says_so(tmp
     assert doc["machine_info"]["injected_slowdown"] == {"inference": 0.5}
     shares = {b["name"]: b["extra_info"].get(inject.EXTRA_INFO_KEY) for b in doc["benchmarks"]}
     assert shares == {"test_inference": 0.5, "test_encryption": None}
+
+
+@pytest.mark.parametrize(("share", "calls", "extra"), [(None, 100, 0), ("0.01", 100, 1), ("0.01", 99, 0), ("1/50", 100, 2), ("0.5", 3, 1)])
+def test_extra_calls_of_a_counted_region(share, calls, extra):
+    assert inject.extra_calls(None if share is None else inject.parse_share(share), calls) == extra
