@@ -13,11 +13,11 @@ A counted process runs under ``valgrind --tool=callgrind --collect-atstart=no``
 and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
 ``summary:``/``totals:`` lines. Counting the whole process is useless (its
 start-up varied by 9 % between identical runs here); the region alone repeats to
-a few parts per million.
+within 0.06 % for LiteRT and crypto calls (docs/counts.md).
 
 Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
 costs nothing extra, while cache simulation (needed for callgrind's estimated
-cycles) doubles the run time and models an idealised cache, not this CPU.
+cycles) costs run time and models an idealised cache, not this CPU.
 
 The client requests come from a small C file (``callgrind.c``) compiled with the
 system C compiler at first use and cached by source hash in the suite's cache
