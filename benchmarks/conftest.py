@@ -28,6 +28,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(SessionClock(), CLOCK_PLUGIN)
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """This folder's plugins: --inject-slowdown (benchmarks/inject.py) and the counted session's
+    machine_info (benchmarks/counts.py). Registered here, so their options and hooks exist
+    whenever this folder's cases do (pytest calls a late plugin's pytest_addoption too)."""
+    from benchmarks.counts import CountsPlugin
+    from benchmarks.inject import InjectPlugin
+
+    pluginmanager.register(InjectPlugin(), "continuum-bench-inject")
+    pluginmanager.register(CountsPlugin(), "continuum-bench-counts")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         module = Path(str(item.fspath)).stem

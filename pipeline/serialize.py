@@ -60,9 +60,6 @@ def serialize_model(model, fmt: str, path: Path | str, *, compressed: bool = Tru
     model is saved through an uncompiled copy: the optimizer state is not part
     of the download, which is the inference model.
     """
-    from pipeline.infer import to_tflite
-    from pipeline.prune import copy_model, is_pruning_wrapped, strip_pruning
-
     fmt = _check_format(fmt)
     path = Path(path)
     if path.suffix != f".{fmt}":
@@ -74,6 +71,11 @@ def serialize_model(model, fmt: str, path: Path | str, *, compressed: bool = Tru
         data = bytes(model)
         path.write_bytes(data)
         return SerializedModel(path=path, bytes=len(data), gzip_bytes=gzip_size(data) if compressed else None, format=fmt)
+    # Imported only for a Keras model: writing flatbuffer bytes needs no TensorFlow (the counted
+    # run, benchmarks/test_counts.py, calls this under valgrind, where importing TF costs minutes).
+    from pipeline.infer import to_tflite
+    from pipeline.prune import copy_model, is_pruning_wrapped, strip_pruning
+
     if is_pruning_wrapped(model):
         model = strip_pruning(model)
     elif getattr(model, "optimizer", None) is not None:

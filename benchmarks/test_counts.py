@@ -1,0 +1,182 @@
+"""Instruction counts of the timed calls: the counted cases (run by ``python -m benchmarks.counts``).
+
+Each case calls what its timed twin calls (test_inference.py, test_encryption.py,
+test_serialization.py), with the same arguments: a few untimed warm-up calls, then
+``calls`` calls counted as one callgrind region. ``extra_info["instructions"]`` is
+instructions per call; the pytest-benchmark stats are the wall time of that region
+under valgrind (one round), recorded for completeness, never a latency.
+
+Outside a counted session (the main job, the test command) every case skips with
+the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import pytest
+
+from benchmarks import inject
+from benchmarks.counts import COUNTER_KEY, CountInputs, INPUTS_ENV_VARIABLE, skip_reason
+from benchmarks.record import case_id, case_info
+from benchmarks.test_encryption import PURE_RSA_INPUT_BYTES
+from benchmarks.test_inference import MODELS
+
+#: Calls counted per case, by operation. A LiteRT, RSA or AES-GCM call repeats to a few parts
+#: per million, so one call is enough (under valgrind a LiteRT call of the quick full model
+#: takes 1-3 s: XNNPACK's FMA kernels are slow to emulate). A .tflite write (~120 k
+#: instructions, 0.02 s) costs more or less by up to 2 % from call to call (the allocator's
+#: state), so 100 are counted. --inject-slowdown rounds the calls up so its share is a whole
+#: number of calls (1 % -> 100 calls).
+COUNTED_CALLS = {"inference": 1, "serialization": 100, "encryption": 1, "decryption": 1}
+#: Uncounted calls before the region: a runner's first call does one-time work (as the timed case).
+WARMUP_CALLS = 1
+
+
+@pytest.fixture(scope="module")
+def counted(pytestconfig: pytest.Config) -> CountInputs:
+    reason = skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    return CountInputs.load(os.environ[INPUTS_ENV_VARIABLE])
+
+
+@pytest.fixture(scope="module")
+def counter(pytestconfig: pytest.Config, counted: CountInputs):
+    from benchmarks.callgrind import Counter
+
+    found = Counter()
+    if not found.running_on_valgrind:
+        pytest.fail(f"${INPUTS_ENV_VARIABLE} is set but this process does not run under valgrind")
+    pytestconfig.stash[COUNTER_KEY] = found
+    return found
+
+
+def counted_calls(operation: str, config: pytest.Config) -> int:
+    """:data:`COUNTED_CALLS` of ``operation``, rounded up so an injected share is a whole number of calls."""
+    calls = COUNTED_CALLS[operation]
+    share = inject.injections(config).get(operation)
+    if share is not None:
+        calls = math.ceil(calls / share.denominator) * share.denominator
+    return calls
+
+
+def count_call(benchmark, request: pytest.FixtureRequest, counter, operation: str, fn, args: tuple) -> dict:
+    """Warm up, count ``fn(*args)`` as one region, and return the count's ``extra_info`` fields.
+
+    With --inject-slowdown on ``operation`` the region makes ``floor(calls x SHARE)`` more
+    calls of ``fn``; instructions per call stay divided by ``calls``.
+
+    The region's own cost (the two client-request calls through ctypes and the loop's
+    set-up, a few thousand instructions) is counted in an empty region right after and
+    subtracted, so that fixed cost is not spread over the calls.
+    """
+    for _ in range(WARMUP_CALLS):
+        fn(*args)
+    calls = counted_calls(operation, request.config)
+    share = inject.injections(request.config).get(operation)
+    extra = inject.extra_calls(share, calls)
+
+    def region(n):
+        counter.start()
+        for _ in range(n):
+            fn(*args)
+        counter.stop()
+
+    started = time.perf_counter()
+    benchmark.pedantic(region, args=(calls + extra,), rounds=1, iterations=1, warmup_rounds=0)
+    wall_s = time.perf_counter() - started
+    totals = counter.dump(request.node.nodeid)
+    region(0)
+    empty = counter.dump(request.node.nodeid + " (empty region)")
+    record = {
+        "instructions": (totals.instructions - empty.instructions) / calls,
+        "instructions_region": totals.instructions,
+        "instructions_empty_region": empty.instructions,
+        "counted_calls": calls,
+        "count_tool": "callgrind",
+        "valgrind_wall_s_per_call": wall_s / (calls + extra),
+    }
+    if share is not None:
+        record[inject.EXTRA_INFO_KEY] = float(share)
+        record["injected_extra_calls"] = extra
+    return record
+
+
+@pytest.mark.counted
+@pytest.mark.benchmark_op("inference")
+@pytest.mark.parametrize(("pf", "method"), MODELS, ids=[case_id(pf, m, "litert") for pf, m in MODELS])
+def test_count_inference(benchmark, request, preset, counted, counter, pf, method):
+    from pipeline.infer import LiteRTRunner
+
+    runner = LiteRTRunner(counted.tflite(pf, method), num_threads=1)
+    sample = counted.sample
+    record = count_call(benchmark, request, counter, "inference", runner.run, (sample,))
+    assert runner.run(sample).shape[-1] == preset.num_classes
+    benchmark.extra_info.update(
+        case_info(preset, "inference", pruning_factor=pf, pruning_method=method, runtime="litert",
+                  batch_size=1, num_threads=1, **record)
+    )
+
+
+@pytest.mark.counted
+@pytest.mark.benchmark_op("serialization")
+@pytest.mark.parametrize(("pf", "method"), MODELS, ids=[case_id(pf, m, "tflite") for pf, m in MODELS])
+def test_count_serialize_tflite(benchmark, request, preset, counted, counter, tmp_path, pf, method):
+    from pipeline.serialize import serialize_model
+
+    source = counted.tflite(pf, method)
+    path = tmp_path / "model.tflite"
+    record = count_call(benchmark, request, counter, "serialization",
+                        lambda: serialize_model(source, "tflite", path, compressed=False), ())
+    assert path.read_bytes() == source
+    benchmark.extra_info.update(
+        case_info(preset, "serialization", pruning_factor=pf, pruning_method=method, model_format="tflite",
+                  model_bytes=len(source), **record)
+    )
+
+
+@pytest.mark.counted
+@pytest.mark.benchmark_op("encryption")
+def test_count_encrypt_dataset_hybrid(benchmark, request, preset, counted, counter, tmp_path):
+    from pipeline.encrypt import encrypt_file
+
+    public_key = counted.private_key().public_key()
+    out = tmp_path / "dataset.tar.enc"
+    record = count_call(benchmark, request, counter, "encryption", encrypt_file, (counted.archive, out, public_key))
+    benchmark.extra_info.update(
+        case_info(preset, "encryption", scheme="rsa-oaep+aes-256-gcm", key_bits=public_key.key_size,
+                  dataset_bytes=counted.archive.stat().st_size, ciphertext_bytes=out.stat().st_size, **record)
+    )
+
+
+@pytest.mark.counted
+@pytest.mark.benchmark_op("decryption")
+def test_count_decrypt_dataset_hybrid(benchmark, request, preset, counted, counter, tmp_path):
+    from pipeline.encrypt import decrypt_file
+
+    private_key = counted.private_key()
+    out = tmp_path / "dataset.tar"
+    record = count_call(benchmark, request, counter, "decryption", decrypt_file, (counted.ciphertext, out, private_key))
+    assert out.read_bytes() == counted.archive.read_bytes()
+    benchmark.extra_info.update(
+        case_info(preset, "decryption", scheme="rsa-oaep+aes-256-gcm", key_bits=private_key.key_size,
+                  dataset_bytes=counted.archive.stat().st_size, ciphertext_bytes=counted.ciphertext.stat().st_size,
+                  **record)
+    )
+
+
+@pytest.mark.counted
+@pytest.mark.benchmark_op("encryption")
+def test_count_encrypt_pure_rsa(benchmark, request, preset, counted, counter):
+    from pipeline.encrypt import rsa_encrypt_blocks
+
+    public_key = counted.private_key().public_key()
+    data = bytes(range(256)) * (PURE_RSA_INPUT_BYTES // 256)
+    record = count_call(benchmark, request, counter, "encryption", rsa_encrypt_blocks, (data, public_key))
+    benchmark.extra_info.update(
+        case_info(preset, "encryption", scheme="rsa-oaep-blocks", key_bits=public_key.key_size,
+                  dataset_bytes=len(data), **record)
+    )
