@@ -134,7 +134,7 @@ def test_count_serialize_tflite(benchmark, request, preset, counted, counter, tm
     assert path.read_bytes() == source
     benchmark.extra_info.update(
         case_info(preset, "serialization", pruning_factor=pf, pruning_method=method, model_format="tflite",
-                  model_bytes=len(source), **record)
+                  model_bytes=len(source), model_bytes_gzip=counted.gzip_bytes(pf, method), **record)
     )
 
 
@@ -178,5 +178,5 @@ def test_count_encrypt_pure_rsa(benchmark, request, preset, counted, counter):
     record = count_call(benchmark, request, counter, "encryption", rsa_encrypt_blocks, (data, public_key))
     benchmark.extra_info.update(
         case_info(preset, "encryption", scheme="rsa-oaep-blocks", key_bits=public_key.key_size,
-                  dataset_bytes=len(data), **record)
+                  dataset_bytes=len(data), ciphertext_bytes=len(rsa_encrypt_blocks(data, public_key)), **record)
     )
