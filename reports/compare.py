@@ -43,7 +43,9 @@ from typing import Mapping
 import numpy as np
 from scipy import stats as sps
 
-from .render import fmt_time, format_table, short_name
+from . import countrule as CR
+from .countrule import CountRule
+from .render import fmt_count, fmt_time, format_table, short_name
 from .store import Benchmark, ResultsError, Run
 
 DEFAULT_FACTOR = 1.10
@@ -78,6 +80,7 @@ class GateConfig:
     factors: per-operation factor overriding ``factor`` (e.g. ``{"inference": 1.05}``)
     baseline_runs: the gate's baseline, the newest saved runs of the profile [>= 2]
     min_baseline_runs: fewest baseline runs for a gate verdict [2 <= n <= baseline_runs]
+    counts: the rule for counted cases (``[tool.continuum-bench.counts]``, reports.countrule)
     """
 
     factor: float = DEFAULT_FACTOR
@@ -86,6 +89,7 @@ class GateConfig:
     factors: Mapping[str, float] = field(default_factory=dict)
     baseline_runs: int = DEFAULT_BASELINE_RUNS
     min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
+    counts: CountRule = field(default_factory=CountRule)
 
     def __post_init__(self) -> None:
         for name, value in [("factor", self.factor), *((f"factors.{k}", v) for k, v in self.factors.items())]:
@@ -106,10 +110,23 @@ class GateConfig:
         return float(self.factors.get(operation, self.factor)) if operation else float(self.factor)
 
 
-def load_gate_config(pyproject: Path | str | None = None) -> GateConfig:
-    """Read ``[tool.continuum-bench.gate]`` from ``pyproject`` (default: ./pyproject.toml).
+def _table(doc: Mapping, names: tuple[str, ...], allowed, path: Path) -> dict:
+    """The table ``names`` of a parsed TOML document ({} when absent); unknown keys are a ValueError."""
+    table = doc
+    for key in names:
+        table = table.get(key, {})
+    unknown = set(table) - set(allowed)
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(names)}]; allowed: {sorted(allowed)}")
+    return dict(table)
 
-    A missing file or table gives the defaults; unknown keys are a ValueError.
+
+def load_gate_config(pyproject: Path | str | None = None) -> GateConfig:
+    """Read ``[tool.continuum-bench.gate]`` and the count rule's ``[tool.continuum-bench.counts]``
+    from ``pyproject`` (default: ./pyproject.toml).
+
+    A missing file or table gives the defaults; unknown keys or bad values are a ValueError naming
+    the file and the table.
     """
     path = Path(pyproject) if pyproject is not None else Path("pyproject.toml")
     if not path.is_file():
@@ -120,14 +137,14 @@ def load_gate_config(pyproject: Path | str | None = None) -> GateConfig:
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise CompareError(f"{path}: not valid TOML ({exc})") from exc
-    table = doc
-    for key in CONFIG_TABLE:
-        table = table.get(key, {})
-    allowed = {"factor", "alpha", "min_rounds", "factors", "baseline_runs", "min_baseline_runs"}
-    unknown = set(table) - allowed
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(CONFIG_TABLE)}]; allowed: {sorted(allowed)}")
-    return GateConfig(**table)
+    table = _table(doc, CONFIG_TABLE, {"factor", "alpha", "min_rounds", "factors", "baseline_runs",
+                                       "min_baseline_runs"}, path)
+    counts = _table(doc, CR.CONFIG_TABLE, CR.CONFIG_KEYS, path)
+    try:
+        rule = CountRule(**counts)
+    except ValueError as err:
+        raise ValueError(f"{path}: [{'.'.join(CR.CONFIG_TABLE)}]: {err}") from None
+    return GateConfig(**table, counts=rule)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -148,6 +165,9 @@ class BenchmarkComparison:
     factor: float
     mark: str
     verdict: str  # regression, improvement, not significant, no change, not enough data, no verdict, only in A, only in B
+    metric: str = "time"  # what judged the row: time, or instructions (both runs counted the case)
+    instructions_a: float | None = None  # instructions per call [Ir] of a counted case
+    instructions_b: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,8 +185,9 @@ class Comparison:
 
     @property
     def judged(self) -> tuple[BenchmarkComparison, ...]:
-        """Rows with a verdict (a p-value): not "not enough data", "no verdict" or one side only."""
-        return tuple(r for r in self.rows if r.p_value is not None)
+        """Rows with a verdict (a p-value, or a count verdict): not "not enough data", "no verdict" or one side only."""
+        return tuple(r for r in self.rows if r.p_value is not None
+                     or (r.metric == "instructions" and r.mark not in (CR.MARK_NO_VERDICT, MARK_MISMATCH)))
 
     @property
     def failed(self) -> bool:
@@ -233,6 +254,8 @@ def compare_benchmark(name: str, bench_a: Benchmark | None, bench_b: Benchmark |
         return BenchmarkComparison(**common, ratio=None, p_value=None, mark=" ",
                                    verdict="only in B" if bench_a is None else "only in A")
     ratio = med_b / med_a if med_a > 0 else math.inf
+    if bench_a.instructions is not None and bench_b.instructions is not None:
+        return compare_counts(common, bench_a, bench_b, config, verdict_allowed)
     if not verdict_allowed:
         return BenchmarkComparison(**common, ratio=ratio, p_value=None, mark=MARK_MISMATCH, verdict="no verdict")
     if min(data_a.size, data_b.size) < config.min_rounds:
@@ -246,6 +269,21 @@ def compare_benchmark(name: str, bench_a: Benchmark | None, bench_b: Benchmark |
     else:
         mark, verdict = MARK_SAME, "no change"
     return BenchmarkComparison(**common, ratio=ratio, p_value=p, mark=mark, verdict=verdict)
+
+
+_COUNT_VERDICTS = {CR.MARK_SLOWER: "regression", CR.MARK_FASTER: "improvement", CR.MARK_SAME: "no change",
+                   CR.MARK_NO_VERDICT: "no verdict"}
+
+
+def compare_counts(common: dict, bench_a: Benchmark, bench_b: Benchmark, config: GateConfig,
+                   verdict_allowed: bool) -> BenchmarkComparison:
+    """A case both runs counted, judged by the count rule with A's count as the baseline;
+    ``ratio`` is then the count ratio B/A and ``factor`` 1 + the count threshold."""
+    v = CR.judge_count(common["operation"], [bench_a.instructions], bench_b.instructions, config.counts)
+    mark, verdict = (v.mark, _COUNT_VERDICTS[v.mark]) if verdict_allowed else (MARK_MISMATCH, "no verdict")
+    return BenchmarkComparison(**{**common, "factor": 1.0 + v.threshold}, ratio=v.ratio, p_value=None, mark=mark,
+                               verdict=verdict, metric="instructions", instructions_a=bench_a.instructions,
+                               instructions_b=bench_b.instructions)
 
 
 def compare_runs(a: Run, b: Run, config: GateConfig | None = None, *, allow_mismatch: bool = False) -> Comparison:
@@ -289,21 +327,28 @@ def format_text(comparison: Comparison) -> list[str]:
         lines.append(f"note: {comparison.same_run}: the comparison says nothing about a change")
     if comparison.mismatch:
         lines.append("MISMATCH: " + "; ".join(comparison.mismatch) + " -- ratios only, no verdict")
-    rows = [("", "median A", "median B", "ratio", "p", "rounds", "factor", "verdict", "benchmark")]
+    counted = any(r.metric == "instructions" or r.instructions_a is not None for r in comparison.rows)
+    rows = [("", "median A", "median B", *(("metric", "Ir A", "Ir B") if counted else ()), "ratio", "p", "rounds",
+             "factor", "verdict", "benchmark")]
     for r in comparison.rows:
+        ratio = "-" if r.ratio is None else f"{r.ratio:.5f}" if r.metric == "instructions" else f"{r.ratio:.3f}"
         rows.append((r.mark, fmt_time(r.median_a_s), fmt_time(r.median_b_s),
-                     "-" if r.ratio is None else f"{r.ratio:.3f}",
-                     "-" if r.p_value is None else f"{r.p_value:.3g}",
-                     f"{r.rounds_a}/{r.rounds_b}", f"{r.factor:.2f}", r.verdict, short_name(r.name)))
-    lines += format_table(rows, left=(0, 7, 8))
+                     *((r.metric, fmt_count(r.instructions_a), fmt_count(r.instructions_b)) if counted else ()),
+                     ratio, "-" if r.p_value is None else f"{r.p_value:.3g}",
+                     f"{r.rounds_a}/{r.rounds_b}", f"{r.factor:.3f}" if r.metric == "instructions" else f"{r.factor:.2f}",
+                     r.verdict, short_name(r.name)))
+    lines += format_table(rows, left=(0, 3, 10, 11) if counted else (0, 7, 8))
     counts: dict[str, int] = {}
     for r in comparison.rows:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
     lines.append("")
     lines.append("summary: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
     if comparison.failed:
-        lines.append(f"FAILED: {len(comparison.regressions)} significant slowdown(s) beyond the factor "
-                     f"(alpha {comparison.config.alpha})")
+        timed = sum(r.metric == "time" for r in comparison.regressions)
+        lines.append(f"FAILED: {len(comparison.regressions)} slowdown(s) beyond the factor ("
+                     + ", ".join(([f"{timed} significant at alpha {comparison.config.alpha}"] if timed else [])
+                                 + ([f"{len(comparison.regressions) - timed} in instructions per call beyond the "
+                                     "count threshold"] if len(comparison.regressions) > timed else [])) + ")")
     elif comparison.mismatch:
         lines.append("no verdict: the runs are from different profiles or presets")
     elif not comparison.judged:
@@ -325,7 +370,9 @@ def comparison_dict(comparison: Comparison) -> dict:
         "a": _run_dict(comparison.a),
         "b": _run_dict(comparison.b),
         "config": {"factor": cfg.factor, "alpha": cfg.alpha, "min_rounds": cfg.min_rounds,
-                   "factors": dict(cfg.factors)},
+                   "factors": dict(cfg.factors),
+                   "counts": {"threshold": cfg.counts.threshold, "thresholds": dict(cfg.counts.thresholds),
+                              "min_baseline_runs": cfg.counts.min_baseline_runs}},
         "mismatch": list(comparison.mismatch),
         "same_run": comparison.same_run,
         "outcome": comparison.outcome,

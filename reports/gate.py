@@ -23,6 +23,16 @@ against the between-run noise it has measured on this host:
   reference *and* its rounds significantly slower than the baseline's pooled rounds
   (one-sided Mann-Whitney U at ``alpha``).
 
+Counted cases (a run of ``tox -e counts``, profile ``counts``: every case has
+``extra_info.instructions``) are judged on instructions per call by the count rule
+(reports.countrule: beyond the operation's threshold of the baseline runs' median, no
+verdict when the baseline's own counts spread by more than half the threshold), not on
+time; each row says which metric judged it. Their baseline needs only the count rule's
+``min_baseline_runs`` (default 1): counts do not carry the between-run noise of times.
+
+A run made with ``--inject-slowdown`` (``machine_info.injected_slowdown``) is never a
+baseline: it is passed over with the reason, like a run of another case set.
+
 Each row prints its limit: the smallest slowdown this host lets the gate see for
 that benchmark. A limit far above the factor says the case is too noisy here.
 
@@ -46,9 +56,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
+from . import countrule as CR
 from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
-                      GateConfig, mann_whitney_p, outcome_of, rounds_of, run_flags)
-from .render import fmt_time, format_table, short_name
+                      GateConfig, mann_whitney_p, outcome_of, rounds_of, run_flags, same_run)
+from .render import fmt_count, fmt_time, format_table, short_name
 from .store import (Benchmark, HistoryEntry, ResultsError, Run, entry_host, list_entries, load_run,
                     profile_storage, refuse_invalid)
 
@@ -65,6 +76,10 @@ class GateRow:
     median / reference; ``sigma``: between-run SD of log(median) of the benchmark's
     kind; ``limit``: the ratio beyond which a slowdown counts (>= the factor);
     ``p_value``: one-sided Mann-Whitney U, current rounds slower than the baseline's.
+    ``metric``: what judged the row, ``time`` or ``instructions``; on an ``instructions`` row
+    ``ratio`` is the count ratio (current / median of the baseline counts), ``limit`` is
+    1 + the count threshold, ``reference_count``/``current_count`` are instructions per call
+    and ``note`` is the count rule's reason.
     """
 
     name: str
@@ -81,6 +96,10 @@ class GateRow:
     factor: float
     mark: str
     verdict: str  # regression, improvement, not significant, within noise, not enough data, only in baseline, only in current
+    metric: str = "time"
+    reference_count: float | None = None
+    current_count: float | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,13 +127,27 @@ class GateResult:
 def passed_over(entry: HistoryEntry, current: Run) -> str | None:
     """Why a saved run cannot be part of ``current``'s baseline: another preset, another set of
     cases (a main-job run beside the gate's own), or a load that was not valid; None if it can."""
+    itself = same_run(entry.run, current) if current.counted else None
+    if itself:  # tox -e counts saves the run it writes: the gate must not judge it against itself
+        return f"the current run itself ({itself})"
     if entry.presets != current.presets:
         return f"preset {', '.join(entry.presets) or '-'}"
-    if entry.run.case_set != current.case_set:
+    # a counted case is judged on its own count (no noise pooled over the run's cases), so a counted
+    # run of a -k selection can be judged against full counted runs
+    if (not current.case_set <= entry.run.case_set) if current.counted else entry.run.case_set != current.case_set:
         return f"other cases ({len(entry.run.benchmarks)} benchmarks, not the current {len(current.benchmarks)})"
     if entry.run.invalid:
         return "not valid: " + "; ".join(entry.run.invalid)
+    if entry.run.injected:
+        return ("injected slowdown (machine_info.injected_slowdown: "
+                + ", ".join(f"{op}={share:g}" for op, share in sorted(entry.run.injected.items()))
+                + "): never a baseline")
     return None
+
+
+def needed_baseline_runs(current: Run, config: GateConfig) -> int:
+    """Fewest baseline runs for a verdict: the count rule's for a counted run, the gate's otherwise."""
+    return config.counts.min_baseline_runs if current.counted else config.min_baseline_runs
 
 
 def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None = None,
@@ -143,15 +176,17 @@ def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None =
         else:
             skipped.append((entry, why))
     chosen.reverse()
-    if len(chosen) < config.min_baseline_runs:
+    needed = needed_baseline_runs(current, config)
+    if len(chosen) < needed:
         where = f"{root}" + (f"/{entries[0].machine_id}" if entries else "")
         reasons = sorted({why for _, why in skipped})
         other = (f" ({len(skipped)} newer run(s) not counted: {'; '.join(reasons[:3])}:"
                  f" {', '.join(e.path.name for e, _ in skipped[:3])})") if skipped else ""
         raise CompareError(
             f"no baseline for profile {profile!r}, preset {', '.join(presets)!r}: {len(chosen)} saved run(s) in "
-            f"{where}{other}; the gate needs {config.min_baseline_runs} to measure this host's between-run noise. "
-            f"Save more on the main branch: tox -e gate-baseline"
+            f"{where}{other}; the gate needs {needed}" + (
+                " (a counted run: tox -e counts saves one per run)" if current.counted else
+                " to measure this host's between-run noise. Save more on the main branch: tox -e gate-baseline")
         )
     return chosen, skipped
 
@@ -208,6 +243,10 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
     for name in names:
         bench = now.get(name)
         operation = first[name].operation
+        counts = [r[name].instructions for r in base if name in r]
+        if bench is not None and bench.instructions is not None and counts and None not in counts:
+            rows.append(count_row(name, operation, kinds[name], bench, counts, medians[name], config))
+            continue
         factor = config.factor_for(operation)
         logs = _log_medians(medians[name])
         reference = float(math.exp(logs.mean())) if logs.size else None
@@ -246,6 +285,23 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
             mark, verdict = MARK_SAME, "within noise"
         rows.append(GateRow(**common, ratio=ratio, sigma=sigma, limit=limit, p_value=p, mark=mark, verdict=verdict))
     return tuple(rows)
+
+
+_COUNT_VERDICTS = {CR.MARK_SLOWER: "regression", CR.MARK_FASTER: "improvement", CR.MARK_SAME: "within threshold",
+                   CR.MARK_NO_VERDICT: "no verdict"}
+
+
+def count_row(name: str, operation: str | None, kind: str, bench: Benchmark, counts: list[float],
+              medians: list[float], config: GateConfig) -> GateRow:
+    """A counted case judged on instructions per call by the count rule."""
+    v = CR.judge_count(operation, counts, bench.instructions, config.counts)
+    logs = _log_medians(medians)
+    return GateRow(name=name, operation=operation, kind=kind, baseline_medians_s=tuple(medians),
+                   reference_s=float(math.exp(logs.mean())) if logs.size else None, current_s=bench.median_s,
+                   ratio=v.ratio, sigma=None, limit=None if v.mark == CR.MARK_NO_VERDICT else 1.0 + v.threshold,
+                   p_value=None, rounds=bench.rounds, factor=1.0 + v.threshold, mark=v.mark,
+                   verdict=_COUNT_VERDICTS[v.mark], metric="instructions", reference_count=v.reference,
+                   current_count=v.current, note=v.reason)
 
 
 def gate(profile: str, storage: Path | str, current: Path | str, *, machine_id: str | None = None,
@@ -295,21 +351,31 @@ def scaled_run(run: Run, operation: str, factor: float) -> Run:
 def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None,
              config: GateConfig | None = None, slowdown: tuple[str, float] | None = None) -> AACheck:
     """Judge every saved run of ``profile`` (the newest run's preset) against every set of
-    ``min_baseline_runs`` of the others: how often would the gate fail an unchanged commit here?
+    ``min_baseline_runs`` of the others (a counted run: against all the others, up to ``baseline_runs``): how often would the gate fail an unchanged commit here?
     Meaningful when the runs are of one commit (or commits that did not change the speed).
     With ``slowdown`` (operation, factor) the judged run's rounds of that operation are made
-    ``factor`` times longer first: how often would the gate catch that slowdown here?"""
+    ``factor`` times longer (and its counts ``factor`` times larger) first: how often would the gate
+    catch that slowdown here? A real injected run (``--inject-slowdown``) is the stronger proof:
+    judge it with :func:`gate`."""
     import itertools
 
     config = config or GateConfig()
     root = profile_storage(storage, profile)
     entries = list_entries(root, profile=profile, machine_id=machine_id)
     if entries:  # the newest run's preset and cases, valid runs only
-        entries = [e for e in entries if passed_over(e, entries[-1].run) is None]
-    k = config.min_baseline_runs
+        newest = next((e for e in reversed(entries) if not e.run.injected and not e.run.invalid), entries[-1])
+        entries = [e for e in entries if (e is newest and not e.run.injected and not e.run.invalid)
+                   or passed_over(e, newest.run) is None]
+    counted = bool(entries) and entries[-1].run.counted
+    if counted:  # each counted run against all the others (up to baseline_runs), as the gate judges one
+        needed = config.counts.min_baseline_runs
+        k = max(min(len(entries) - 1, config.baseline_runs), needed)
+    else:
+        needed = k = config.min_baseline_runs
     if len(entries) < k + 1:
         raise CompareError(f"{root}: {len(entries)} saved run(s) of profile {profile!r}; an A/A check needs "
-                           f"{k + 1} (min_baseline_runs + 1): run tox -e gate-baseline twice")
+                           f"{needed + 1} (min_baseline_runs + 1): run "
+                           + ("tox -e counts twice" if counted else "tox -e gate-baseline twice"))
     trials = alarms = 0
     flagged: dict[str, int] = defaultdict(int)
     for i, current in enumerate(entries):
@@ -358,15 +424,27 @@ def format_text(result: GateResult, profile: str) -> list[str]:
     if result.skipped:
         lines.append(f"passed over: {len(result.skipped)} newer run(s) "
                      f"({', '.join(f'{e.label}: {why}' for e, why in result.skipped)})")
-    rows = [("", "reference", "current", "change", "limit", "p", "rounds", "verdict", "benchmark")]
+    rows = [("", "metric", "reference", "current", "change", "limit", "p", "rounds", "verdict", "benchmark")]
     for r in result.rows:
-        rows.append((r.mark, fmt_time(r.reference_s), fmt_time(r.current_s), _pct(r.ratio), _pct(r.limit),
+        counted = r.metric == "instructions"
+        ref, cur = (fmt_count(r.reference_count), fmt_count(r.current_count)) if counted else (
+            fmt_time(r.reference_s), fmt_time(r.current_s))
+        rows.append((r.mark, r.metric, ref, cur, _pct(r.ratio) if not counted or r.ratio is None
+                     else f"{(r.ratio - 1.0) * 100:+.3f}%", _pct(r.limit),
                      "-" if r.p_value is None else f"{r.p_value:.3g}", str(r.rounds), r.verdict, short_name(r.name)))
-    lines += format_table(rows, left=(0, 7, 8))
+    lines += format_table(rows, left=(0, 1, 8, 9))
+    lines += [f"  {short_name(r.name)}: {r.note}" for r in result.rows
+              if r.metric == "instructions" and r.mark == CR.MARK_NO_VERDICT]
     lines.append("")
+    counted_rows = [r for r in result.rows if r.metric == "instructions"]
+    if counted_rows:
+        spreads = [max(c) / min(c) - 1 for c in (_counts_of(result, r.name) for r in counted_rows) if c]
+        lines.append(f"counted cases: {len(counted_rows)} judged on instructions per call (count threshold "
+                     f"{cfg.counts.threshold:.2%}" + "".join(f", {op} {t:.2%}" for op, t in sorted(cfg.counts.thresholds.items()))
+                     + (f"; baseline counts spread up to {max(spreads):.3%}" if spreads else "") + ")")
     kinds: dict[str, list[GateRow]] = defaultdict(list)
     for r in result.rows:
-        if r.limit is not None:
+        if r.limit is not None and r.metric == "time":
             kinds[r.kind].append(r)
     if kinds:
         lines.append("between-run noise on this host (SD of log median) and the slowdown the gate can see:")
@@ -379,14 +457,22 @@ def format_text(result: GateResult, profile: str) -> list[str]:
         counts[r.verdict] += 1
     lines.append("summary: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
     if result.regressions:
-        lines.append(f"FAILED: {len(result.regressions)} significant slowdown(s) beyond the limit "
-                     f"(alpha {cfg.alpha} for the whole gate)")
+        lines.append(f"FAILED: {len(result.regressions)} slowdown(s) beyond the limit ("
+                     + ("instructions per call beyond the count threshold" if counted_rows else
+                        f"significant at alpha {cfg.alpha} for the whole gate") + ")")
+    elif not result.judged and counted_rows:
+        lines.append("NO VERDICT: no counted case could be judged (see the notes above)")
     elif not result.judged:
         lines.append(f"NO VERDICT: no benchmark had {cfg.min_rounds} rounds (--benchmark-save-data) in the current "
                      f"run and in {cfg.min_baseline_runs} baseline runs")
     else:
         lines.append("OK: no significant slowdown beyond the limit")
     return lines
+
+
+def _counts_of(result: GateResult, name: str) -> list[float]:
+    return [e.run.by_key[name].instructions for e in result.baselines
+            if name in e.run.by_key and e.run.by_key[name].instructions is not None]
 
 
 def result_dict(result: GateResult) -> dict:
@@ -399,7 +485,9 @@ def result_dict(result: GateResult) -> dict:
                     "presets": list(result.current.presets), "commit": result.current.commit},
         "config": {"factor": cfg.factor, "alpha": cfg.alpha, "min_rounds": cfg.min_rounds,
                    "baseline_runs": cfg.baseline_runs, "min_baseline_runs": cfg.min_baseline_runs,
-                   "factors": dict(cfg.factors)},
+                   "factors": dict(cfg.factors),
+                   "counts": {"threshold": cfg.counts.threshold, "thresholds": dict(cfg.counts.thresholds),
+                              "min_baseline_runs": cfg.counts.min_baseline_runs}},
         "outcome": result.outcome,
         "failed": bool(result.regressions),
         "rows": [asdict(r) for r in result.rows],

@@ -44,6 +44,11 @@ def fmt_time(value: float | None) -> str:
     return f"{value / 1e-9:.1f} ns"
 
 
+def fmt_count(value: float | None) -> str:
+    """Instructions per call, all digits (a count is exact to the instruction): ``3,949,690 Ir``."""
+    return "-" if value is None else f"{value:,.0f} Ir"
+
+
 def short_name(name: str) -> str:
     """A benchmark's name without its file: ``test_inference[full-litert]``."""
     return name.rsplit("::", 1)[-1]

@@ -25,6 +25,17 @@ false``, ``died``) is *invalid*: :attr:`Run.invalid` names the field, and the
 commands refuse it unless asked to show it anyway. A limit that was not enforced
 (``profile.enforced.<limit>.enforced: false``) is listed in :attr:`Run.unenforced`
 and flagged wherever the run is shown.
+
+Counted runs. A run made by ``python -m benchmarks.counts`` (``tox -e counts``) carries
+``machine_info.counts`` (the tool, valgrind's version, the CPU features) and every benchmark's
+``extra_info.instructions`` (instructions per call). Its profile is :data:`COUNTS_PROFILE`:
+counts do not depend on a CPU quota or a load, so one counted run serves every profile, and
+its history is ``results/history/counts``. A counted run whose benchmark has no count is an
+error naming it; a timed run is validated exactly as before.
+
+Injected slowdowns. A run made with ``--inject-slowdown`` records
+``machine_info.injected_slowdown`` (``{operation: share}``, ``{}`` on a plain run):
+:attr:`Run.injected` names it, and the gate never takes such a run as a baseline.
 """
 from __future__ import annotations
 
@@ -40,6 +51,8 @@ from typing import Iterable, Mapping
 from .contract import OPERATIONS, PROFILES, contract_errors
 
 NO_PROFILE = "none"  # what the suite records when it ran without --profile
+COUNTS_PROFILE = "counts"  # the profile of a counted run (machine_info.counts)
+COUNT_FIELD = "instructions"  # extra_info of a counted case: instructions per call
 MAX_CV = 0.10  # coefficient of variation above which a result is flagged unstable
 MIN_ROUNDS = 5  # fewer rounds than this is flagged unstable
 STATS_FIELDS = ("mean", "stddev", "rounds", "median", "min")
@@ -82,6 +95,12 @@ class Benchmark:
 
     def field(self, name: str):
         return self.extra_info.get(name)
+
+    @property
+    def instructions(self) -> float | None:
+        """Instructions per call of a counted case (``extra_info.instructions``); None when timed only."""
+        value = self.extra_info.get(COUNT_FIELD)
+        return None if value is None else float(value)
 
     @property
     def pruning_factor(self) -> float | None:
@@ -129,10 +148,14 @@ class Benchmark:
         return getattr(self, f"{statistic}_s")
 
     def scaled(self, factor: float) -> Benchmark:
-        """A copy whose every round (and statistic) is ``factor`` times longer."""
+        """A copy whose every round (and statistic) is ``factor`` times longer, and whose count
+        (if counted) is ``factor`` times larger."""
+        info = self.extra_info
+        if self.instructions is not None:
+            info = {**info, COUNT_FIELD: self.instructions * factor}
         return dataclasses.replace(self, mean_s=self.mean_s * factor, median_s=self.median_s * factor,
                                    min_s=self.min_s * factor, stddev_s=self.stddev_s * factor,
-                                   data=tuple(v * factor for v in self.data))
+                                   data=tuple(v * factor for v in self.data), extra_info=info)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +186,17 @@ class Run:
     def case_set(self) -> frozenset[str]:
         """The benchmarks the run holds: runs of other case sets are never one baseline."""
         return frozenset(b.key for b in self.benchmarks)
+
+    @property
+    def counted(self) -> bool:
+        """A counted run (``machine_info.counts``): its cases carry instructions per call."""
+        return isinstance(self.machine_info.get("counts"), Mapping)
+
+    @property
+    def injected(self) -> dict[str, float]:
+        """``machine_info.injected_slowdown``: operation -> extra share of work injected ({} on a plain run)."""
+        value = self.machine_info.get("injected_slowdown")
+        return dict(value) if isinstance(value, Mapping) else {}
 
     @property
     def invalid(self) -> tuple[str, ...]:
@@ -254,6 +288,18 @@ def profile_record(doc: Mapping, source: str) -> dict:
     return {**cont, "profile": prof if isinstance(prof, dict) else {"name": name}}
 
 
+def counts_record(doc: Mapping, source: str) -> dict | None:
+    """``machine_info.counts`` of a counted run (an object naming its ``tool``); None for a timed run."""
+    mi = doc.get("machine_info")
+    if not isinstance(mi, dict) or "counts" not in mi:
+        return None
+    record = mi["counts"]
+    if not isinstance(record, dict) or not record.get("tool"):
+        raise ResultsError(f"{source}: field 'machine_info.counts' must be the counted run's record (an object "
+                           f"with 'tool', written by benchmarks/counts.py), got {record!r}")
+    return record
+
+
 def _number(where: str, value, *, integer: bool = False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ResultsError(f"{where} must be a number, got {value!r}")
@@ -289,6 +335,11 @@ def parse_benchmark(b, index: int, profile: str | None, source: str) -> Benchmar
     if not isinstance(data, list):
         raise ResultsError(f"{where}: field 'stats.data' must be a list of round times, got {type(data).__name__}")
     data = tuple(_number(f"{where}: field 'stats.data[{i}]'", v) for i, v in enumerate(data))
+    if COUNT_FIELD in info:
+        count = info[COUNT_FIELD]
+        if isinstance(count, bool) or not isinstance(count, (int, float)) or not count > 0 or not math.isfinite(count):
+            raise ResultsError(f"{where}: field 'extra_info.{COUNT_FIELD}' must be a number > 0 "
+                               f"(instructions per call), got {count!r}")
     return Benchmark(source=source, profile=profile, name=name, fullname=b.get("fullname") or name,
                      operation=info["operation"], mean_s=values["mean"], median_s=values["median"],
                      min_s=values["min"], stddev_s=values["stddev"], rounds=values["rounds"], data=data,
@@ -301,9 +352,19 @@ def parse_run(doc: Mapping, source: str) -> Run:
         raise ResultsError(f"{source}: not a pytest-benchmark JSON document (no 'benchmarks' list)")
     if not doc["benchmarks"]:
         raise ResultsError(f"{source}: holds no benchmarks")
-    record = profile_record(doc, source)
-    profile = record["profile"]["name"]
+    counted = counts_record(doc, source)
+    if counted is None:
+        record = profile_record(doc, source)
+        profile = record["profile"]["name"]
+    else:  # counts do not depend on the profile: the record, when there is one, is checked, not used
+        record = profile_record(doc, source) if "continuum" in doc["machine_info"] else {}
+        profile = COUNTS_PROFILE
     benchmarks = tuple(parse_benchmark(b, i, profile, source) for i, b in enumerate(doc["benchmarks"]))
+    if counted is not None:
+        uncounted = [b.name for b in benchmarks if b.instructions is None]
+        if uncounted:
+            raise ResultsError(f"{source}: a counted run (machine_info.counts) whose benchmark {uncounted[0]!r} has "
+                               f"no extra_info.{COUNT_FIELD}")
     seen: dict[str, int] = {}
     for b in benchmarks:
         if b.key in seen:

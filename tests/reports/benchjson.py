@@ -132,3 +132,42 @@ def edit(doc, fn):
     d = copy.deepcopy(doc)
     fn(d)
     return d
+
+
+#: The counted cases of counts_doc: name -> extra_info (without the count), as benchmarks/test_counts.py writes them.
+COUNTED = {
+    "test_count_inference[full-litert]": {"operation": "inference", "pruning_factor": 0.0, "pruning_method": None,
+                                          "runtime": "litert", "batch_size": 1, "num_threads": 1},
+    "test_count_encrypt_pure_rsa": {"operation": "encryption", "scheme": "rsa-oaep-blocks", "dataset_bytes": 65_536,
+                                    "ciphertext_bytes": 98_304},
+    "test_count_serialize_tflite[full-tflite]": {"operation": "serialization", "pruning_factor": 0.0,
+                                                 "model_format": "tflite", "model_bytes": 16_900_000,
+                                                 "model_bytes_gzip": 15_600_000},
+}
+#: Instructions per call of each counted case in counts_doc by default.
+INSTRUCTIONS = {"test_count_inference[full-litert]": 3_949_690.0, "test_count_encrypt_pure_rsa": 146_317_233.0,
+                "test_count_serialize_tflite[full-tflite]": 115_119.0}
+
+
+_SESSIONS = iter(range(10**6))
+
+
+def counts_doc(instructions=None, *, injected=None, datetime=None):
+    """A counted run as ``python -m benchmarks.counts`` writes it: ``machine_info.counts``,
+    ``machine_info.injected_slowdown`` (``injected``, {} by default), profile record ``none``, one
+    round per case and ``extra_info.instructions`` (``instructions``: name -> count, default INSTRUCTIONS)."""
+    instructions = INSTRUCTIONS if instructions is None else instructions
+    doc = profile_doc("device")
+    doc["benchmarks"] = []
+    for name, count in instructions.items():
+        entry = bench("test_count_x", None, {**COUNTED[name], "instructions": float(count), "counted_calls": 1,
+                                             "count_tool": "callgrind"}, 2.5, rounds=1)
+        entry.update(name=name, fullname=f"benchmarks/test_counts.py::{name}", param=None)
+        doc["benchmarks"].append(entry)
+    doc["machine_info"]["continuum"] = {"profile": {"name": "none", "requested": {}, "enforced": {}},
+                                        "load": {"workers": 0}}
+    doc["machine_info"]["counts"] = {"tool": "callgrind", "valgrind_version": "3.19.0", "events": ["Ir"]}
+    doc["machine_info"]["injected_slowdown"] = dict(injected or {})
+    # each call its own session unless ``datetime`` is given: the gate passes over the current run's own session
+    doc["datetime"] = datetime or f"2026-12-02T01:{next(_SESSIONS) % 60:02d}:00.{next(_SESSIONS):06d}+00:00"
+    return doc
