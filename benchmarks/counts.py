@@ -284,9 +284,21 @@ def _parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--history", type=Path, default=DEFAULT_HISTORY,
                         help=f"pytest-benchmark storage the run is saved into (default: {DEFAULT_HISTORY}; "
                         "never with --inject-slowdown)")
+    parser.add_argument("--no-save", action="store_true",
+                        help="write the JSON only, do not save the run into the history (tox -e counts-gate: a "
+                        "change under test is no baseline; default: save)")
     parser.add_argument("--inject-slowdown", action="append", default=[], metavar="OP=SHARE",
                         help="passed to pytest (benchmarks/inject.py); the run is then not saved (default: none)")
     return parser.parse_known_args(argv)
+
+
+def save_options(args: argparse.Namespace) -> list[str]:
+    """pytest's options saving the counted run into ``<history>/<host>`` (one history per host, as the
+    profiles': a host's CPU features pick the kernels); none with ``--no-save`` or ``--inject-slowdown``."""
+    if args.inject_slowdown or args.no_save:
+        return []
+    history = args.history / (socket.gethostname() or "unknown-host")
+    return ["--benchmark-autosave", f"--benchmark-storage=file://{history}"]
 
 
 @contextlib.contextmanager
@@ -341,9 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"counts: {err}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     json_path = args.json or (DEFAULT_INJECTED_JSON if args.inject_slowdown else DEFAULT_JSON)
-    # one history per host, as the profiles' (conftest.py): a host's CPU features pick the kernels
-    history = args.history / (socket.gethostname() or "unknown-host")
-    save = [] if args.inject_slowdown else ["--benchmark-autosave", f"--benchmark-storage=file://{history}"]
+    save = save_options(args)
     if args.inject_slowdown:
         print("counts: --inject-slowdown: this run is not saved into the history (never a baseline)", file=sys.stderr)
     started = time.perf_counter()

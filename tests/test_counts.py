@@ -2,6 +2,7 @@
 counted cases skip with the reason outside a counted session."""
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,12 @@ def test_counted_cases_skip_with_the_reason_outside_a_counted_session(tmp_path, 
     assert "25 skipped" in result.stdout
     expected = "apt-get install valgrind" if without_valgrind or not shutil.which("valgrind") else "tox -e counts"
     assert expected in result.stdout
+
+
+@pytest.mark.parametrize(("argv", "saved"), [([], True), (["--no-save"], False),
+                                             (["--inject-slowdown", "inference=0.01"], False)])
+def test_a_counted_run_is_saved_into_the_hosts_history_unless_told_not_or_injected(argv, saved):
+    args, rest = counts._parse([*argv, "--history", "h", "-k", "x"])
+    options = counts.save_options(args)
+    assert rest == ["-k", "x"]
+    assert options == (["--benchmark-autosave", f"--benchmark-storage=file://h/{socket.gethostname()}"] if saved else [])
