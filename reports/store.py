@@ -666,6 +666,10 @@ def load_results(*paths, allow_invalid: bool = False) -> ResultSet:
     runs: dict[str, Run] = {}
     for f in (f for p in paths for f in result_files(p)):
         run = load_run(f, allow_invalid=allow_invalid)
+        if run.counted:
+            raise ResultsError(f"{f}: a counted run (machine_info.counts, tox -e counts), not a timed one: the report "
+                               f"reads results/<profile>.json; judge counts with continuum-bench gate --profile counts "
+                               f"or compare")
         if run.profile not in PROFILES:
             raise ResultsError(f"{f}: machine_info.continuum.profile.name is {run.profile!r} (run without "
                                f"--profile); expected one of {PROFILES}")

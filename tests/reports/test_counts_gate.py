@@ -228,3 +228,10 @@ def test_aa_leaves_injected_runs_out(tmp_path, capsys):
     storage = _history(tmp_path, docs)
     assert main(["gate", "--profile", "counts", "--storage", str(storage), "--aa"]) == 0
     assert "3 saved runs" in capsys.readouterr().out
+
+
+def test_the_report_loader_names_a_counted_run_instead_of_calling_it_profile_less(tmp_path):
+    from reports.store import load_results
+
+    with pytest.raises(ResultsError, match="a counted run .*continuum-bench gate --profile counts"):
+        load_results(B.write(tmp_path / "counts.json", B.counts_doc()))
