@@ -466,7 +466,8 @@ def format_text(result: GateResult, profile: str) -> list[str]:
         lines.append(f"NO VERDICT: no benchmark had {cfg.min_rounds} rounds (--benchmark-save-data) in the current "
                      f"run and in {cfg.min_baseline_runs} baseline runs")
     else:
-        lines.append("OK: no significant slowdown beyond the limit")
+        lines.append("OK: no " + ("count" if counted_rows and len(counted_rows) == len(result.judged) else "significant")
+                     + " slowdown beyond the limit")
     return lines
 
 
