@@ -302,11 +302,13 @@ def table_section(name: str, df: pd.DataFrame) -> list[str]:
 def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_tables: Mapping[str, pd.DataFrame],
                curves: Mapping[str, tuple[bytes, str]], alerts: Sequence[str], profiles: Sequence[str],
                warnings: Sequence[str], tables: Mapping[str, pd.DataFrame],
-               figures: Mapping[str, tuple[bytes, str]], first_note: str = "") -> list[str]:
+               figures: Mapping[str, tuple[bytes, str]], first_note: str = "",
+               other_curves: Mapping[str, tuple[bytes, str]] | None = None, other_title: str = "") -> list[str]:
     """The whole page, answers first. ``answer``, ``profiles``: lines from :func:`answer_html`,
     :func:`profiles_html`; ``alerts``: one line each, shown in red above the answer (a run not
     valid, a profile missing); figures and curves as ``{name: (PNG bytes, caption)}``;
-    ``first_note``: a paragraph after the first tables (which inference assumption the study resembles)."""
+    ``first_note``: a paragraph after the first tables (which inference assumption the study resembles);
+    ``other_curves``: the curves under the other inference assumption, below ``other_title``."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{_esc(title)}</title><style>{CSS}</style></head><body><main>",
@@ -322,6 +324,9 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
     if first_note:
         out.append(f'<p class="note">{_esc(first_note)}</p>')
     out += ['<div class="grid">', *figures_html(curves), "</div>"]
+    if other_curves:
+        out.append(f"<h3>{_esc(other_title)}</h3>")
+        out += ['<div class="grid">', *figures_html(other_curves), "</div>"]
     out.append('<h2 id="profiles">Profiles: what ran where</h2>')
     out += list(profiles)
     out.append(f'<h2 id="warnings">Warnings ({len(warnings)})</h2>')

@@ -294,6 +294,7 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
             f"preset {', '.join(rs.presets())}; radio preset {report.radio.get('preset')}",
             "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())]
     first = ("table1", "inference_assumptions")
+    other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
     shown = {k: _shown(k, v) for k, v in report.tables.items()
              if k not in first + ("best_ranges", "study_best_ranges")}
     lines = page.html_lines(
@@ -301,7 +302,11 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
         answer=page.answer_html(report.best_ranges, report.answer_source, report.tables["study_best_ranges"]),
         first_tables={k: report.tables[k] for k in first if k in report.tables},
         first_note=report.resemblance,
-        curves={k: pngs[k] for k in curves},
+        curves={k: pngs[k] for k in curves if not k.endswith(other)},
+        other_curves={k: pngs[k] for k in curves if k.endswith(other)},
+        other_title=f"The same under the {other.lstrip('_')} assumption: each request's inference "
+                    + ("from a cold start (model set-up plus first call)" if other == "_cold"
+                       else "in the steady state (warm batch-1 time)"),
         profiles=page.profiles_html(rs.profiles, rs.sources, report.missing),
         warnings=report.warnings, tables=shown, figures={k: pngs[k] for k in more})
     out_dir.mkdir(parents=True, exist_ok=True)
