@@ -22,7 +22,7 @@ from pathlib import Path
 from costmodel import radio
 from costmodel.pipelines import METRIC_UNITS, METRICS, scenario_coefficients, validate_q
 
-from .contract import PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
+from .contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
 from .render import FORMATS, render
 from .store import STATISTICS, ResultsError
 
@@ -129,7 +129,7 @@ def run_paper(*, q=None, radio_preset: str = "paper", distance: float | None = N
 
 #: Options that choose among measured results: without --results they change nothing.
 RESULTS_ONLY = ("pruning_method", "runtime", "statistic", "sizes", "inference_model_format",
-                "finetune_model_format", "uncompressed", "allow_invalid")
+                "finetune_model_format", "uncompressed", "allow_invalid", "inference")
 
 
 def advice_rows(inputs: dict, q: int) -> tuple[list[dict], list[dict]]:
@@ -161,7 +161,8 @@ def inputs_frame(inputs: dict):
 
 def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 0.7,
                   pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
-                  sizes: str | None = None, model_download=None, allow_invalid: bool = False) -> tuple[dict, str]:
+                  sizes: str | None = None, model_download=None, allow_invalid: bool = False,
+                  inference: str | None = None) -> tuple[dict, str]:
     """({pipeline: PipelineInputs}, where they come from); ValueError naming the option it cannot honour."""
     if isinstance(pruning_factor, bool) or not 0 < pruning_factor < 1:
         raise ValueError(f"--pruning-factor must be a fraction in (0, 1), 0.7 for 70 %, got {pruning_factor!r}")
@@ -184,7 +185,7 @@ def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 
     if edge not in rs.profiles or "device" not in rs.profiles:
         raise ResultsError(f"--results: scenario {scenario!r} needs the device and {edge} profiles; the results "
                            f"hold {sorted(rs.profiles)}")
-    method = pruning_method or "filter"
+    method = pruning_method or "magnitude"
     have = sorted({m.pruning_factor for m in rs.select("finetune", None, None, pruning_method=method)})
     if not any(abs(pruning_factor - pf) < 1e-9 for pf in have):
         raise ValueError(f"--pruning-factor {pruning_factor:g}: the results hold {method} fine-tuning at "
@@ -192,9 +193,11 @@ def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 
     inputs = scenario_from_results(rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down,
                                    pruning_method=method, runtime=runtime or "litert",
                                    model_download=model_download or _model_download(None, None, False),
-                                   sizes=sizes or "study", statistic=statistic or "mean")
+                                   sizes=sizes or "study", statistic=statistic or "mean",
+                                   inference=inference or "warm")
     flags = [f"{r.profile}: {p}" for r in rs.runs for p in r.invalid + r.unenforced]
-    src = "measured: " + ", ".join(f"{p} {s}" for p, s in rs.sources.items())
+    src = f"measured ({method} pruning, {inference or 'warm'} inference per request): " + ", ".join(
+        f"{p} {s}" for p, s in rs.sources.items())
     return inputs, src + ("; FLAGGED " + "; ".join(flags) if flags else "")
 
 
@@ -203,14 +206,14 @@ def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allo
                pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
                sizes: str | None = None, inference_model_format: str | None = None,
                finetune_model_format: str | None = None, uncompressed: bool = False,
-               allow_invalid: bool = False, format: str = "text") -> Outcome:
+               allow_invalid: bool = False, inference: str | None = None, format: str = "text") -> Outcome:
     """Best pipeline by latency, energy and data for ``q`` requests, a scenario and a distance,
     with the margin to the runner-up and the inputs the answer rests on."""
     import pandas as pd
 
     given = {"pruning_method": pruning_method, "runtime": runtime, "statistic": statistic, "sizes": sizes,
              "inference_model_format": inference_model_format, "finetune_model_format": finetune_model_format,
-             "uncompressed": uncompressed or None, "allow_invalid": allow_invalid or None}
+             "uncompressed": uncompressed or None, "allow_invalid": allow_invalid or None, "inference": inference}
     try:
         check_format(format)
         qv = whole_q(q)
@@ -223,7 +226,8 @@ def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allo
                                  "--results (the study's figures have one value of it)")
         for option, value, allowed in (("--pruning-method", pruning_method, PRUNING_METHODS),
                                        ("--runtime", runtime, RUNTIMES), ("--statistic", statistic, STATISTICS),
-                                       ("--sizes", sizes, SIZE_SOURCES)):
+                                       ("--sizes", sizes, SIZE_SOURCES),
+                                       ("--inference", inference, INFERENCE_ASSUMPTIONS)):
             if value is not None and value not in allowed:
                 raise ValueError(f"{option} must be one of {allowed}, got {value!r}")
         link, note = radio_link(radio_preset, distance, allow_distance)
@@ -231,7 +235,7 @@ def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allo
             scenario=scenario, link=link, results=results, pruning_factor=pruning_factor,
             pruning_method=pruning_method, runtime=runtime, statistic=statistic, sizes=sizes,
             model_download=_model_download(inference_model_format, finetune_model_format, uncompressed),
-            allow_invalid=allow_invalid)
+            allow_invalid=allow_invalid, inference=inference)
         advice, ranks = advice_rows(inputs, qv)
     except ValueError as exc:  # includes ResultsError
         return _bad(exc)
@@ -246,11 +250,11 @@ def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allo
 # ---- report -------------------------------------------------------------------------------
 
 def run_report(*, results=None, out: str | Path | None = None, run: str | None = None, q=None,
-               pruning_factor: float = 0.7, pruning_method: str = "filter", runtime: str = "litert",
+               pruning_factor: float = 0.7, pruning_method: str = "magnitude", runtime: str = "litert",
                statistic: str = "mean", sizes: str = "study", inference_model_format: str | None = None,
                finetune_model_format: str | None = None, uncompressed: bool = False,
                radio_preset: str = "paper", distance: float | None = None, allow_distance: bool = False,
-               allow_invalid: bool = False, format: str = "text") -> Outcome:
+               allow_invalid: bool = False, inference: str = "warm", format: str = "text") -> Outcome:
     """Write ``<out>/<run>/`` (index.html, tables, figures, report.json) from results files or folders."""
     from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, write_report
 
@@ -265,7 +269,7 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
                               model_download=_model_download(inference_model_format, finetune_model_format,
                                                              uncompressed),
                               radio_preset=radio_preset, distance=link.distance if distance is not None else None,
-                              allow_invalid=allow_invalid)
+                              allow_invalid=allow_invalid, inference=inference)
         if note:
             report = dataclasses.replace(report, alerts=(note,) + report.alerts)
         report = write_report(report, folder, run=run)
@@ -387,8 +391,9 @@ def _results_options(p, *, defaults: bool):
     d = (lambda v: v) if defaults else (lambda v: None)
     p.add_argument("--pruning-factor", type=float, default=0.7,
                    help="pruning factor of the pruned pipelines, a fraction (default: 0.7)")
-    p.add_argument("--pruning-method", choices=PRUNING_METHODS, default=d("filter"),
-                   help="pruning method of the pruned pipelines (default: filter)")
+    p.add_argument("--pruning-method", choices=PRUNING_METHODS, default=d("magnitude"),
+                   help="pruning method of the pruned pipelines, and Table I's first (default: magnitude, "
+                        "the study's)")
     p.add_argument("--runtime", choices=RUNTIMES, default=d("litert"), help="inference runtime (default: litert)")
     p.add_argument("--statistic", choices=STATISTICS, default=d("mean"), help="timing statistic (default: mean)")
     p.add_argument("--sizes", choices=SIZE_SOURCES, default=d("study"),
@@ -399,6 +404,10 @@ def _results_options(p, *, defaults: bool):
                    help="model downloaded for on-device fine-tuning (default: keras)")
     p.add_argument("--uncompressed", action="store_true",
                    help="download size is model_bytes, not model_bytes_gzip (default: gzip)")
+    p.add_argument("--inference", choices=INFERENCE_ASSUMPTIONS, default=d("warm"),
+                   help="per-request inference time: warm (steady-state batch-1 time) or cold (model set-up "
+                        "plus first call, extra_info init_s + first_call_s); the report shows both, its answer "
+                        "and main curves use this one (default: warm)")
     p.add_argument("--allow-invalid", action="store_true",
                    help="use runs whose background load died (machine_info.continuum.load.valid: false), "
                         "flagged (default: refuse them)")
@@ -407,7 +416,7 @@ def _results_options(p, *, defaults: bool):
 def _results_kwargs(a) -> dict:
     return {k: getattr(a, k) for k in ("pruning_factor", "pruning_method", "runtime", "statistic", "sizes",
                                        "inference_model_format", "finetune_model_format", "uncompressed",
-                                       "allow_invalid")}
+                                       "allow_invalid", "inference")}
 
 
 def _gate_options(p):

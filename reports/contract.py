@@ -14,6 +14,11 @@ from typing import Any, Mapping
 OPERATIONS = ("prune", "bn_recalibration", "finetune", "inference", "encryption", "decryption",
               "serialization")
 PRUNING_METHODS = ("magnitude", "filter")
+#: Per-request inference time handed to the cost model. ``warm``: the steady state, the
+#: benchmark's batch-1 time; ``cold``: a request that builds the model and runs it once,
+#: extra_info ``init_s`` + ``first_call_s`` (:data:`COLD_FIELDS`) of the inference record.
+INFERENCE_ASSUMPTIONS = ("warm", "cold")
+COLD_FIELDS = ("init_s", "first_call_s")
 RUNTIMES = ("keras", "litert")
 #: ``model_format`` of a serialization: three model formats, and the dataset archive.
 MODEL_FORMATS = ("keras", "h5", "tflite")

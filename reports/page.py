@@ -24,8 +24,14 @@ from .render import cell
 
 REPORT_TITLE = "continuum-bench report"
 TABLE_NOTES = {
-    "table1": "Table I from the measurements: top-1 [%] without / with fine-tuning, fine-tuning [min] "
-              "and batch-1 inference [s] per profile",
+    "table1": "Table I from the measurements, as the study printed it: the full model's row, then per pruning "
+              "factor the default method and the other beside it; top-1 [%] as pruned / after BatchNorm "
+              "re-estimation / after fine-tuning, fine-tuning [min] and warm batch-1 inference [s] per profile",
+    "inference_assumptions": "per-request inference [s]: the study's inputs (Table II full model, Table I pf 70 %) "
+                             "beside ours, warm (steady-state batch-1 time) and cold (model set-up plus first "
+                             "call: init_s + first_call_s), and the ratios study / ours",
+    "crossovers_warm": "crossovers (measured) with warm inference per request",
+    "crossovers_cold": "crossovers (measured) with cold inference per request: model set-up plus first call",
     "table2": "Table II from the measurements: each latency contribution at Q = 1 [s] and its share [%], "
               "the total for Q = 1 and each later request [s]",
     "crossovers": "Q at which two pipelines cost the same (measured), per scenario and metric; "
@@ -39,6 +45,9 @@ TABLE_NOTES = {
 TABLE_TITLES = {"table1": "Table I (measured)", "table2": "Table II (measured)",
                 "study_table1": "Table I (the study, as published)", "study_table2": "Table II (the study's figures)",
                 "crossovers": "Crossovers (measured)", "study_crossovers": "Crossovers (the study's figures)",
+                "inference_assumptions": "Inference per request: warm, cold and the study's",
+                "crossovers_warm": "Crossovers (measured, warm inference)",
+                "crossovers_cold": "Crossovers (measured, cold inference)",
                 "measurements": "Every benchmark"}
 #: What to run when a profile's results are missing.
 MISSING_REMEDY = {"device": "the device columns and the D-* pipelines are missing; run tox -e device",
@@ -53,6 +62,7 @@ h3{margin:22px 0 8px;font-size:1.05em}
 .meta{color:#555;font-size:.9em;margin:0 0 16px}
 .warn{background:#fff4e5;border-left:5px solid #e69f00;padding:10px 14px;margin:10px 0}
 .warn li{margin:3px 0;font-size:.92em}
+.note{background:#eef4fb;border-left:5px solid #0072b2;padding:8px 14px;margin:6px 0 14px}
 .ok{background:#e9f7ef;border-left:5px solid #009e73;padding:10px 14px}
 table{border-collapse:collapse;margin:8px 0 14px;font-size:.85em;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top;white-space:nowrap}
@@ -292,10 +302,13 @@ def table_section(name: str, df: pd.DataFrame) -> list[str]:
 def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_tables: Mapping[str, pd.DataFrame],
                curves: Mapping[str, tuple[bytes, str]], alerts: Sequence[str], profiles: Sequence[str],
                warnings: Sequence[str], tables: Mapping[str, pd.DataFrame],
-               figures: Mapping[str, tuple[bytes, str]]) -> list[str]:
+               figures: Mapping[str, tuple[bytes, str]], first_note: str = "",
+               other_curves: Mapping[str, tuple[bytes, str]] | None = None, other_title: str = "") -> list[str]:
     """The whole page, answers first. ``answer``, ``profiles``: lines from :func:`answer_html`,
     :func:`profiles_html`; ``alerts``: one line each, shown in red above the answer (a run not
-    valid, a profile missing); figures and curves as ``{name: (PNG bytes, caption)}``."""
+    valid, a profile missing); figures and curves as ``{name: (PNG bytes, caption)}``;
+    ``first_note``: a paragraph after the first tables (which inference assumption the study resembles);
+    ``other_curves``: the curves under the other inference assumption, below ``other_title``."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{_esc(title)}</title><style>{CSS}</style></head><body><main>",
@@ -308,7 +321,12 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
     out += list(answer)
     for name, df in first_tables.items():
         out += table_section(name, df)
+    if first_note:
+        out.append(f'<p class="note">{_esc(first_note)}</p>')
     out += ['<div class="grid">', *figures_html(curves), "</div>"]
+    if other_curves:
+        out.append(f"<h3>{_esc(other_title)}</h3>")
+        out += ['<div class="grid">', *figures_html(other_curves), "</div>"]
     out.append('<h2 id="profiles">Profiles: what ran where</h2>')
     out += list(profiles)
     out.append(f'<h2 id="warnings">Warnings ({len(warnings)})</h2>')

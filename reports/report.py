@@ -21,7 +21,8 @@ from costmodel.curves import DEFAULT_Q_GRID, best_ranges_table, crossovers, curv
 from costmodel.paper import PF70_MODEL_BYTES, paper_report
 
 from .contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
-from .measured import ModelDownload, scenario_from_results, table1
+from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, closer_assumption, inference_comparison,
+                       scenario_from_results, table1)
 from .page import MISSING_REMEDY
 from .render import render_json, write_table
 from .store import ResultsError, ResultSet, load_results
@@ -34,6 +35,10 @@ Q_CAPTIONS = {"latency_idle": "Latency versus Q, edge idle (rings: crossovers)",
               "latency_loaded": "Latency versus Q, edge loaded (rings: crossovers)",
               "data": "Data exchanged over the radio link versus Q",
               "energy": "Device energy versus Q, dotted: the 3.7 Wh battery budget"}
+
+
+#: study / ours (geometric mean) within this factor either way: the assumption reproduces the study's times
+RESEMBLANCE_FACTOR = 3.0
 
 
 class ReportError(ValueError):
@@ -57,6 +62,10 @@ class Report:
     radio: Mapping
     written: tuple[Path, ...] = field(default=())
     index: Path | None = None
+    inference: str = "warm"  # the assumption of ``points`` and tables["crossovers"]
+    #: {assumption: curve points} of every assumption whose scenarios could be built
+    points_by_inference: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    resemblance: str = ""  # which assumption the study's per-request inference times resemble
 
 
 def default_run_name(now: _dt.datetime | None = None) -> str:
@@ -72,16 +81,22 @@ def check_presets(rs: ResultSet) -> None:
         raise ReportError(f"results from different presets cannot share a report ({detail})")
 
 
-def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, pruning_method: str = "filter",
+def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, pruning_method: str = "magnitude",
                  runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
                  sizes: str = "study", statistic: str = "mean", radio_preset: str = "paper",
-                 distance: float | None = None, allow_invalid: bool = False) -> Report:
+                 distance: float | None = None, allow_invalid: bool = False, inference: str = "warm") -> Report:
     """Compute everything the report shows from results files / folders (see ``store.result_files``).
+
+    The answer, the main curves and ``crossovers`` take each request's inference time as
+    ``inference`` says (warm: steady state; cold: model set-up plus first call); the curves and
+    crossovers of the other assumption come beside them (``crossovers_warm``, ``crossovers_cold``).
 
     Raises ResultsError / ReportError on unreadable, empty, mixed-preset or (unless
     ``allow_invalid``) invalid results; a profile or a result that a scenario needs and
     the results lack leaves that scenario to the study's figures, with a warning.
     """
+    if inference not in INFERENCE_ASSUMPTIONS:
+        raise ReportError(f"inference must be one of {INFERENCE_ASSUMPTIONS}, got {inference!r}")
     rs = load_results(*results, allow_invalid=allow_invalid)
     if not rs.measurements:
         raise ReportError("the results hold no measurement: nothing to report")
@@ -91,22 +106,32 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     qs = DEFAULT_Q_GRID if q is None else q
     missing = tuple(p for p in PROFILES if p not in rs.profiles)
     warnings = list(rs.warnings())
-    scenarios = {}
-    for scenario, edge in SCENARIO_PROFILES.items():
-        if edge in missing or "device" in missing:
-            continue
-        try:
-            scenarios[scenario] = scenario_from_results(
-                rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down, pruning_method=pruning_method,
-                runtime=runtime, model_download=model_download, sizes=sizes, statistic=statistic)
-        except ResultsError as exc:
-            warnings.insert(0, f"no measured {scenario}-edge curves: {exc}; the study's figures are shown instead")
+    by_inference: dict[str, dict] = {a: {} for a in INFERENCE_ASSUMPTIONS}
+    for a in (inference,) + tuple(x for x in INFERENCE_ASSUMPTIONS if x != inference):
+        for scenario, edge in SCENARIO_PROFILES.items():
+            if edge in missing or "device" in missing:
+                continue
+            try:
+                by_inference[a][scenario] = scenario_from_results(
+                    rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down, pruning_method=pruning_method,
+                    runtime=runtime, model_download=model_download, sizes=sizes, statistic=statistic, inference=a)
+            except ResultsError as exc:
+                shown = "the study's figures are shown instead" if a == inference else "only the other assumption's"
+                warnings.insert(0, f"no measured {scenario}-edge curves ({a} inference): {exc}; {shown}")
+    scenarios = by_inference[inference]
     study = paper_report(q=qs, link=link, radio_preset=radio_preset)
     tables = {"table1": table1(rs, pruning_method=pruning_method, runtime=runtime, statistic=statistic)}
+    comparison = inference_comparison(rs, pruning_factor=pruning_factor, pruning_method=pruning_method,
+                                      runtime=runtime, statistic=statistic)
+    tables["inference_assumptions"] = comparison
+    resemblance = resemblance_text(comparison)
     measured_ranges = best_ranges_table(scenarios) if scenarios else None
     if scenarios:
         tables["table2"] = _table2(scenarios)
         tables["crossovers"] = crossovers(scenarios)
+    for a, sc in by_inference.items():
+        if sc:
+            tables[f"crossovers_{a}"] = crossovers(sc)
     study_ranges = study["best_ranges"]
     source = {s: "measured" if s in scenarios else "the study's figures" for s in SCENARIO_PROFILES}
     # the cheapest pipeline per range of Q: measured where the scenario could be built, else the study's
@@ -123,7 +148,29 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                + ", ".join(u.split("profile.enforced.", 1)[-1].split(":")[0].removesuffix(".enforced") for u in r.unenforced)
                + " (see Warnings)" for r in rs.runs if r.unenforced]
     return Report(rs, tables, best, source, curve_points(scenarios, qs) if scenarios else study["points"].iloc[0:0],
-                  study["points"], study["crossovers"], missing, tuple(warnings), tuple(alerts), study["radio"])
+                  study["points"], study["crossovers"], missing, tuple(warnings), tuple(alerts), study["radio"],
+                  inference=inference, resemblance=resemblance,
+                  points_by_inference={a: curve_points(sc, qs) for a, sc in by_inference.items() if sc})
+
+
+def resemblance_text(comparison: pd.DataFrame) -> str:
+    """One sentence: which assumption the study's per-request inference times resemble, with the
+    geometric mean of study / ours under each and the range of the ratios."""
+    closer, means = closer_assumption(comparison)
+    if closer is None:
+        return ("no measured inference matches the study's per-request times (full model and the pruned "
+                "model, per profile): nothing to compare")
+    parts = []
+    for a, g in means.items():
+        r = comparison[f"study_over_{a}"].dropna()
+        parts.append(f"{a}: study / ours {g:.3g}x (geometric mean; {r.min():.3g}x to {r.max():.3g}x over "
+                     f"{len(r)} model-profile pairs)" if len(r) else f"{a}: no figure")
+    near = 1 / RESEMBLANCE_FACTOR <= means[closer] <= RESEMBLANCE_FACTOR
+    verdict = "" if near else (f" Neither assumption comes within {RESEMBLANCE_FACTOR:g}x of the study's times "
+                               "with these results.")
+    return (f"The study's per-request inference times ({comparison['study_s'].min():.3g}-"
+            f"{comparison['study_s'].max():.3g} s) resemble our {closer} requests more than our "
+            f"{'warm' if closer == 'cold' else 'cold'} ones: " + "; ".join(parts) + "." + verdict)
 
 
 def _table2(scenarios):
@@ -198,7 +245,14 @@ def report_figures(report: Report) -> tuple[dict, dict]:
 
     measured = (report.points, report.tables.get("crossovers")) if len(report.points) else None
     paper = (report.study_points, report.study_crossovers)
-    curves = {stem: (fig, Q_CAPTIONS[stem]) for stem, fig in F.q_figures(measured, paper).items()}
+    own = f"; {report.inference} inference per request" if measured else ""
+    curves = {stem: (fig, Q_CAPTIONS[stem] + own) for stem, fig in F.q_figures(measured, paper).items()}
+    for a, pts in report.points_by_inference.items():
+        if a == report.inference or not len(pts):
+            continue
+        for stem, fig in F.q_figures((pts, report.tables.get(f"crossovers_{a}")), paper).items():
+            if stem != "data":  # the data exchanged does not depend on the inference time
+                curves[f"{stem}_{a}"] = (fig, f"{Q_CAPTIONS[stem]}; {a} inference per request")
     more = {}
     acc, study_acc = accuracy_series(report.results), study_accuracy_series(report.tables["study_table1"])
     more["accuracy"] = (F.accuracy_figure(acc, study_acc),
@@ -239,17 +293,27 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     meta = [f"run {run or out_dir.name}, generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}; "
             f"preset {', '.join(rs.presets())}; radio preset {report.radio.get('preset')}",
             "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())]
-    shown = {k: _shown(k, v) for k, v in report.tables.items() if k not in ("table1", "best_ranges", "study_best_ranges")}
+    first = ("table1", "inference_assumptions")
+    other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
+    shown = {k: _shown(k, v) for k, v in report.tables.items()
+             if k not in first + ("best_ranges", "study_best_ranges")}
     lines = page.html_lines(
         title=page.REPORT_TITLE, meta=meta, alerts=report.alerts,
         answer=page.answer_html(report.best_ranges, report.answer_source, report.tables["study_best_ranges"]),
-        first_tables={"table1": report.tables["table1"]},
-        curves={k: pngs[k] for k in curves},
+        first_tables={k: report.tables[k] for k in first if k in report.tables},
+        first_note=report.resemblance,
+        curves={k: pngs[k] for k in curves if not k.endswith(other)},
+        other_curves={k: pngs[k] for k in curves if k.endswith(other)},
+        other_title=f"The same under the {other.lstrip('_')} assumption: each request's inference "
+                    + ("from a cold start (model set-up plus first call)" if other == "_cold"
+                       else "in the steady state (warm batch-1 time)"),
         profiles=page.profiles_html(rs.profiles, rs.sources, report.missing),
         warnings=report.warnings, tables=shown, figures={k: pngs[k] for k in more})
     out_dir.mkdir(parents=True, exist_ok=True)
     points = out_dir / "points.csv"
-    pd.concat([report.points.assign(source="measured"), report.study_points.assign(source="study")],
+    measured = [p.assign(source="measured", inference=a) for a, p in report.points_by_inference.items()] \
+        or [report.points.assign(source="measured", inference=report.inference)]
+    pd.concat(measured + [report.study_points.assign(source="study", inference="study")],
               ignore_index=True).to_csv(points, index=False)
     index = out_dir / "index.html"
     index.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -262,4 +326,5 @@ def report_dict(report: Report) -> dict:
     """The report as plain data (``report.json``, ``--format json``)."""
     return {"radio": dict(report.radio), "sources": report.results.sources, "missing": list(report.missing),
             "alerts": list(report.alerts), "warnings": list(report.warnings),
-            "answer_source": dict(report.answer_source), **report.tables}
+            "answer_source": dict(report.answer_source), "inference": report.inference,
+            "resemblance": report.resemblance, **report.tables}

@@ -27,6 +27,13 @@ SIZES = {  # (pf, format) -> (model_bytes, model_bytes_gzip)
     (0.7, "tflite"): (5_100_000, 4_700_000), (0.7, "keras"): (5_400_000, 4_900_000),
 }
 COMMON = {"preset": "tiny", "config_hash": "abc123", "seed": 0}
+#: per profile: (init_s, first_call_s) of a cold start, for every inference case of the profile
+COLD = {"device": (0.60, 0.15), "edge-idle": (0.20, 0.05), "edge-loaded": (1.20, 0.40)}
+#: top-1 [fraction] per method at pf 70 %: (as pruned, after BN re-estimation, after fine-tuning)
+TOP1 = {"magnitude": (0.40, 0.75, 0.86), "filter": (0.10, 0.35, 0.70)}
+TOP1_FULL = 0.88
+#: the magnitude-pruned model's times relative to the filter-pruned one's (dense: slower)
+MAGNITUDE_SLOWER = 1.5
 
 
 def stats(mean, rounds=7, cv=0.02):
@@ -58,18 +65,27 @@ def profile_doc(profile, *, enforced=None):
     t = TIMES[profile]
     b = []
     runtime = "litert"
+    init, first = COLD[profile]
+    cold = {"init_s": init, "first_call_s": first}
     b.append(bench("test_inference", "full-litert", {"operation": "inference", "pruning_factor": 0.0,
-                                                     "runtime": runtime, "model_format": "tflite"},
+                                                     "runtime": runtime, "model_format": "tflite",
+                                                     "top1_full": TOP1_FULL, "top1_before_ft": TOP1_FULL, **cold},
                    t["inf0"]))
-    b.append(bench("test_inference", "pf=70-filter-litert",
-                   {"operation": "inference", "pruning_factor": 0.7, "pruning_method": "filter",
-                    "runtime": runtime, "model_format": "tflite"}, t["inf70"]))
+    for method, slower in (("filter", 1.0), ("magnitude", MAGNITUDE_SLOWER)):
+        before, after_bn, after_ft = TOP1[method]
+        top1 = {"top1_full": TOP1_FULL, "top1_before_ft": before, "top1_after_bn": after_bn}
+        b.append(bench("test_inference", f"pf=70-{method}-litert",
+                       {"operation": "inference", "pruning_factor": 0.7, "pruning_method": method,
+                        "runtime": runtime, "model_format": "tflite", **cold}, t["inf70"] * slower))
+        b.append(bench("test_bn_recalibration", f"pf=70-{method}",
+                       {"operation": "bn_recalibration", "pruning_factor": 0.7, "pruning_method": method,
+                        **top1}, 0.05))
+        b.append(bench("test_finetune", f"pf=70-{method}",
+                       {"operation": "finetune", "pruning_factor": 0.7, "pruning_method": method,
+                        **top1, "top1_after_ft": after_ft}, t["finetune"] * slower, rounds=5))
     b.append(bench("test_inference", "full-keras", {"operation": "inference", "pruning_factor": 0.0,
-                                                    "runtime": "keras", "model_format": "keras"},
+                                                    "runtime": "keras", "model_format": "keras", **cold},
                    t["inf0"] * 3))
-    b.append(bench("test_finetune", "pf=70-filter",
-                   {"operation": "finetune", "pruning_factor": 0.7, "pruning_method": "filter",
-                    "top1_before_ft": 0.70, "top1_after_ft": 0.85}, t["finetune"], rounds=5))
     if "prune" in t:
         b.append(bench("test_prune", "pf=70-filter", {"operation": "prune", "pruning_factor": 0.7,
                                                       "pruning_method": "filter"}, t["prune"]))
@@ -89,12 +105,15 @@ def profile_doc(profile, *, enforced=None):
                        {"operation": "decryption", "scheme": "rsa-oaep+aes-256-gcm",
                         "ciphertext_bytes": 412_193_000}, t["decryption"]))
     for (pf, fmt), (raw, gz) in SIZES.items():
-        param = f"full-{fmt}" if pf == 0 else f"pf=70-filter-{fmt}"
-        extra = {"operation": "serialization", "pruning_factor": pf, "model_format": fmt,
-                 "model_bytes": raw, "model_bytes_gzip": gz}
-        if pf:
-            extra["pruning_method"] = "filter"
-        b.append(bench("test_serialize", param, extra, 0.01))
+        for method in (("filter", "magnitude") if pf else (None,)):
+            param = f"full-{fmt}" if pf == 0 else f"pf=70-{method}-{fmt}"
+            extra = {"operation": "serialization", "pruning_factor": pf, "model_format": fmt,
+                     "model_bytes": raw, "model_bytes_gzip": gz}
+            if method == "magnitude":  # dense: the same file size, zeros compress
+                extra.update(model_bytes=SIZES[(0.0, fmt)][0], model_bytes_gzip=gz)
+            if pf:
+                extra["pruning_method"] = method
+            b.append(bench("test_serialize", param, extra, 0.01))
     return {
         "machine_info": {
             "node": "host", "processor": "x86_64", "machine": "x86_64", "python_compiler": "GCC",

@@ -96,13 +96,64 @@ def test_distance_outside_the_model_allowed_is_flagged():
 def test_advise_with_results(tmp_path):
     res = B.write_results_dir(tmp_path / "results")
     out = _json(cli.run_advise(q=100, scenario="loaded", results=[str(res)], format="json"))
-    assert out["source"].startswith("measured: device ")
-    assert {r["pipeline"]: r for r in out["inputs"]}["E-FT,E-Inf"]["prune_s"] == pytest.approx(1.5)
+    assert out["source"].startswith("measured (magnitude pruning, warm inference per request): device ")
+    assert {r["pipeline"]: r for r in out["inputs"]}["E-FT,E-Inf"]["prune_s"] == pytest.approx(1.5 / 2)  # magnitude
     refused = cli.run_advise(q=100, results=[str(res)], pruning_factor=0.5)
-    assert refused.exit_code == 2 and "--pruning-factor 0.5: the results hold filter fine-tuning at 0.7" in refused.error
+    assert refused.exit_code == 2 and "--pruning-factor 0.5: the results hold magnitude fine-tuning at 0.7" in refused.error
     (res / "edge-loaded.json").unlink()
     missing = cli.run_advise(q=100, scenario="loaded", results=[str(res)])
     assert missing.exit_code == 2 and "needs the device and edge-loaded profiles" in missing.error
+
+
+def test_advise_inference_cold_as_computed_by_hand(tmp_path):
+    res = B.write_results_dir(tmp_path / "results")
+    q = 100
+    warm, cold = (_json(cli.run_advise(q=q, scenario="loaded", results=[str(res)], inference=a, format="json"))
+                  for a in (None, "cold"))
+    assert "cold inference per request" in cold["source"]
+    up, down = cold["radio"]["uplink_bps"], cold["radio"]["downlink_bps"]
+    per_request = 8 * 300e3 / up + 8 * 2e3 / down  # the study's sample up, result down
+    init, first = B.COLD["edge-loaded"]
+    lat = {r["pipeline"]: r["value"] for r in cold["ranking"] if r["metric"] == "latency"}
+    assert lat["E-Inf full"] == pytest.approx(q * (per_request + init + first), rel=1e-9)
+    warm_lat = {r["pipeline"]: r["value"] for r in warm["ranking"] if r["metric"] == "latency"}
+    assert warm_lat["E-Inf full"] == pytest.approx(q * (per_request + 0.080), rel=1e-9)
+    dev = sum(B.COLD["device"])
+    assert lat["D-Inf full"] - warm_lat["D-Inf full"] == pytest.approx(q * (dev - 0.050), rel=1e-9)
+    data = {r["pipeline"]: r["value"] for r in cold["ranking"] if r["metric"] == "data"}
+    assert data == {r["pipeline"]: r["value"] for r in warm["ranking"] if r["metric"] == "data"}
+    refused = cli.run_advise(q=q, inference="cold")
+    assert refused.exit_code == 2 and refused.error.startswith("--inference chooses among measured results")
+    bad = cli.run_advise(q=q, results=[str(res)], inference="hot")
+    assert bad.exit_code == 2 and "--inference must be one of ('warm', 'cold'), got 'hot'" in bad.error
+
+
+def test_advise_cold_without_first_call_names_the_benchmark(tmp_path):
+    res = B.write_results_dir(tmp_path / "results")
+
+    def strip(doc):
+        for b in doc["benchmarks"]:
+            b["extra_info"].pop("first_call_s", None)
+
+    B.write(res / "device.json", B.edit(B.profile_doc("device"), strip))
+    out = cli.run_advise(q=10, results=[str(res)], inference="cold")
+    assert out.exit_code == 2
+    assert "device.json: benchmark 'test_inference[full-litert]' (device): extra_info field 'first_call_s' missing" \
+        in out.error
+    assert cli.run_advise(q=10, results=[str(res)]).exit_code == 0  # warm does not need it
+
+
+def test_report_inference_option(tmp_path):
+    res = B.write_results_dir(tmp_path / "results")
+    docs = {a: _json(cli.run_report(results=[str(res)], out=tmp_path / "out", run=a, inference=a, format="json"))
+            for a in ("warm", "cold")}
+    for a, doc in docs.items():
+        assert doc["inference"] == a and {"crossovers_warm", "crossovers_cold"} <= set(doc)
+        assert doc["resemblance"].startswith("The study's per-request inference times (0.143-5.86 s) resemble our "
+                                             "cold requests more than our warm ones: warm: study / ours 57.6x")
+        assert "Neither assumption" not in doc["resemblance"]  # the fixture's cold times: 2.26x (within 3x)
+    assert docs["warm"]["crossovers"] == docs["warm"]["crossovers_warm"]
+    assert docs["cold"]["crossovers"] == docs["cold"]["crossovers_cold"] != docs["cold"]["crossovers_warm"]
 
 
 def test_help_lists_every_subcommand(capsys):

@@ -225,7 +225,7 @@ def test_a_pruned_only_model_is_flagged(tmp_path):
 
     rs = R.load_results(B.write(tmp_path / "d.json", B.edit(B.profile_doc("device"), pruned_only)))
     notes = [w for w in rs.warnings() if "only pruned" in w]
-    assert len(notes) == 1 and notes[0].startswith("device: 1 inference/serialization result(s)")
+    assert len(notes) == 1 and notes[0].startswith("device: 2 inference/serialization result(s)")  # pf 70 % filter, magnitude
     assert "model_state" in rs.frame().columns
     bad = B.edit(B.profile_doc("device"), lambda d: d["benchmarks"][0]["extra_info"].update(model_state="tuned"))
     with pytest.raises(R.ResultsError, match=r"extra_info\.model_state is 'tuned'"):
