@@ -11,8 +11,8 @@ import pytest
 
 from benchmarks.chain import ModelChain
 from benchmarks.progress import live_output
-from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, LOAD_KEY
-from benchmarks.timing import SessionClock
+from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, GC_PHASE_KEY, LOAD_KEY
+from benchmarks.timing import OPERATION_MARKER, SessionClock
 from fixtures.presets import Preset, get_preset
 
 #: Cases run in the order of the pipeline, so each step can take the previous one's output.
@@ -130,13 +130,28 @@ def background_load(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture(autouse=True)
-def _collect_garbage():
+def _collect_garbage(request: pytest.FixtureRequest):
     """Collect before every case, outside its timing. The timed rounds run with the garbage
     collector off (the root conftest sets --benchmark-disable-gc): with TensorFlow's and
     Keras' objects in the process a collection costs milliseconds and lands in random rounds:
     on the CI VM one LiteRT interpreter's median moved 7-9 % (SD) between 1-second blocks of
-    rounds with the collector on, 2-3 % with it off (docs/reports.md, the gate)."""
-    gc.collect()
+    rounds with the collector on, 2-3 % with it off (docs/reports.md, the gate).
+
+    A full collection walks every object in the process: ~400,000 after TensorFlow's import
+    alone, 0.3-0.8 s per collection, 75 s of a 460-s device session at one per case (py-spy,
+    this suite). So the first case of each operation collects everything and then freezes
+    what survives (``gc.freeze``: the imports, the dataset, the chain's models), and the
+    cases after it collect only what was made since (15,000 objects: ~0.015 s). The next
+    operation unfreezes first, so nothing that died meanwhile outlives one operation."""
+    marker = request.node.get_closest_marker(OPERATION_MARKER)
+    phase = marker.args[0] if marker else request.node.name
+    if request.config.stash.get(GC_PHASE_KEY, None) != phase:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        request.config.stash[GC_PHASE_KEY] = phase
+    else:
+        gc.collect()
     yield
 
 

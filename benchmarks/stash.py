@@ -9,3 +9,4 @@ LOAD_KEY = pytest.StashKey[object]()  # emulation.load.BackgroundLoad, when the 
 JSON_KEY = pytest.StashKey[tuple]()  # (final, partial) paths of --benchmark-json
 RESULTS_KEY = pytest.StashKey[object]()  # benchmarks.commit.SessionResults, when the session writes results
 BASE_INFO_KEY = pytest.StashKey[object]()  # fixtures.model.BaseModelInfo of the session's base model
+GC_PHASE_KEY = pytest.StashKey[object]()  # the operation whose objects the garbage collector has frozen (benchmarks/conftest.py)

@@ -37,7 +37,7 @@ def test_keras_round_trip_gives_identical_outputs(models, samples, tmp_path, fmt
     assert_same_weights(before, model)
     data = saved.path.read_bytes()
     assert saved.format == fmt and saved.bytes == len(data)
-    assert saved.gzip_bytes == len(gzip.compress(data, compresslevel=9, mtime=0))
+    assert saved.gzip_bytes == len(gzip.compress(data, compresslevel=6, mtime=0))
     reloaded = load_model(saved.path)
     assert not is_pruning_wrapped(reloaded)  # wrappers were stripped before saving
     np.testing.assert_array_equal(outputs(reloaded, samples), outputs(model, samples))
