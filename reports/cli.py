@@ -277,6 +277,8 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
         return _bad(exc, "report: ")
     if format != "text":
         return Outcome(tuple(render({"index": str(report.index), **report_dict(report)}, format)), EXIT_OK)
+    from .jobtime import job_time_lines
+
     lines = [f"wrote {report.index}", f"  {len(report.written)} files: tables/, figures/, points.csv, report.json"]
     lines += [f"  ! {a}" for a in report.alerts]
     if report.warnings:
@@ -285,6 +287,7 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
         unstable = sum(" unstable (" in w for w in report.warnings)
         if unstable:
             lines.append(f"  - {unstable} unstable result(s): rerun with more rounds (--benchmark-min-rounds)")
+    lines += job_time_lines(report.results.runs)
     return Outcome(tuple(lines), EXIT_OK)
 
 
