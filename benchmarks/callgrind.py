@@ -13,7 +13,7 @@ A counted process runs under ``valgrind --tool=callgrind --collect-atstart=no``
 and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
 ``summary:``/``totals:`` lines. Counting the whole process is useless (its
 start-up varied by 9 % between identical runs here); the region alone repeats to
-within 0.06 % for LiteRT and crypto calls (docs/counts.md).
+within 0.07 % for every counted case (docs/counts.md).
 
 Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
 costs nothing extra, while cache simulation (needed for callgrind's estimated
