@@ -9,6 +9,7 @@ writes ``index.html`` (answers first, :mod:`reports.page`), ``tables/<name>.md|c
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,21 @@ def check_presets(rs: ResultSet) -> None:
         raise ReportError(f"results from different presets cannot share a report ({detail})")
 
 
+def without_foreign_counts(rs: ResultSet) -> tuple[ResultSet, list[str]]:
+    """``rs`` without its counted run when that run is of a preset the timed runs are not (a
+    results folder's counts.json of another grid), and the warning saying so; else unchanged."""
+    if rs.counted is None:
+        return rs, []
+    timed = {str(m.preset) for m in rs.measurements}
+    counted = {str(b.preset) for b in rs.counted.benchmarks}
+    if counted <= timed:
+        return rs, []
+    return dataclasses.replace(rs, counted=None), [
+        f"{rs.counted.source}: a counted run of preset {', '.join(sorted(counted))}, the timed results are of "
+        f"{', '.join(sorted(timed))}: its counts are not shown; count that preset with python -m benchmarks.counts "
+        f"--preset={sorted(timed)[0]}"]
+
+
 def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, pruning_method: str = "magnitude",
                  runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
                  sizes: str = "study", statistic: str = "mean", radio_preset: str = "paper",
@@ -97,7 +113,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     """
     if inference not in INFERENCE_ASSUMPTIONS:
         raise ReportError(f"inference must be one of {INFERENCE_ASSUMPTIONS}, got {inference!r}")
-    rs = load_results(*results, allow_invalid=allow_invalid)
+    rs, foreign = without_foreign_counts(load_results(*results, allow_invalid=allow_invalid))
     if not rs.measurements:
         raise ReportError("the results hold no measurement: nothing to report")
     check_presets(rs)
@@ -105,7 +121,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
     qs = DEFAULT_Q_GRID if q is None else q
     missing = tuple(p for p in PROFILES if p not in rs.profiles)
-    warnings = list(rs.warnings())
+    warnings = foreign + list(rs.warnings())
     by_inference: dict[str, dict] = {a: {} for a in INFERENCE_ASSUMPTIONS}
     for a in (inference,) + tuple(x for x in INFERENCE_ASSUMPTIONS if x != inference):
         for scenario, edge in SCENARIO_PROFILES.items():

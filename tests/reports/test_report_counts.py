@@ -80,8 +80,6 @@ def test_without_a_counted_run_the_page_says_how_to_get_one(tmp_path):
 @pytest.mark.parametrize(("extra", "match"), [
     (lambda d: [B.counts_doc(injected={"inference": 0.01})], "injected slowdown"),
     (lambda d: [B.counts_doc(), B.counts_doc()], "counted runs found in both"),
-    (lambda d: [B.edit(B.counts_doc(), lambda x: [b["extra_info"].update(preset="quick") for b in x["benchmarks"]])],
-     "different presets"),
 ])
 def test_bad_counted_inputs_are_refused_naming_the_file(tmp_path, extra, match):
     results = B.write_results_dir(tmp_path / "results")
@@ -104,3 +102,15 @@ def test_counts_html_formats_the_count_and_keeps_the_note():
                                          "instructions_per_call": 3949690.4, "counted_calls": 1,
                                          "device_median_s": 0.05}]), "1 case(s) counted")
     assert P.COUNTS_NOTE in "\n".join(lines).replace("&#x27;", "'") and "3,949,690" in "\n".join(lines)
+
+
+def test_a_counted_run_of_another_preset_is_left_out_with_a_warning_not_a_failure(tmp_path):
+    results = B.write_results_dir(tmp_path / "results")
+    B.write(results / "counts.json",
+            B.edit(B.counts_doc(), lambda x: [b["extra_info"].update(preset="quick") for b in x["benchmarks"]]))
+    out = run_report(results=[str(results)], out=str(tmp_path / "report"), run="r")
+    assert out.exit_code == 0, out.error
+    text = (tmp_path / "report" / "r" / "index.html").read_text()
+    assert "counts.json: a counted run of preset quick, the timed results are of tiny: its counts are not shown" in text
+    assert "no counted run among the results" in text
+    assert not (tmp_path / "report" / "r" / "tables" / "counts.csv").exists()
