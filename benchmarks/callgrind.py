@@ -15,7 +15,9 @@ and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
 start-up varied by 9 % between identical runs here); the region alone repeats to
 within 0.07 % for every counted case (docs/counts.md).
 
-Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
+Only the thread that calls :meth:`Counter.start` is counted: callgrind's collection
+switch is per thread, so work a call hands to other threads (TensorFlow's pools) is not
+in its count (docs/counts.md). Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
 costs nothing extra, while cache simulation (needed for callgrind's estimated
 cycles) costs run time and models an idealised cache, not this CPU.
 
