@@ -193,10 +193,15 @@ def timed_twins(rs: ResultSet, counted, profile: str) -> list:
 
 
 def counted_case_label(counted) -> str:
-    """What a counted case counts: its parameter (``pf=70-filter-litert``), else its scheme."""
-    if "[" in counted.name:
-        return counted.name.split("[", 1)[1].rstrip("]")
-    return str(counted.scheme or counted.name)
+    """What a counted case counts, as the suite's case ids say it: ``pf=70-filter-litert``,
+    ``full-keras``, ``full-tflite``; a crypto case by its scheme."""
+    if counted.scheme:
+        return str(counted.scheme)
+    if counted.pruning_factor is None:
+        return counted.name
+    model = "full" if counted.pruning_factor == 0 else f"pf={counted.pruning_factor * 100:g}-{counted.pruning_method}"
+    kind = counted.runtime or counted.model_format
+    return f"{model}-{kind}" if kind else model
 
 
 def counts_beside_times(rs: ResultSet) -> tuple[pd.DataFrame, list[str]]:

@@ -16,12 +16,23 @@ def _median(doc, name):
     return next(b["stats"]["median"] for b in doc["benchmarks"] if b["name"] == name)
 
 
+KERAS_COUNT = 9_321_187.0
+
+
+def _with_keras(doc):
+    """counts_doc plus the Keras case as benchmarks/test_counts.py writes it (no parameter in its name)."""
+    entry = {**doc["benchmarks"][0], "name": "test_count_inference_keras",
+             "fullname": "benchmarks/test_counts.py::test_count_inference_keras"}
+    entry["extra_info"] = {**entry["extra_info"], "runtime": "keras", "instructions": KERAS_COUNT}
+    doc["benchmarks"].append(entry)
+
+
 @pytest.fixture(scope="module")
 def counted_report(tmp_path_factory):
     """The three hand-made profiles and a counted run, all in one results folder, as tox writes them."""
     root = tmp_path_factory.mktemp("counted")
     results = B.write_results_dir(root / "results")
-    B.write(results / "counts.json", B.counts_doc())
+    B.write(results / "counts.json", B.edit(B.counts_doc(), _with_keras))
     out = run_report(results=[str(results)], out=str(root / "report"), run="r1")
     assert out.exit_code == 0, out.error
     return results, root / "report" / "r1"
@@ -30,7 +41,8 @@ def counted_report(tmp_path_factory):
 def test_the_counts_table_holds_each_counted_case_beside_each_profiles_median(counted_report):
     results, folder = counted_report
     rows = {r["case"]: r for r in csv.DictReader((folder / "tables" / "counts.csv").open())}
-    assert set(rows) == {"full-litert", "full-tflite", "rsa-oaep-blocks"}
+    assert set(rows) == {"full-litert", "full-keras", "full-tflite", "rsa-oaep-blocks"}
+    assert float(rows["full-keras"]["instructions_per_call"]) == KERAS_COUNT
     for name, count in B.INSTRUCTIONS.items():
         case = name.split("[")[1].rstrip("]") if "[" in name else "rsa-oaep-blocks"
         assert float(rows[case]["instructions_per_call"]) == count
@@ -38,6 +50,8 @@ def test_the_counts_table_holds_each_counted_case_beside_each_profiles_median(co
         doc = B.profile_doc(profile)
         assert float(rows["full-litert"][f"{profile}_median_s"]) == pytest.approx(
             _median(doc, "test_inference[full-litert]"))
+        assert float(rows["full-keras"][f"{profile}_median_s"]) == pytest.approx(
+            _median(doc, "test_inference[full-keras]"))
         assert float(rows["full-tflite"][f"{profile}_median_s"]) == pytest.approx(
             _median(doc, "test_serialize[full-tflite]"))
     # pure RSA is timed on the device only (benchjson's device profile): blank elsewhere, never another case's time
