@@ -10,20 +10,23 @@
 /* 0 outside valgrind, else the number of valgrinds the process runs under. */
 int continuum_running_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 
-/* Start counting: instrument (everything ran uninstrumented until here, --instr-atstart=no),
- * then drop whatever was counted so far. Collection is on in every thread
- * (--collect-atstart=yes), so work the call hands to other threads is counted too. */
+/* Start counting: instrument (a no-op where instrumentation is on from the start), drop
+ * whatever was counted so far, then switch collection on. */
 void continuum_count_start(void) {
     CALLGRIND_START_INSTRUMENTATION;
     CALLGRIND_ZERO_STATS;
+    CALLGRIND_TOGGLE_COLLECT;
 }
 
-/* Stop counting: stop instrumenting; nothing is counted, in any thread, until the next start,
- * and the process runs at valgrind's plain speed. */
-void continuum_count_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
+/* Stop counting (collection off); nothing is counted from here until the next start. */
+void continuum_count_stop(void) { CALLGRIND_TOGGLE_COLLECT; }
 
-/* Write the counts of the last region into a dump file labelled `label`, and zero them. */
-void continuum_count_dump(const char *label) { CALLGRIND_DUMP_STATS_AT(label); }
+/* Write the counts since the last start into a dump file labelled `label`, zero them, and stop
+ * instrumenting: outside regions the process runs at valgrind's plain speed (--instr-atstart=no). */
+void continuum_count_dump(const char *label) {
+    CALLGRIND_DUMP_STATS_AT(label);
+    CALLGRIND_STOP_INSTRUMENTATION;
+}
 
 /* CPU features as the running process sees them (under valgrind: valgrind's virtual
  * CPU, which decides the kernels XNNPACK and OpenSSL pick there). Bit i is feature i

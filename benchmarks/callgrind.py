@@ -1,13 +1,13 @@
 """Instruction counts of exactly the calls a case times, with callgrind client requests.
 
-A counted process runs under ``valgrind --tool=callgrind --instr-atstart=no``
-(see :func:`valgrind_command`): nothing is instrumented, so nothing is counted, until
-a region starts. A :class:`Counter` counts one region::
+A counted process runs under ``valgrind --tool=callgrind --collect-atstart=no``
+(see :func:`valgrind_command`): nothing is counted until a region starts. A
+:class:`Counter` counts one region::
 
-    counter.start()      # CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS
+    counter.start()      # CALLGRIND_ZERO_STATS; CALLGRIND_TOGGLE_COLLECT
     for _ in range(n):
         fn(*args)        # the callable the timed case calls
-    counter.stop()       # CALLGRIND_STOP_INSTRUMENTATION
+    counter.stop()       # CALLGRIND_TOGGLE_COLLECT
     counter.dump(label)  # CALLGRIND_DUMP_STATS_AT(label): one dump file per region
 
 and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
@@ -15,10 +15,9 @@ and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
 start-up varied by 9 % between identical runs here); the region alone repeats to
 within 0.07 % for every counted case (docs/counts.md).
 
-Every thread is counted while a region is instrumented (``--collect-atstart=yes``): callgrind's
-collection switch (``CALLGRIND_TOGGLE_COLLECT``) is per thread, and switching it instead
-left out the work a call hands to other threads (TensorFlow's pools; docs/counts.md).
-Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
+Only the thread that calls :meth:`Counter.start` is counted: callgrind's collection
+switch is per thread, so work a call hands to other threads (TensorFlow's pools) is not
+in its count (docs/counts.md). Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
 costs nothing extra, while cache simulation (needed for callgrind's estimated
 cycles) costs run time and models an idealised cache, not this CPU.
 
@@ -161,7 +160,7 @@ def valgrind_command(out_file: Path | str, *, valgrind: str | None = None) -> li
     return [
         valgrind or find_valgrind(),
         "--tool=callgrind",
-        "--collect-atstart=yes",  # in every thread; only instrumented code (a region) is counted
+        "--collect-atstart=no",
         "--instr-atstart=no",
         "--cache-sim=no",
         "--dump-instr=no",

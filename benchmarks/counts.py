@@ -5,7 +5,7 @@
 1. this one (no valgrind) prepares what the counted cases call: the ``.tflite``
    flatbuffer of every model of the grid, the sample image, the dataset archive,
    an RSA key pair and the archive's ciphertext, into a temporary folder;
-2. one ``valgrind --tool=callgrind --instr-atstart=no`` child runs
+2. one ``valgrind --tool=callgrind --collect-atstart=no`` child runs
    ``pytest benchmarks/test_counts.py`` on them: each case counts its callable's
    calls as one region and dumps it (benchmarks/callgrind.py); valgrind's start-up
    (~20 s) is paid once for all cases.

@@ -185,30 +185,3 @@ def test_count_encrypt_pure_rsa(benchmark, request, preset, counted, counter):
         case_info(preset, "encryption", scheme="rsa-oaep-blocks", key_bits=public_key.key_size,
                   dataset_bytes=len(data), ciphertext_bytes=len(rsa_encrypt_blocks(data, public_key)), **record)
     )
-
-
-@pytest.mark.counted
-@pytest.mark.benchmark_op("inference")
-def test_count_inference_keras(benchmark, request, preset, counted, counter):
-    """Keras batch-1 inference of the full model with 1 intra-op thread (its timed twin: full-keras).
-
-    Last in the file: TensorFlow is imported here, inside the counted child, after every
-    LiteRT, crypto and serialization case has been counted, so their counts do not see it
-    (under valgrind, uninstrumented, the import takes 35-60 s). TensorFlow runs the graph's
-    kernels on its pool threads: counted, as every thread is (benchmarks/callgrind.py). The
-    model is built here with the preset's seed: random weights, as the LiteRT models'.
-    """
-    from fixtures.model import build_mobilenet
-    from fixtures.tfenv import keras
-    from pipeline.infer import KerasRunner, set_tensorflow_threads
-
-    set_tensorflow_threads(1)  # before the model's first op: TensorFlow's pools are process-wide
-    keras.utils.set_random_seed(preset.seed)
-    runner = KerasRunner(build_mobilenet(preset), num_threads=1)
-    sample = counted.sample
-    record = count_call(benchmark, request, counter, "inference", runner.run, (sample,))
-    assert runner.run(sample).shape[-1] == preset.num_classes
-    benchmark.extra_info.update(
-        case_info(preset, "inference", pruning_factor=0.0, pruning_method=None, runtime="keras",
-                  batch_size=1, num_threads=1, **record)
-    )
