@@ -1,7 +1,8 @@
 """The HTML page of a report: one self-contained ``index.html`` that answers first.
 
 Order: the answer (the cheapest pipeline per range of Q, idle and loaded edge,
-latency / energy / data), Table I, the Q-curves with their crossovers; then one
+latency / energy / data), Table I, the Q-curves with their crossovers; then the
+instruction counts beside the profiles' times when a counted run was given; then one
 compact table of the profiles (CPUs, memory, threads, the load achieved, enforced
 yes/no per limit) with the full read-back folded below it; then the warnings, one
 line each with its remedy; then the other tables and figures. Figures are inlined
