@@ -13,9 +13,11 @@ A counted process runs under ``valgrind --tool=callgrind --collect-atstart=no``
 and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
 ``summary:``/``totals:`` lines. Counting the whole process is useless (its
 start-up varied by 9 % between identical runs here); the region alone repeats to
-within 0.06 % for LiteRT and crypto calls (docs/counts.md).
+within 0.035 % for LiteRT and crypto calls and 0.14 % for a .tflite write (docs/counts.md).
 
-Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
+Only the thread that calls :meth:`Counter.start` is counted: callgrind's collection
+switch is per thread, so work a call hands to other threads (TensorFlow's pools) is not
+in its count (docs/counts.md). Only instructions (``Ir``) are counted: ``--cache-sim=no`` (callgrind's default)
 costs nothing extra, while cache simulation (needed for callgrind's estimated
 cycles) costs run time and models an idealised cache, not this CPU.
 

@@ -55,6 +55,9 @@ DEFAULT_JSON = Path("results/counts.json")
 DEFAULT_INJECTED_JSON = Path("results/counts-injected.json")
 DEFAULT_HISTORY = Path("results/history/counts")
 TEST_FILE = Path(__file__).with_name("test_counts.py")
+#: PYTHONHASHSEED of the counted child: with Python's default random seed, string hashes (dict
+#: probing, set order) differ between runs, and with them the Python-level part of a count.
+HASH_SEED = "0"
 #: Seconds the child gets to exit after SIGTERM before it is killed.
 TERMINATE_GRACE_S = 10.0
 
@@ -256,6 +259,7 @@ def counts_machine_info(counter: callgrind.Counter | None) -> dict:
         # What the counted process's CPUID says: valgrind's virtual CPU, which hides what it
         # cannot emulate (AVX-512 in valgrind 3.19), so XNNPACK picks its kernels from this.
         "cpu_features_counted": counter.cpu_features() if counter is not None else None,
+        "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
         "note": "instructions per call do not depend on CPU quota, memory limit or background load: "
         "one counted run serves every profile",
     }
@@ -370,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             *(f"--inject-slowdown={value}" for value in args.inject_slowdown),
             *pytest_args,
         ]
-        env = dict(os.environ, **{INPUTS_ENV_VARIABLE: str(folder), callgrind.OUT_FILE_ENV_VARIABLE: str(out_file)})
+        env = dict(os.environ, PYTHONHASHSEED=HASH_SEED,
+                   **{INPUTS_ENV_VARIABLE: str(folder), callgrind.OUT_FILE_ENV_VARIABLE: str(out_file)})
         json_path.parent.mkdir(parents=True, exist_ok=True)
         rc = run_child(command, env)
     print(f"counts: prepared the inputs in {prepared_s:.0f} s, counted in {time.perf_counter() - started - prepared_s:.0f} s "

@@ -12,9 +12,11 @@ wrapped (a ``pytest_pyfunc_call`` wrapper hands the test a proxy of the
 ``benchmark`` fixture); a round of I iterations then does ``floor`` or ``ceil``
 of ``I * SHARE`` extra calls, so its time moves by SHARE only within 1/I.
 Counted cases (marker ``counted``, benchmarks/test_counts.py) are not wrapped:
-their counted region of N calls makes :func:`extra_calls` more calls of the same
-callable, so the count holds the extra work and nothing else (the wrapper's own
-Python frame costs ~1 k instructions a call, 1 % of a .tflite write's count).
+their N calls are counted as in a plain run, then :func:`extra_region_calls` more
+calls of the same callable in a region of their own, and SHARE of those calls'
+per-call count is added to the call's count -- the repeats' own work and nothing
+else (the wrapper's Python frame costs ~1 k instructions a call, 1 % of a .tflite
+write's count), compared with a plain run that counted the same N calls.
 
 A run made with it must never become a baseline: ``--benchmark-autosave`` and
 ``--benchmark-save`` are refused with it, and the JSON records the injection in
@@ -103,9 +105,16 @@ def injections(config: pytest.Config) -> dict[str, Fraction]:
     return config.stash.get(INJECT_KEY, {})
 
 
-def extra_calls(share: Fraction | None, calls: int) -> int:
-    """Repeats that ``calls`` calls with SHARE ``share`` (None: no injection) add: ``floor(calls x share)``."""
-    return 0 if share is None else calls * share.numerator // share.denominator
+def extra_region_calls(share: Fraction, calls: int) -> int:
+    """Calls of a counted case's injected region: ``ceil(calls x share)``, at least 1.
+
+    Their per-call count times SHARE is the extra work per call (see the module docstring);
+    for ``calls x share`` a whole number it is exactly the ``floor(calls x share)`` repeats
+    that ``calls`` timed calls make.
+    """
+    if calls < 1:
+        raise ValueError(f"calls must be >= 1, got {calls!r}")
+    return max(1, -(-calls * share.numerator // share.denominator))
 
 
 def case_operation(item: pytest.Item) -> str | None:

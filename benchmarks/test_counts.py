@@ -12,7 +12,7 @@ the reason.
 
 from __future__ import annotations
 
-import math
+import gc
 import os
 import time
 
@@ -26,13 +26,15 @@ from benchmarks.test_inference import MODELS
 
 #: Calls counted per case, by operation. A LiteRT, RSA or AES-GCM call repeats to a few parts
 #: per million, so one call is enough (under valgrind a LiteRT call of the quick full model
-#: takes 1-3 s: XNNPACK's FMA kernels are slow to emulate). A .tflite write (~120 k
-#: instructions, 0.02 s) costs more or less by up to 2 % from call to call (the allocator's
-#: state), so 100 are counted. --inject-slowdown rounds the calls up so its share is a whole
-#: number of calls (1 % -> 100 calls).
+#: takes 1-3 s: XNNPACK's FMA kernels are slow to emulate). A .tflite write (~104 k
+#: instructions, 0.02 s) is mostly Python, whose adaptive interpreter re-specialises its code at
+#: growing intervals: single calls differ by up to 3 % even after warm-up, in the same pattern
+#: every run, so 100 are counted.
 COUNTED_CALLS = {"inference": 1, "serialization": 100, "encryption": 1, "decryption": 1}
-#: Uncounted calls before the region: a runner's first call does one-time work (as the timed case).
-WARMUP_CALLS = 1
+#: Uncounted calls before the region, by operation: the first call does one-time work, and Python
+#: 3.11 quickens a function after 8 calls and specialises it over the next ones (measured on a
+#: .tflite write: calls 1-8 after one warm-up cost 10-20 % more than calls 10-20).
+WARMUP_CALLS = {"inference": 10, "serialization": 20, "encryption": 3, "decryption": 3}
 
 
 @pytest.fixture(scope="module")
@@ -54,54 +56,62 @@ def counter(pytestconfig: pytest.Config, counted: CountInputs):
     return found
 
 
-def counted_calls(operation: str, config: pytest.Config) -> int:
-    """:data:`COUNTED_CALLS` of ``operation``, rounded up so an injected share is a whole number of calls."""
-    calls = COUNTED_CALLS[operation]
-    share = inject.injections(config).get(operation)
-    if share is not None:
-        calls = math.ceil(calls / share.denominator) * share.denominator
-    return calls
-
-
 def count_call(benchmark, request: pytest.FixtureRequest, counter, operation: str, fn, args: tuple) -> dict:
     """Warm up, count ``fn(*args)`` as one region, and return the count's ``extra_info`` fields.
-
-    With --inject-slowdown on ``operation`` the region makes ``floor(calls x SHARE)`` more
-    calls of ``fn``; instructions per call stay divided by ``calls``.
 
     The region's own cost (the two client-request calls through ctypes and the loop's
     set-up, a few thousand instructions) is counted in an empty region right after and
     subtracted, so that fixed cost is not spread over the calls.
+
+    With --inject-slowdown OP=SHARE on ``operation`` the calls are counted as in a plain run
+    (the same ``calls``, so the two counts compare like for like), then
+    :func:`benchmarks.inject.extra_region_calls` more calls of ``fn`` in a region of their
+    own, and SHARE of their per-call count is added to the call's: the work of the
+    ``floor(n x SHARE)`` repeats a timed run makes over n calls, per call. The extra calls
+    are real calls, counted, never an estimate.
     """
-    for _ in range(WARMUP_CALLS):
+    for _ in range(WARMUP_CALLS[operation]):
         fn(*args)
-    calls = counted_calls(operation, request.config)
+    calls = COUNTED_CALLS[operation]
     share = inject.injections(request.config).get(operation)
-    extra = inject.extra_calls(share, calls)
 
     def region(n):
+        # The cyclic collector runs after every 700 net allocations, counted from its last run:
+        # without this, what the session did before (even the length of an option's path)
+        # decides whether a collection falls inside the region (~12 k instructions).
+        gc.collect()
         counter.start()
         for _ in range(n):
             fn(*args)
         counter.stop()
 
     started = time.perf_counter()
-    benchmark.pedantic(region, args=(calls + extra,), rounds=1, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(region, args=(calls,), rounds=1, iterations=1, warmup_rounds=0)
     wall_s = time.perf_counter() - started
     totals = counter.dump(request.node.nodeid)
     region(0)
     empty = counter.dump(request.node.nodeid + " (empty region)")
+    per_call = (totals.instructions - empty.instructions) / calls
     record = {
-        "instructions": (totals.instructions - empty.instructions) / calls,
+        "instructions": per_call,
         "instructions_region": totals.instructions,
         "instructions_empty_region": empty.instructions,
         "counted_calls": calls,
         "count_tool": "callgrind",
-        "valgrind_wall_s_per_call": wall_s / (calls + extra),
+        "valgrind_wall_s_per_call": wall_s / calls,
     }
     if share is not None:
-        record[inject.EXTRA_INFO_KEY] = float(share)
-        record["injected_extra_calls"] = extra
+        extra = inject.extra_region_calls(share, calls)
+        region(extra)
+        injected = counter.dump(request.node.nodeid + " (injected extra calls)")
+        extra_per_call = (injected.instructions - empty.instructions) / extra
+        record.update({
+            "instructions": per_call + float(share) * extra_per_call,
+            "instructions_without_injection": per_call,
+            "injected_extra_calls": extra,
+            "instructions_injected_region": injected.instructions,
+            inject.EXTRA_INFO_KEY: float(share),
+        })
     return record
 
 

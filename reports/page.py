@@ -1,7 +1,8 @@
 """The HTML page of a report: one self-contained ``index.html`` that answers first.
 
 Order: the answer (the cheapest pipeline per range of Q, idle and loaded edge,
-latency / energy / data), Table I, the Q-curves with their crossovers; then one
+latency / energy / data), Table I, the Q-curves with their crossovers; then the
+instruction counts beside the profiles' times when a counted run was given; then one
 compact table of the profiles (CPUs, memory, threads, the load achieved, enforced
 yes/no per limit) with the full read-back folded below it; then the warnings, one
 line each with its remedy; then the other tables and figures. Figures are inlined
@@ -222,6 +223,26 @@ def profiles_html(profiles: Mapping[str, Mapping], sources: Mapping[str, str], m
     return out
 
 
+#: What the counts section says about every counted run: why one serves all profiles.
+COUNTS_NOTE = ("Instructions per call of exactly the call each timed case times, counted under valgrind "
+               "(callgrind) by tox -e counts. The number of instructions a call executes does not depend on a CPU "
+               "quota, a memory limit or background load, so one counted run serves all profiles: the count sits "
+               "beside each profile's timed median [s] of the same call (LiteRT counted with 1 thread, timed with "
+               "the profile's threads). The gate judges these cases on counts: continuum-bench gate --profile counts.")
+
+
+def counts_html(table: pd.DataFrame, run_note: str) -> list[str]:
+    """The counted cases beside the profiles' times, with :data:`COUNTS_NOTE` and ``run_note`` (which run)."""
+    shown = table.assign(instructions_per_call=[f"{v:,.0f}" for v in table["instructions_per_call"]])
+    return [f'<p class="note">{_esc(COUNTS_NOTE)}</p>', f'<p class="meta">{_esc(run_note)}</p>',
+            *dataframe_html(shown)]
+
+
+def counts_missing_html() -> list[str]:
+    return ['<p class="meta">no counted run among the results: run tox -e counts (results/counts.json) for '
+            "instructions per call beside the times; one counted run serves all profiles</p>"]
+
+
 def figure_html(name: str, png: bytes, caption: str) -> list[str]:
     """The figure inlined as a base64 PNG."""
     data = base64.b64encode(png).decode("ascii")
@@ -303,19 +324,22 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
                curves: Mapping[str, tuple[bytes, str]], alerts: Sequence[str], profiles: Sequence[str],
                warnings: Sequence[str], tables: Mapping[str, pd.DataFrame],
                figures: Mapping[str, tuple[bytes, str]], first_note: str = "",
-               other_curves: Mapping[str, tuple[bytes, str]] | None = None, other_title: str = "") -> list[str]:
+               other_curves: Mapping[str, tuple[bytes, str]] | None = None, other_title: str = "",
+               counts: Sequence[str] = ()) -> list[str]:
     """The whole page, answers first. ``answer``, ``profiles``: lines from :func:`answer_html`,
     :func:`profiles_html`; ``alerts``: one line each, shown in red above the answer (a run not
     valid, a profile missing); figures and curves as ``{name: (PNG bytes, caption)}``;
     ``first_note``: a paragraph after the first tables (which inference assumption the study resembles);
-    ``other_curves``: the curves under the other inference assumption, below ``other_title``."""
+    ``other_curves``: the curves under the other inference assumption, below ``other_title``;
+    ``counts``: lines from :func:`counts_html` (or :func:`counts_missing_html`), after the curves."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{_esc(title)}</title><style>{CSS}</style></head><body><main>",
            f"<h1>{_esc(title)}</h1>"]
     out += [f'<p class="meta">{_esc(m)}</p>' for m in meta]
     out += [f'<p class="alert">{_esc(a)}</p>' for a in alerts]
-    out.append('<nav><a href="#answer">answer</a><a href="#profiles">profiles</a><a href="#warnings">warnings '
+    out.append('<nav><a href="#answer">answer</a><a href="#counts">counts</a><a href="#profiles">profiles</a>'
+               '<a href="#warnings">warnings '
                f'({len(warnings)})</a><a href="#tables">tables</a><a href="#figures">more figures</a></nav>')
     out.append('<h2 id="answer">Which pipeline is cheapest, for which Q</h2>')
     out += list(answer)
@@ -327,6 +351,9 @@ def html_lines(*, title: str, meta: Sequence[str], answer: Sequence[str], first_
     if other_curves:
         out.append(f"<h3>{_esc(other_title)}</h3>")
         out += ['<div class="grid">', *figures_html(other_curves), "</div>"]
+    if counts:
+        out.append('<h2 id="counts">Instruction counts beside times</h2>')
+        out += list(counts)
     out.append('<h2 id="profiles">Profiles: what ran where</h2>')
     out += list(profiles)
     out.append(f'<h2 id="warnings">Warnings ({len(warnings)})</h2>')

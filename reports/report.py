@@ -9,6 +9,7 @@ writes ``index.html`` (answers first, :mod:`reports.page`), ``tables/<name>.md|c
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,21 @@ def check_presets(rs: ResultSet) -> None:
         raise ReportError(f"results from different presets cannot share a report ({detail})")
 
 
+def without_foreign_counts(rs: ResultSet) -> tuple[ResultSet, list[str]]:
+    """``rs`` without its counted run when that run is of a preset the timed runs are not (a
+    results folder's counts.json of another grid), and the warning saying so; else unchanged."""
+    if rs.counted is None:
+        return rs, []
+    timed = {str(m.preset) for m in rs.measurements}
+    counted = {str(b.preset) for b in rs.counted.benchmarks}
+    if counted <= timed:
+        return rs, []
+    return dataclasses.replace(rs, counted=None), [
+        f"{rs.counted.source}: a counted run of preset {', '.join(sorted(counted))}, the timed results are of "
+        f"{', '.join(sorted(timed))}: its counts are not shown; count that preset with python -m benchmarks.counts "
+        f"--preset={sorted(timed)[0]}"]
+
+
 def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, pruning_method: str = "magnitude",
                  runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
                  sizes: str = "study", statistic: str = "mean", radio_preset: str = "paper",
@@ -97,7 +113,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     """
     if inference not in INFERENCE_ASSUMPTIONS:
         raise ReportError(f"inference must be one of {INFERENCE_ASSUMPTIONS}, got {inference!r}")
-    rs = load_results(*results, allow_invalid=allow_invalid)
+    rs, foreign = without_foreign_counts(load_results(*results, allow_invalid=allow_invalid))
     if not rs.measurements:
         raise ReportError("the results hold no measurement: nothing to report")
     check_presets(rs)
@@ -105,7 +121,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
     qs = DEFAULT_Q_GRID if q is None else q
     missing = tuple(p for p in PROFILES if p not in rs.profiles)
-    warnings = list(rs.warnings())
+    warnings = foreign + list(rs.warnings())
     by_inference: dict[str, dict] = {a: {} for a in INFERENCE_ASSUMPTIONS}
     for a in (inference,) + tuple(x for x in INFERENCE_ASSUMPTIONS if x != inference):
         for scenario, edge in SCENARIO_PROFILES.items():
@@ -140,6 +156,9 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                      ignore_index=True)
     tables.update({"best_ranges": best, "study_table1": study["table1"], "study_table2": study["table2"],
                    "study_crossovers": study["crossovers"], "study_best_ranges": study_ranges})
+    if rs.counted is not None:
+        tables["counts"], unmatched = counts_beside_times(rs)
+        warnings += unmatched
     tables["measurements"] = rs.frame().drop(columns=["source"]).sort_values(
         ["profile", "operation", "name"], kind="stable").reset_index(drop=True)
     alerts = [f"{r.profile}: INVALID RUN shown on request: {p}" for r in rs.runs for p in r.invalid]
@@ -151,6 +170,60 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                   study["points"], study["crossovers"], missing, tuple(warnings), tuple(alerts), study["radio"],
                   inference=inference, resemblance=resemblance,
                   points_by_inference={a: curve_points(sc, qs) for a, sc in by_inference.items() if sc})
+
+
+#: extra_info fields that tell a counted case's timed twin apart (beside operation and pruning factor);
+#: a field the counted case leaves out (None) is not compared, except the pruning method (None: the full model)
+TWIN_FIELDS = ("pruning_method", "runtime", "model_format", "scheme")
+
+
+def timed_twins(rs: ResultSet, counted, profile: str) -> list:
+    """The timed benchmarks of ``profile`` that time what the counted case ``counted`` counts."""
+    out = []
+    for m in rs.measurements:
+        if m.profile != profile or m.operation != counted.operation:
+            continue
+        if (m.pruning_factor is None) != (counted.pruning_factor is None) or (
+                m.pruning_factor is not None and abs(m.pruning_factor - counted.pruning_factor) > 1e-9):
+            continue
+        if all(m.extra_info.get(k) == counted.extra_info.get(k) for k in TWIN_FIELDS
+               if k == "pruning_method" or counted.extra_info.get(k) is not None):
+            out.append(m)
+    return out
+
+
+def counted_case_label(counted) -> str:
+    """What a counted case counts, as the suite's case ids say it: ``pf=70-filter-litert``,
+    ``full-keras``, ``full-tflite``; a crypto case by its scheme."""
+    if counted.scheme:
+        return str(counted.scheme)
+    if counted.pruning_factor is None:
+        return counted.name
+    model = "full" if counted.pruning_factor == 0 else f"pf={counted.pruning_factor * 100:g}-{counted.pruning_method}"
+    kind = counted.runtime or counted.model_format
+    return f"{model}-{kind}" if kind else model
+
+
+def counts_beside_times(rs: ResultSet) -> tuple[pd.DataFrame, list[str]]:
+    """Per counted case of ``rs.counted``: instructions per call beside each profile's timed median [s]
+    of the same call, and one warning per case whose timed twin is ambiguous in a profile.
+
+    A profile without the case (a -k selection) shows nothing there; a counted case without any timed
+    twin is still listed (its count is the result)."""
+    profiles = [p for p in PROFILES if p in rs.profiles]
+    rows, warnings = [], []
+    for c in sorted(rs.counted.benchmarks, key=lambda b: (b.operation, b.name)):
+        row = {"operation": c.operation, "case": counted_case_label(c), "instructions_per_call": c.instructions,
+               "counted_calls": c.field("counted_calls")}
+        for p in profiles:
+            twins = timed_twins(rs, c, p)
+            if len(twins) > 1:
+                warnings.append(f"{p}: counted case {c.name} matches {len(twins)} timed cases "
+                                f"({', '.join(t.name for t in twins)}): no time shown beside its count")
+            row[f"{p}_median_s"] = twins[0].median_s if len(twins) == 1 else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["operation", "case", "instructions_per_call", "counted_calls",
+                                       *(f"{p}_median_s" for p in profiles)]), warnings
 
 
 def resemblance_text(comparison: pd.DataFrame) -> str:
@@ -292,11 +365,12 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     rs = report.results
     meta = [f"run {run or out_dir.name}, generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}; "
             f"preset {', '.join(rs.presets())}; radio preset {report.radio.get('preset')}",
-            "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())]
+            "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())
+            + (f", counted: {rs.counted.source}" if rs.counted is not None else "")]
     first = ("table1", "inference_assumptions")
     other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
     shown = {k: _shown(k, v) for k, v in report.tables.items()
-             if k not in first + ("best_ranges", "study_best_ranges")}
+             if k not in first + ("best_ranges", "study_best_ranges", "counts")}
     lines = page.html_lines(
         title=page.REPORT_TITLE, meta=meta, alerts=report.alerts,
         answer=page.answer_html(report.best_ranges, report.answer_source, report.tables["study_best_ranges"]),
@@ -308,6 +382,8 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
                     + ("from a cold start (model set-up plus first call)" if other == "_cold"
                        else "in the steady state (warm batch-1 time)"),
         profiles=page.profiles_html(rs.profiles, rs.sources, report.missing),
+        counts=page.counts_html(report.tables["counts"], counted_run_note(rs.counted))
+        if "counts" in report.tables else page.counts_missing_html(),
         warnings=report.warnings, tables=shown, figures={k: pngs[k] for k in more})
     out_dir.mkdir(parents=True, exist_ok=True)
     points = out_dir / "points.csv"
@@ -320,6 +396,13 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     summary = out_dir / "report.json"
     summary.write_text("\n".join(render_json(report_dict(report))) + "\n", encoding="utf-8")
     return Report(**{**report.__dict__, "written": tuple(written) + (points, summary, index), "index": index})
+
+
+def counted_run_note(run) -> str:
+    """The counted run in one line: its file, the tool and version, the cases, the calls."""
+    counts = run.machine_info.get("counts") or {}
+    return (f"{len(run.benchmarks)} case(s) counted by {counts.get('tool', 'callgrind')} (valgrind "
+            f"{counts.get('valgrind_version', '?')}) in {run.source}, {run.datetime or 'no date'}")
 
 
 def report_dict(report: Report) -> dict:

@@ -541,8 +541,8 @@ def result_files(path: Path | str) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise ResultsError(f"{path}: no such file or folder")
-    named = [path / f"{p}.json" for p in PROFILES if (path / f"{p}.json").is_file()]
-    if named:  # results/<profile>.json: a failed run kept beside it under another name is not read
+    named = [path / f"{p}.json" for p in PROFILES + (COUNTS_PROFILE,) if (path / f"{p}.json").is_file()]
+    if named:  # results/<profile>.json (and counts.json): a failed run kept beside it under another name is not read
         return named
     top = sorted(p for p in path.glob("*.json"))
     if top:
@@ -562,6 +562,8 @@ class ResultSet:
     """The runs of one or more profiles (one run per profile), read through one model."""
 
     runs: tuple[Run, ...] = ()
+    #: the counted run (``tox -e counts``) given beside them, if any: its counts serve every profile
+    counted: Run | None = None
 
     @property
     def measurements(self) -> tuple[Benchmark, ...]:
@@ -609,9 +611,9 @@ class ResultSet:
                        and (operation is None or m.operation == operation)})
 
     def presets(self) -> dict[str, list[str]]:
-        """preset -> the files holding it."""
+        """preset -> the files holding it (the counted run's too)."""
         out: dict[str, set[str]] = {}
-        for m in self.measurements:
+        for m in self.measurements + (self.counted.benchmarks if self.counted is not None else ()):
             out.setdefault(str(m.preset), set()).add(m.source)
         return {p: sorted(s) for p, s in sorted(out.items())}
 
@@ -658,18 +660,25 @@ class ResultSet:
 def load_results(*paths, allow_invalid: bool = False) -> ResultSet:
     """Files / folders (see :func:`result_files`) as one validated ResultSet, one run per profile.
 
-    A run of no profile (``none``) cannot be placed in the study's conditions; a run whose
-    load was not valid is refused (InvalidRunError) unless ``allow_invalid``.
+    A counted run (``results/counts.json``) becomes :attr:`ResultSet.counted` (at most one; an
+    injected one is refused: its counts are not the code's); it is no profile's run. A run of no
+    profile (``none``) cannot be placed in the study's conditions; a run whose load was not valid
+    is refused (InvalidRunError) unless ``allow_invalid``.
     """
     if not paths:
         raise ResultsError("no results given: pass JSON files or folders")
     runs: dict[str, Run] = {}
+    counted: Run | None = None
     for f in (f for p in paths for f in result_files(p)):
         run = load_run(f, allow_invalid=allow_invalid)
         if run.counted:
-            raise ResultsError(f"{f}: a counted run (machine_info.counts, tox -e counts), not a timed one: the report "
-                               f"reads results/<profile>.json; judge counts with continuum-bench gate --profile counts "
-                               f"or compare")
+            if counted is not None:
+                raise ResultsError(f"counted runs found in both {counted.source} and {f}; load one counted run")
+            if run.injected:
+                raise ResultsError(f"{f}: machine_info.injected_slowdown is {dict(run.injected)!r}: a run with an "
+                                   f"injected slowdown; give the report a plain counted run (results/counts.json)")
+            counted = run
+            continue
         if run.profile not in PROFILES:
             raise ResultsError(f"{f}: machine_info.continuum.profile.name is {run.profile!r} (run without "
                                f"--profile); expected one of {PROFILES}")
@@ -680,4 +689,8 @@ def load_results(*paths, allow_invalid: bool = False) -> ResultSet:
                 b.pruning_factor is not None for b in run.benchmarks):
             raise ResultsError(f"{f}: no pruning factors found (extra_info.pruning_factor)")
         runs[run.profile] = run
-    return ResultSet(tuple(runs.values()))
+    if counted is not None and not runs:
+        raise ResultsError(f"{counted.source}: only a counted run was given; the report needs at least one timed "
+                           f"profile (results/<profile>.json) beside it; judge counts alone with continuum-bench "
+                           f"gate --profile counts or compare")
+    return ResultSet(tuple(runs.values()), counted)

@@ -160,6 +160,12 @@ def test_timed_cases_of_the_operation_do_the_extra_work_and_the_json_says_so(tmp
     assert shares == {"test_inference": 0.5, "test_encryption": None}
 
 
-@pytest.mark.parametrize(("share", "calls", "extra"), [(None, 100, 0), ("0.01", 100, 1), ("0.01", 99, 0), ("1/50", 100, 2), ("0.5", 3, 1)])
-def test_extra_calls_of_a_counted_region(share, calls, extra):
-    assert inject.extra_calls(None if share is None else inject.parse_share(share), calls) == extra
+@pytest.mark.parametrize(("share", "calls", "extra"), [("0.01", 100, 1), ("0.01", 1, 1), ("1/50", 100, 2), ("0.5", 3, 2),
+                                                      ("2", 1, 2), ("0.015", 100, 2)])
+def test_calls_of_a_counted_injected_region(share, calls, extra):
+    assert inject.extra_region_calls(inject.parse_share(share), calls) == extra
+
+
+def test_a_counted_injected_region_needs_calls():
+    with pytest.raises(ValueError, match="calls must be >= 1"):
+        inject.extra_region_calls(inject.parse_share("0.01"), 0)
