@@ -1,0 +1,194 @@
+"""One side of a paired gate run (``continuum-bench gate --against REF``): a measuring process.
+
+The coordinator (reports/pairedrun.py, no TensorFlow) starts one worker per side,
+each with its own side's Python and checkout, so the code *and* the dependencies of
+each side are what is timed. It speaks JSON lines: one request per line on stdin,
+one answer per line on stdout (TensorFlow's own chatter goes to stderr: fd 1 is
+redirected there at start and the protocol writes to a duplicate of the original).
+
+Start-up (arguments): apply the profile to this process before TensorFlow is
+imported (emulation.apply, the same code a benchmark session uses), build the cases'
+models with this side's code -- the preset's MobileNet with *seeded random weights*,
+pruned and converted untimed, as benchmarks/counts.py prepares its counted models
+(batch-1 inference of a dense model takes the same time whatever its weight values,
+so no trained model is needed) -- warm every case up, then answer
+``{"ready": true, "info": {...}}``.
+
+Requests:
+
+- ``{"op": "probe", "case": ID}`` -> ``{"seconds": s}``: median of a few untimed calls;
+- ``{"op": "block", "case": ID, "calls": N}`` -> ``{"seconds": s}``: wall time of N
+  consecutive calls of the case's timed callable (the one test_inference.py times);
+- ``{"op": "quit"}`` -> exits 0. End of input exits too (the coordinator died).
+
+``--inject-slowdown OP=SHARE`` wraps the timed callable in benchmarks.inject's
+:class:`InjectedCall` (the candidate side only: the coordinator never passes it to
+the baseline). Errors end the process with a non-zero status and the reason on
+stderr; the coordinator puts the tail of stderr in its error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+#: Untimed calls of each case after its runner is built (its first call is slow).
+WARMUP_CALLS = 5
+#: Calls whose median answers a probe.
+PROBE_CALLS = 5
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.paired_worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="device", help="hardware profile applied to this process (default: device)")
+    parser.add_argument("--profile-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a profile setting, repeatable (default: none)")
+    parser.add_argument("--allow-unenforced", action="store_true",
+                        help="go on when a limit cannot be enforced (default: refuse)")
+    parser.add_argument("--preset", default="quick", help="preset of the models (default: quick)")
+    parser.add_argument("--case", action="append", required=True, metavar="ID",
+                        help="inference case id like full-litert or pf=70-filter-keras, repeatable (required)")
+    parser.add_argument("--inject-slowdown", action="append", default=[], metavar="OP=SHARE",
+                        help="extra real work of operation OP (benchmarks/inject.py) (default: none)")
+    return parser.parse_args(argv)
+
+
+def parse_case(case: str) -> tuple[float, str | None, str]:
+    """``pf=70-filter-litert`` -> ``(0.7, "filter", "litert")``; ``full-keras`` -> ``(0.0, None, "keras")``."""
+    parts = case.split("-")
+    runtimes = ("keras", "litert")
+    if len(parts) == 2 and parts[0] == "full" and parts[1] in runtimes:
+        return 0.0, None, parts[1]
+    if len(parts) == 3 and parts[0].startswith("pf=") and parts[1] in ("magnitude", "filter") and parts[2] in runtimes:
+        try:
+            pf = int(parts[0][3:]) / 100
+        except ValueError:
+            pf = -1.0
+        if 0 < pf < 1:
+            return pf, parts[1], parts[2]
+    raise ValueError(f"case {case!r}: expected full-<runtime> or pf=<percent>-<magnitude|filter>-<runtime> "
+                     f"with runtime keras or litert, e.g. pf=70-filter-litert")
+
+
+def build_runners(cases: list[str], preset, threads: dict) -> dict:
+    """Each case's runner, from the preset's MobileNet with seeded random weights (module docstring)."""
+    from fixtures.model import build_mobilenet
+    from fixtures.tfenv import keras
+    from pipeline.infer import KerasRunner, LiteRTRunner, to_tflite
+    from pipeline.prune import filter_prune, magnitude_prune, strip_pruning
+
+    keras.utils.set_random_seed(preset.seed)
+    base = build_mobilenet(preset)
+    prune = {"magnitude": magnitude_prune, "filter": filter_prune}
+    models: dict = {}
+    runners = {}
+    for case in cases:
+        pf, method, runtime = parse_case(case)
+        if (pf, method) not in models:
+            models[(pf, method)] = base if pf == 0 else strip_pruning(prune[method](base, pf))
+        model = models[(pf, method)]
+        if runtime == "keras":
+            runners[case] = KerasRunner(model, num_threads=threads["tensorflow_intra_op"])
+        else:
+            runners[case] = LiteRTRunner(to_tflite(model), num_threads=threads["litert"] or 1)
+    return runners
+
+
+def timed_calls(runners: dict, sample, injections: dict) -> dict:
+    """case -> the zero-argument callable a block times (wrapped by InjectedCall when injected)."""
+    calls = {}
+    share = injections.get("inference")
+    for case, runner in runners.items():
+        call = runner.run
+        if share is not None:
+            from benchmarks.inject import InjectedCall
+
+            call = InjectedCall(call, share)
+        calls[case] = (lambda c=call: c(sample))
+    return calls
+
+
+def serve(calls: dict, out, stdin) -> int:
+    clock = time.perf_counter
+    for line in stdin:
+        request = json.loads(line)
+        op = request.get("op")
+        if op == "quit":
+            return 0
+        call = calls.get(request.get("case"))
+        if call is None:
+            raise ValueError(f"request {line.strip()!r}: unknown case; this worker has {sorted(calls)}")
+        if op == "block":
+            n = int(request["calls"])
+            start = clock()
+            for _ in range(n):
+                call()
+            answer = {"seconds": clock() - start}
+        elif op == "probe":
+            times = []
+            for _ in range(PROBE_CALLS):
+                start = clock()
+                call()
+                times.append(clock() - start)
+            answer = {"seconds": statistics.median(times)}
+        else:
+            raise ValueError(f"request {line.strip()!r}: unknown op {op!r} (probe, block, quit)")
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = os.fdopen(os.dup(1), "w")  # the protocol; anything else printed on fd 1 goes to stderr
+    os.dup2(2, 1)
+    for case in args.case:
+        parse_case(case)
+    from emulation.apply import apply_profile
+    from emulation.profiles import get_profile, parse_overrides
+
+    profile = get_profile(args.profile, parse_overrides(args.profile_set))
+    applied = apply_profile(profile, allow_unenforced=args.allow_unenforced)
+    try:
+        from benchmarks.inject import parse_injections
+        from fixtures.presets import get_preset
+
+        injections = parse_injections(args.inject_slowdown)
+        preset = get_preset(args.preset)
+        started = time.perf_counter()
+        from emulation.threads import configure_tensorflow_threads
+
+        runners = build_runners(args.case, preset, configure_tensorflow_threads(applied))
+        import numpy as np
+
+        rng = np.random.default_rng(preset.seed)
+        sample = rng.random((1, *next(iter(runners.values())).input_shape[1:]), dtype=np.float32)
+        calls = timed_calls(runners, sample, injections)
+        for call in calls.values():
+            for _ in range(WARMUP_CALLS):
+                call()
+        import importlib.metadata as md
+
+        info = {
+            "pid": os.getpid(),
+            "python": sys.executable,
+            "cwd": os.getcwd(),
+            "cpus": applied.cpus,
+            "prepare_s": time.perf_counter() - started,
+            "injected_slowdown": {op: float(s) for op, s in injections.items()},
+            "versions": {p: md.version(p) for p in ("tensorflow", "tf-keras", "ai-edge-litert", "numpy")},
+            "unenforced": applied.unenforced(),
+        }
+        out.write(json.dumps({"ready": True, "info": info}) + "\n")
+        out.flush()
+        return serve(calls, out, sys.stdin)
+    finally:
+        applied.release()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
