@@ -375,7 +375,7 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
 def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), allow_unenforced: bool = False,
                     preset: str = "quick", cases=None, pairs: int | None = None, block_s: float | None = None,
                     inject_slowdown=(), config: str | None = None, work: str | None = None,
-                    json_path: str | None = None, progress=None) -> Outcome:
+                    json_path: str | None = None, baseline_python: str | None = None, progress=None) -> Outcome:
     """``gate --against REF``: the candidate (this checkout) against REF, measured in alternating blocks in one
     job (reports/pairedrun.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
     import json
@@ -393,7 +393,7 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
         work = str(cache_root() / "paired")
     request = R.PairedRequest(against=against, repo=Path.cwd(), work=Path(work), config=cfg, profile=profile,
                               profile_set=tuple(profile_set), allow_unenforced=allow_unenforced, preset=preset,
-                              inject_slowdown=tuple(inject_slowdown))
+                              inject_slowdown=tuple(inject_slowdown), baseline_python=baseline_python)
     try:
         result = R.run_paired(request, progress=progress or (lambda line: None))
     except R.PairedRunError as exc:
@@ -566,6 +566,9 @@ def _add_gate(sub):
                              "inference=0.05 (default: none)")
     paired.add_argument("--work", default=None,
                         help="folder of the baseline's worktree and environments (default: <cache>/paired)")
+    paired.add_argument("--baseline-python", default=None,
+                        help="run the baseline with this Python instead of building REF's environment with uv "
+                             "(REF's dependencies must be installed in it) (default: build or reuse one)")
     paired.add_argument("--json", default=None, dest="json_path",
                         help="also write the verdicts and every block in order to this file (default: none)")
     p.add_argument("--aa", action="store_true",
@@ -593,7 +596,8 @@ def _paired_from_args(a) -> Outcome:
     return run_paired_gate(a.against, profile=a.profile, profile_set=a.profile_set,
                            allow_unenforced=a.allow_unenforced, preset=a.preset, cases=a.case, pairs=a.pairs,
                            block_s=a.block_s, inject_slowdown=a.inject_slowdown, config=a.config,
-                           work=a.work, json_path=a.json_path, progress=lambda line: print(line, file=sys.stderr))
+                           work=a.work, json_path=a.json_path, baseline_python=a.baseline_python,
+                           progress=lambda line: print(line, file=sys.stderr))
 
 
 SUBCOMMANDS = {"report": _add_report, "compare": _add_compare, "history": _add_history, "gate": _add_gate,

@@ -66,6 +66,8 @@ class PairedRequest:
     allow_unenforced: bool = False
     preset: str = "quick"
     inject_slowdown: tuple[str, ...] = ()
+    #: the baseline's Python, instead of building its environment (REF's dependencies must be installed in it)
+    baseline_python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -324,11 +326,16 @@ def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda 
     with sigterm_as_interrupt(), ref_worktree(repo, ref_commit, request.work) as tree, \
             tempfile.TemporaryDirectory(prefix="paired-", dir=request.work) as logs:
         if not (tree / WORKER_FILE).is_file():
+            (tree / WORKER_FILE).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(repo / WORKER_FILE, tree / WORKER_FILE)
             notes.append(f"baseline {request.against} has no {WORKER_FILE}: the candidate's copy of it ran there")
-        python, reused = ref_environment(tree, request.work, progress)
+        if request.baseline_python:
+            python = request.baseline_python
+            notes.append(f"baseline environment given: {python} (REF's pins not installed by this run)")
+        else:
+            python, reused = ref_environment(tree, request.work, progress)
+            notes.append(f"baseline environment {'reused' if reused else 'built'}: {Path(python).parent.parent}")
         seconds["env"] = time.perf_counter() - t0
-        notes.append(f"baseline environment {'reused' if reused else 'built'}: {Path(python).parent.parent}")
         sides = {"A": Side("A", tree, python, ref_commit), "B": Side("B", repo, sys.executable, candidate_commit)}
         workers: dict[str, Worker] = {}
         try:
