@@ -551,9 +551,9 @@ def _add_gate(sub):
     paired.add_argument("--against", default=None, metavar="REF",
                         help="judge this checkout against git REF measured in the same job (default: the history gate)")
     paired.add_argument("--pairs", type=int, default=None,
-                        help="ABBA quads per case (default: [tool.continuum-bench.paired] pairs, else 30)")
+                        help="ABBA quads per case (default: [tool.continuum-bench.paired] pairs, else 60)")
     paired.add_argument("--block-s", type=float, default=None,
-                        help="target seconds of one block (default: config, else 0.05)")
+                        help="target seconds of one block (default: config, else 0.1)")
     paired.add_argument("--case", action="append", default=None, metavar="ID",
                         help="inference case to judge, like pf=70-filter-litert; repeatable (default: config's cases)")
     paired.add_argument("--preset", default="quick", help="preset of the paired gate's models (default: quick)")

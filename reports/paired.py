@@ -65,8 +65,8 @@ REMEDY_MARGIN = 1.25
 DEFAULT_FACTOR = 1.02
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_MIN_PAIRS = 10
-DEFAULT_PAIRS = 30
-DEFAULT_BLOCK_S = 0.05
+DEFAULT_PAIRS = 60
+DEFAULT_BLOCK_S = 0.1
 #: Batch-1 inference cases judged by default: the full model and the filter-pruned models at the
 #: ends of the history gate's grid, both runtimes (a magnitude-pruned model runs dense: its time is
 #: the full model's).
