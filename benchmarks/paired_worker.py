@@ -40,11 +40,13 @@ import time
 WARMUP_CALLS = 5
 #: Calls whose median answers a probe.
 PROBE_CALLS = 5
+#: ``--profile none``: no profile applied.
+NO_PROFILE = "none"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.paired_worker", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="device", help="hardware profile applied to this process (default: device)")
+    parser.add_argument("--profile", default="device", help="hardware profile applied to this process, or none (default: device)")
     parser.add_argument("--profile-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a profile setting, repeatable (default: none)")
     parser.add_argument("--allow-unenforced", action="store_true",
@@ -151,8 +153,9 @@ def main(argv=None) -> int:
     from emulation.apply import apply_profile
     from emulation.profiles import get_profile, parse_overrides
 
-    profile = get_profile(args.profile, parse_overrides(args.profile_set))
-    applied = apply_profile(profile, allow_unenforced=args.allow_unenforced)
+    # "none": the libraries' own thread pools, no affinity or limits (as pytest --profile none)
+    applied = None if args.profile == NO_PROFILE else apply_profile(
+        get_profile(args.profile, parse_overrides(args.profile_set)), allow_unenforced=args.allow_unenforced)
     try:
         from benchmarks.inject import parse_injections
         from fixtures.presets import get_preset
@@ -162,7 +165,8 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         from emulation.threads import configure_tensorflow_threads
 
-        runners = build_runners(args.case, preset, configure_tensorflow_threads(applied))
+        threads = configure_tensorflow_threads(applied) if applied else {"tensorflow_intra_op": None, "litert": None}
+        runners = build_runners(args.case, preset, threads)
         import numpy as np
 
         rng = np.random.default_rng(preset.seed)
@@ -177,17 +181,18 @@ def main(argv=None) -> int:
             "pid": os.getpid(),
             "python": sys.executable,
             "cwd": os.getcwd(),
-            "cpus": applied.cpus,
+            "cpus": applied.cpus if applied else sorted(os.sched_getaffinity(0)),
             "prepare_s": time.perf_counter() - started,
             "injected_slowdown": {op: float(s) for op, s in injections.items()},
             "versions": {p: md.version(p) for p in ("tensorflow", "tf-keras", "ai-edge-litert", "numpy")},
-            "unenforced": applied.unenforced(),
+            "unenforced": applied.unenforced() if applied else {},
         }
         out.write(json.dumps({"ready": True, "info": info}) + "\n")
         out.flush()
         return serve(calls, out, sys.stdin)
     finally:
-        applied.release()
+        if applied is not None:
+            applied.release()
 
 
 if __name__ == "__main__":
