@@ -17,8 +17,10 @@ so no trained model is needed) -- warm every case up, then answer
 Requests:
 
 - ``{"op": "probe", "case": ID}`` -> ``{"seconds": s}``: median of a few untimed calls;
-- ``{"op": "block", "case": ID, "calls": N}`` -> ``{"seconds": s}``: wall time of N
-  consecutive calls of the case's timed callable (the one test_inference.py times);
+- ``{"op": "block", "case": ID, "calls": N}`` -> ``{"seconds": s, "cpu_seconds": c}``: wall
+  time of N consecutive calls of the case's timed callable (the one test_inference.py
+  times), and the CPU time this process spent meanwhile (all its threads; without the
+  time it waited for a CPU that other processes held);
 - ``{"op": "quit"}`` -> exits 0. End of input exits too (the coordinator died).
 
 ``--inject-slowdown OP=SHARE`` wraps the timed callable in benchmarks.inject's
@@ -115,7 +117,7 @@ def timed_calls(runners: dict, sample, injections: dict) -> dict:
 
 
 def serve(calls: dict, out, stdin) -> int:
-    clock = time.perf_counter
+    clock, cpu_clock = time.perf_counter, time.process_time
     for line in stdin:
         request = json.loads(line)
         op = request.get("op")
@@ -126,10 +128,12 @@ def serve(calls: dict, out, stdin) -> int:
             raise ValueError(f"request {line.strip()!r}: unknown case; this worker has {sorted(calls)}")
         if op == "block":
             n = int(request["calls"])
+            cpu_start = cpu_clock()
             start = clock()
             for _ in range(n):
                 call()
-            answer = {"seconds": clock() - start}
+            elapsed = clock() - start
+            answer = {"seconds": elapsed, "cpu_seconds": cpu_clock() - cpu_start}
         elif op == "probe":
             times = []
             for _ in range(PROBE_CALLS):

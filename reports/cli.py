@@ -375,7 +375,8 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
 def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), allow_unenforced: bool = False,
                     preset: str = "quick", cases=None, pairs: int | None = None, block_s: float | None = None,
                     inject_slowdown=(), config: str | None = None, work: str | None = None,
-                    json_path: str | None = None, baseline_python: str | None = None, progress=None) -> Outcome:
+                    json_path: str | None = None, baseline_python: str | None = None, clock: str | None = None,
+                    progress=None) -> Outcome:
     """``gate --against REF``: the candidate (this checkout) against REF, measured in alternating blocks in one
     job (reports/pairedrun.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
     import json
@@ -384,7 +385,8 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
     from . import pairedrun as R
 
     try:
-        cfg = P.load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None)
+        cfg = P.load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None,
+                                   clock=clock)
     except ValueError as exc:
         return _bad(exc, "gate --against: ")
     if work is None:
@@ -566,6 +568,9 @@ def _add_gate(sub):
                              "inference=0.05 (default: none)")
     paired.add_argument("--work", default=None,
                         help="folder of the baseline's worktree and environments (default: <cache>/paired)")
+    paired.add_argument("--clock", default=None, choices=("wall", "cpu"),
+                        help="which time of the blocks judges: wall, or cpu (the worker's CPU time, without the time "
+                             "other processes held its CPU: for a contended host) (default: config, else wall)")
     paired.add_argument("--baseline-python", default=None,
                         help="run the baseline with this Python instead of building REF's environment with uv "
                              "(REF's dependencies must be installed in it) (default: build or reuse one)")
@@ -596,7 +601,7 @@ def _paired_from_args(a) -> Outcome:
     return run_paired_gate(a.against, profile=a.profile, profile_set=a.profile_set,
                            allow_unenforced=a.allow_unenforced, preset=a.preset, cases=a.case, pairs=a.pairs,
                            block_s=a.block_s, inject_slowdown=a.inject_slowdown, config=a.config,
-                           work=a.work, json_path=a.json_path, baseline_python=a.baseline_python,
+                           work=a.work, json_path=a.json_path, baseline_python=a.baseline_python, clock=a.clock,
                            progress=lambda line: print(line, file=sys.stderr))
 
 

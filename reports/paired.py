@@ -58,7 +58,10 @@ from typing import Mapping, Sequence
 EXACT_MAX_PAIRS = 200
 #: The configuration table in pyproject.toml.
 CONFIG_TABLE = ("tool", "continuum-bench", "paired")
-CONFIG_KEYS = ("factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases")
+CONFIG_KEYS = ("factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock")
+#: What a block's time is: ``wall`` (perf_counter: what a user waits) or ``cpu`` (the worker
+#: process's CPU time: without the time other processes held its CPU).
+CLOCKS = ("wall", "cpu")
 #: Safety margin on the quads a too-wide interval needs (its half-width is itself estimated).
 REMEDY_MARGIN = 1.25
 
@@ -94,6 +97,7 @@ class PairedConfig:
     pairs: quads taken per case [>= min_pairs]
     block_s: target wall time of one block [s, > 0]
     cases: inference case ids judged by default
+    clock: which time of the blocks judges, ``wall`` or ``cpu`` (:data:`CLOCKS`)
     """
 
     factor: float = DEFAULT_FACTOR
@@ -103,8 +107,11 @@ class PairedConfig:
     pairs: int = DEFAULT_PAIRS
     block_s: float = DEFAULT_BLOCK_S
     cases: tuple[str, ...] = DEFAULT_CASES
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
+        if self.clock not in CLOCKS:
+            raise ValueError(f"paired clock must be one of {CLOCKS}, got {self.clock!r}")
         for name, value in [("factor", self.factor), *((f"factors.{k}", v) for k, v in self.factors.items())]:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 1.0:
                 raise ValueError(f"paired {name} must be a number > 1, got {value!r}")
@@ -297,6 +304,13 @@ def _pct(x: float | None) -> str:
 
 def _ms(x: float | None) -> str:
     return "-" if x is None else f"{x * 1e3:.3f} ms"
+
+
+def format_change(v: PairedVerdict) -> str:
+    """One verdict in a phrase: ``+0.4% [-1.0%, +1.8%] +/-1.4% ok``."""
+    if v.lo is None:
+        return f"{v.verdict}"
+    return f"{_pct(v.ratio)} [{_pct(v.lo)}, {_pct(v.hi)}] +/-{v.half_width:.1%} {v.verdict}"
 
 
 def format_verdicts(verdicts: Sequence[PairedVerdict], header: Sequence[str] = ()) -> list[str]:

@@ -89,6 +89,8 @@ class PairedResult:
     info: dict  # per side: what the worker said at start
     seconds: dict  # env, prepare, measure, total [s]
     notes: tuple[str, ...] = ()
+    other_clock: str | None = None  # the clock that did not judge, and its verdicts on the same blocks
+    other_verdicts: tuple[P.PairedVerdict, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -289,24 +291,28 @@ def worker_args(request: PairedRequest, inject: bool) -> list[str]:
 def measure(workers: dict[str, Worker], config: P.PairedConfig,
             progress: Callable[[str], None]) -> tuple[dict, list[dict], dict]:
     """Calibrate the calls per block, take one warm-up quad per case, then ``config.pairs`` quads per case,
-    cases round-robin within each quad round. Returns (calls per block, every block in order, quads per case)."""
+    cases round-robin within each quad round. Returns (calls per block, every block in order, quads per clock
+    and case: both clocks of the same blocks)."""
     calls = {}
     for case in config.cases:
         per_call = min(workers[s].ask({"op": "probe", "case": case})["seconds"] for s in "AB")
         calls[case] = max(1, math.ceil(config.block_s / per_call)) if per_call > 0 else 1
     blocks: list[dict] = []
-    quads: dict[str, list] = {case: [] for case in config.cases}
+    quads: dict[str, dict[str, list]] = {clock: {case: [] for case in config.cases} for clock in P.CLOCKS}
     started = time.perf_counter()
     for q in range(-1, config.pairs):  # quad -1: warm-up, discarded
         order = P.QUAD_ORDERS[q % 2]
         for case in config.cases:
-            times = {"A": [], "B": []}
+            times = {clock: {"A": [], "B": []} for clock in P.CLOCKS}
             for side in order:
-                seconds = workers[side].ask({"op": "block", "case": case, "calls": calls[case]})["seconds"]
-                times[side].append(seconds / calls[case])
-                blocks.append({"quad": q, "case": case, "side": side, "calls": calls[case], "seconds": seconds})
+                answer = workers[side].ask({"op": "block", "case": case, "calls": calls[case]})
+                times["wall"][side].append(answer["seconds"] / calls[case])
+                times["cpu"][side].append(answer["cpu_seconds"] / calls[case])
+                blocks.append({"quad": q, "case": case, "side": side, "calls": calls[case],
+                               "seconds": answer["seconds"], "cpu_seconds": answer["cpu_seconds"]})
             if q >= 0:
-                quads[case].append((tuple(times["A"]), tuple(times["B"])))
+                for clock in P.CLOCKS:
+                    quads[clock][case].append((tuple(times[clock]["A"]), tuple(times[clock]["B"])))
         if q >= 0 and (q + 1) % 10 == 0:
             progress(f"[paired] {q + 1}/{config.pairs} quads of {len(config.cases)} case(s), "
                      f"{time.perf_counter() - started:.0f} s")
@@ -352,10 +358,12 @@ def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda 
         finally:
             for worker in workers.values():
                 worker.stop()
-    verdicts = tuple(P.judge_case(case, "inference", quads[case], request.config) for case in request.config.cases)
+    judged = {clock: tuple(P.judge_case(case, "inference", quads[clock][case], request.config)
+                           for case in request.config.cases) for clock in P.CLOCKS}
+    other = next(c for c in P.CLOCKS if c != request.config.clock)
     seconds["total"] = time.perf_counter() - t0
-    return PairedResult(request.against, ref_commit, candidate_commit, verdicts, calls, tuple(blocks), info,
-                        seconds, tuple(notes))
+    return PairedResult(request.against, ref_commit, candidate_commit, judged[request.config.clock], calls,
+                        tuple(blocks), info, seconds, tuple(notes), other_clock=other, other_verdicts=judged[other])
 
 
 def result_dict(result: PairedResult, config: P.PairedConfig) -> dict:
@@ -365,7 +373,9 @@ def result_dict(result: PairedResult, config: P.PairedConfig) -> dict:
     return {"against": result.against, "ref_commit": result.ref_commit,
             "candidate_commit": result.candidate_commit, "outcome": result.outcome,
             "config": {**asdict(config), "factors": dict(config.factors)},
-            "verdicts": [asdict(v) for v in result.verdicts], "calls_per_block": result.calls_per_block,
+            "verdicts": [asdict(v) for v in result.verdicts],
+            "other_clock": result.other_clock, "other_verdicts": [asdict(v) for v in result.other_verdicts],
+            "calls_per_block": result.calls_per_block,
             "sides": result.info, "seconds": result.seconds, "notes": list(result.notes),
             "loadavg_end": list(os.getloadavg()), "blocks": list(result.blocks)}
 
@@ -374,7 +384,7 @@ def format_result(result: PairedResult, request: PairedRequest) -> list[str]:
     header = [f"paired gate: baseline A = {request.against} ({result.ref_commit[:12]}), candidate B = this checkout "
               f"({result.candidate_commit[:12]}); profile {request.profile}, preset {request.preset}; "
               f"{request.config.pairs} quads (ABBA/BAAB) per case, blocks of ~{request.config.block_s * 1e3:.0f} ms, "
-              f"{request.config.confidence:.0%} Hodges-Lehmann interval of B/A"]
+              f"{request.config.confidence:.0%} Hodges-Lehmann interval of B/A, judged on {request.config.clock} time"]
     if request.inject_slowdown:
         header.append(f"injected on the candidate only: {', '.join(request.inject_slowdown)}")
     header += [f"note: {n}" for n in result.notes]
@@ -383,4 +393,8 @@ def format_result(result: PairedResult, request: PairedRequest) -> list[str]:
               f"{s.get('prepare', 0):.0f} s, measuring {s.get('measure', 0):.0f} s); load average at the end "
               + " ".join(f"{x:.2f}" for x in os.getloadavg()),
               "counted cases (LiteRT instructions per call) are judged by the count gate: tox -e counts-gate"]
+    other = [f"  {v.name}: {P.format_change(v)}" for v in result.other_verdicts]
+    if other:
+        footer = [f"the same blocks on {result.other_clock} time (not judged; --clock {result.other_clock}):",
+                  *other, *footer]
     return P.format_verdicts(result.verdicts, header) + footer

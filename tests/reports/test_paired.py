@@ -143,3 +143,8 @@ def test_cli_fewer_quads_than_the_minimum_exits_2_with_the_remedy(capsys):
 def test_cli_against_refuses_history_options(capsys):
     assert main(["gate", "--profile", "device", "--against", "HEAD", "--storage", "x"]) == 2
     assert "takes no --current, --aa or --storage" in capsys.readouterr().err
+
+
+def test_an_unknown_clock_is_named():
+    with pytest.raises(ValueError, match=r"paired clock must be one of \('wall', 'cpu'\), got 'tsc'"):
+        P.PairedConfig(clock="tsc")

@@ -98,3 +98,13 @@ def test_sigterm_stops_the_workers_and_removes_the_worktree(repo, tmp_path):
     for pid in pids.iterdir():
         assert not Path(f"/proc/{pid.name}").exists() or "Z" in Path(f"/proc/{pid.name}/stat").read_text().split()[2]
     _clean(repo, tmp_path)
+
+
+def test_both_clocks_judge_the_same_blocks(repo, tmp_path):
+    cpu = P.PairedConfig(**{**CONFIG.__dict__, "clock": "cpu"})
+    result = R.run_paired(_request(repo, tmp_path, config=cpu))
+    assert result.other_clock == "wall" and len(result.other_verdicts) == len(result.verdicts)
+    assert result.verdicts[0].a_per_call_s == pytest.approx(0.9e-3)  # the stand-in's CPU time: 0.9 of its wall time
+    assert result.other_verdicts[0].a_per_call_s == pytest.approx(1e-3)
+    lines = R.format_result(result, _request(repo, tmp_path, config=cpu))
+    assert any(line.startswith("the same blocks on wall time") for line in lines)
