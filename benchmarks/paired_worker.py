@@ -21,6 +21,10 @@ Requests:
   time of N consecutive calls of the case's timed callable (the one test_inference.py
   times), and the CPU time this process spent meanwhile (all its threads; without the
   time it waited for a CPU that other processes held);
+- ``{"op": "renew", "case": ID}`` -> ``{"seconds": s}``: replace the case's runner by a fresh
+  one (a new LiteRT interpreter and tensor arena, or a newly traced ``tf.function``),
+  warmed up, untimed; where a runner's memory lands moved LiteRT's time per call by up
+  to 3 % between two interpreters of one model, so the coordinator renews between quads;
 - ``{"op": "quit"}`` -> exits 0. End of input exits too (the coordinator died).
 
 ``--inject-slowdown OP=SHARE`` wraps the timed callable in benchmarks.inject's
@@ -42,6 +46,8 @@ import time
 WARMUP_CALLS = 5
 #: Calls whose median answers a probe.
 PROBE_CALLS = 5
+#: The requests this worker answers (its ready line lists them: a coordinator checks for renew).
+OPS = ("probe", "block", "renew", "quit")
 #: ``--profile none``: no profile applied.
 NO_PROFILE = "none"
 
@@ -78,8 +84,9 @@ def parse_case(case: str) -> tuple[float, str | None, str]:
                      f"with runtime keras or litert, e.g. pf=70-filter-litert")
 
 
-def build_runners(cases: list[str], preset, threads: dict) -> dict:
-    """Each case's runner, from the preset's MobileNet with seeded random weights (module docstring)."""
+def build_factories(cases: list[str], preset, threads: dict) -> dict:
+    """case -> a zero-argument factory of its runner, from the preset's MobileNet with seeded random
+    weights (module docstring); the models are built and converted here, once."""
     from fixtures.model import build_mobilenet
     from fixtures.tfenv import keras
     from pipeline.infer import KerasRunner, LiteRTRunner, to_tflite
@@ -89,31 +96,46 @@ def build_runners(cases: list[str], preset, threads: dict) -> dict:
     base = build_mobilenet(preset)
     prune = {"magnitude": magnitude_prune, "filter": filter_prune}
     models: dict = {}
-    runners = {}
+    factories = {}
     for case in cases:
         pf, method, runtime = parse_case(case)
         if (pf, method) not in models:
             models[(pf, method)] = base if pf == 0 else strip_pruning(prune[method](base, pf))
         model = models[(pf, method)]
         if runtime == "keras":
-            runners[case] = KerasRunner(model, num_threads=threads["tensorflow_intra_op"])
+            factories[case] = (lambda m=model: KerasRunner(m, num_threads=threads["tensorflow_intra_op"]))
         else:
-            runners[case] = LiteRTRunner(to_tflite(model), num_threads=threads["litert"] or 1)
-    return runners
+            factories[case] = (lambda b=to_tflite(model): LiteRTRunner(b, num_threads=threads["litert"] or 1))
+    return factories
 
 
-def timed_calls(runners: dict, sample, injections: dict) -> dict:
-    """case -> the zero-argument callable a block times (wrapped by InjectedCall when injected)."""
-    calls = {}
-    share = injections.get("inference")
-    for case, runner in runners.items():
-        call = runner.run
-        if share is not None:
+class Calls(dict):
+    """case -> the zero-argument callable a block times, ``runner.run(sample)``; with an injected
+    slowdown of ``inference`` wrapped in benchmarks.inject's InjectedCall (one per case, kept when
+    :meth:`renew` replaces the runner, so its count of extra calls runs on over the whole run)."""
+
+    def __init__(self, factories: dict, sample, injections: dict) -> None:
+        super().__init__()
+        self._factories, self._sample = factories, sample
+        self._share = injections.get("inference")
+        self._injected: dict = {}
+        for case in factories:
+            self.renew(case)
+
+    def renew(self, case: str) -> None:
+        """A fresh runner for ``case``, warmed up with :data:`WARMUP_CALLS` calls."""
+        run = self._factories[case]().run
+        if self._share is not None:
             from benchmarks.inject import InjectedCall
 
-            call = InjectedCall(call, share)
-        calls[case] = (lambda c=call: c(sample))
-    return calls
+            injected = self._injected.setdefault(case, InjectedCall(run, self._share))
+            injected.fn = run
+            run = injected
+        sample = self._sample
+        call = (lambda: run(sample))
+        for _ in range(WARMUP_CALLS):
+            call()
+        self[case] = call
 
 
 def serve(calls: dict, out, stdin) -> int:
@@ -126,7 +148,11 @@ def serve(calls: dict, out, stdin) -> int:
         call = calls.get(request.get("case"))
         if call is None:
             raise ValueError(f"request {line.strip()!r}: unknown case; this worker has {sorted(calls)}")
-        if op == "block":
+        if op == "renew":  # a fresh runner (a new interpreter and arena): untimed, between quads
+            start = clock()
+            calls.renew(request["case"])
+            answer = {"seconds": clock() - start}
+        elif op == "block":
             n = int(request["calls"])
             cpu_start = cpu_clock()
             start = clock()
@@ -142,7 +168,7 @@ def serve(calls: dict, out, stdin) -> int:
                 times.append(clock() - start)
             answer = {"seconds": statistics.median(times)}
         else:
-            raise ValueError(f"request {line.strip()!r}: unknown op {op!r} (probe, block, quit)")
+            raise ValueError(f"request {line.strip()!r}: unknown op {op!r} ({', '.join(OPS)})")
         out.write(json.dumps(answer) + "\n")
         out.flush()
     return 0
@@ -170,15 +196,12 @@ def main(argv=None) -> int:
         from emulation.threads import configure_tensorflow_threads
 
         threads = configure_tensorflow_threads(applied) if applied else {"tensorflow_intra_op": None, "litert": None}
-        runners = build_runners(args.case, preset, threads)
+        factories = build_factories(args.case, preset, threads)
         import numpy as np
 
-        rng = np.random.default_rng(preset.seed)
-        sample = rng.random((1, *next(iter(runners.values())).input_shape[1:]), dtype=np.float32)
-        calls = timed_calls(runners, sample, injections)
-        for call in calls.values():
-            for _ in range(WARMUP_CALLS):
-                call()
+        shape = factories[args.case[0]]().input_shape
+        sample = np.random.default_rng(preset.seed).random((1, *shape[1:]), dtype=np.float32)
+        calls = Calls(factories, sample, injections)
         import importlib.metadata as md
 
         info = {
@@ -190,6 +213,7 @@ def main(argv=None) -> int:
             "injected_slowdown": {op: float(s) for op, s in injections.items()},
             "versions": {p: md.version(p) for p in ("tensorflow", "tf-keras", "ai-edge-litert", "numpy")},
             "unenforced": applied.unenforced() if applied else {},
+            "ops": list(OPS),
         }
         out.write(json.dumps({"ready": True, "info": info}) + "\n")
         out.flush()

@@ -58,7 +58,9 @@ from typing import Mapping, Sequence
 EXACT_MAX_PAIRS = 200
 #: The configuration table in pyproject.toml.
 CONFIG_TABLE = ("tool", "continuum-bench", "paired")
-CONFIG_KEYS = ("factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock")
+CONFIG_KEYS = ("factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock", "renew")
+#: Runtimes whose runners are rebuilt before every quad (cheap for LiteRT; a Keras retrace is not).
+DEFAULT_RENEW = ("litert",)
 #: What a block's time is: ``wall`` (perf_counter: what a user waits) or ``cpu`` (the worker
 #: process's CPU time: without the time other processes held its CPU).
 CLOCKS = ("wall", "cpu")
@@ -98,6 +100,7 @@ class PairedConfig:
     block_s: target wall time of one block [s, > 0]
     cases: inference case ids judged by default
     clock: which time of the blocks judges, ``wall`` or ``cpu`` (:data:`CLOCKS`)
+    renew: runtimes whose runners are rebuilt on both sides before every quad (reports/pairedrun.py)
     """
 
     factor: float = DEFAULT_FACTOR
@@ -108,8 +111,11 @@ class PairedConfig:
     block_s: float = DEFAULT_BLOCK_S
     cases: tuple[str, ...] = DEFAULT_CASES
     clock: str = "wall"
+    renew: tuple[str, ...] = DEFAULT_RENEW
 
     def __post_init__(self) -> None:
+        if not set(self.renew) <= {"keras", "litert"}:
+            raise ValueError(f"paired renew must list runtimes among keras, litert, got {self.renew!r}")
         if self.clock not in CLOCKS:
             raise ValueError(f"paired clock must be one of {CLOCKS}, got {self.clock!r}")
         for name, value in [("factor", self.factor), *((f"factors.{k}", v) for k, v in self.factors.items())]:
@@ -152,8 +158,9 @@ def load_paired_config(pyproject: Path | str | None = None, **overrides) -> Pair
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(CONFIG_TABLE)}]; "
                          f"allowed: {sorted(CONFIG_KEYS)}")
-    if "cases" in table:
-        table["cases"] = tuple(table["cases"])
+    for key in ("cases", "renew"):
+        if key in table:
+            table[key] = tuple(table[key])
     table.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return PairedConfig(**table)

@@ -12,6 +12,10 @@
    models and answers block requests; the candidate is the current checkout;
 4. the blocks alternate ABBA, BAAB, ... per case, the cases round-robin within each quad
    round, after one discarded warm-up quad per case; every block is recorded in order;
+   before each quad the cases of the runtimes in ``renew`` (LiteRT) get fresh runners on
+   both sides (untimed): two interpreters of one model in one process differed by up to
+   3 % per call (where their arenas landed), a difference one pair of processes would
+   otherwise carry through every quad (an A/A run measured B/A 0.968 [0.963, 0.973]);
 5. each case is judged by reports.paired on its quads.
 
 No TensorFlow here: the coordinator only waits on its workers' pipes, so it does not
@@ -300,9 +304,14 @@ def measure(workers: dict[str, Worker], config: P.PairedConfig,
     blocks: list[dict] = []
     quads: dict[str, dict[str, list]] = {clock: {case: [] for case in config.cases} for clock in P.CLOCKS}
     started = time.perf_counter()
+    renewing = [case for case in config.cases if case.rsplit("-", 1)[-1] in config.renew
+                and all("renew" in workers[s].info.get("ops", ()) for s in "AB")]
     for q in range(-1, config.pairs):  # quad -1: warm-up, discarded
         order = P.QUAD_ORDERS[q % 2]
         for case in config.cases:
+            if q >= 0 and case in renewing:  # fresh runners on both sides: an arena's placement is per-quad noise
+                for side in "AB":
+                    workers[side].ask({"op": "renew", "case": case})
             times = {clock: {"A": [], "B": []} for clock in P.CLOCKS}
             for side in order:
                 answer = workers[side].ask({"op": "block", "case": case, "calls": calls[case]})

@@ -38,14 +38,22 @@ def test_serve_names_an_unknown_case():
         W.serve({"a": lambda: None}, io.StringIO(), io.StringIO('{"op": "block", "case": "b", "calls": 1}\n'))
 
 
-def test_injection_wraps_the_timed_call():
+def test_injection_wraps_the_timed_call_and_survives_renewal():
+    runs = []
+
     class Runner:
-        n = 0
-
         def run(self, x):
-            Runner.n += 1
+            runs.append(x)
 
-    calls = W.timed_calls({"a": Runner()}, None, {"inference": Fraction(1, 10)})
-    for _ in range(20):
+    calls = W.Calls({"a": Runner}, "x", {"inference": Fraction(1, 10)})
+    assert len(runs) == W.WARMUP_CALLS
+    for _ in range(5):
         calls["a"]()
-    assert Runner.n == 22
+    calls.renew("a")  # the count of extra calls goes on over the new runner
+    for _ in range(10):
+        calls["a"]()
+    assert len(runs) == 2 * W.WARMUP_CALLS + 15 + (2 * W.WARMUP_CALLS + 15) // 10
+    plain = W.Calls({"a": Runner}, "x", {})
+    runs.clear()
+    plain["a"]()
+    assert runs == ["x"]

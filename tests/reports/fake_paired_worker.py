@@ -15,14 +15,18 @@ cases = [args[i + 1] for i, a in enumerate(args) if a == "--case"]
 if os.environ.get("FAKE_PID_DIR"):
     with open(os.path.join(os.environ["FAKE_PID_DIR"], str(os.getpid())), "w") as f:
         f.write("running")
-print(json.dumps({"ready": True, "info": {"pid": os.getpid(), "cases": cases}}), flush=True)
+print(json.dumps({"ready": True, "info": {"pid": os.getpid(), "cases": cases,
+                                          "ops": ["probe", "block", "renew", "quit"]}}), flush=True)
 crash_after = int(os.environ.get("FAKE_CRASH_AFTER", "0"))
 blocks = 0
 for line in sys.stdin:
     request = json.loads(line)
     if request["op"] == "quit":
         sys.exit(0)
-    if request["op"] == "probe":
+    if request["op"] in ("probe", "renew"):
+        if request["op"] == "renew" and os.environ.get("FAKE_RENEW_LOG"):
+            with open(os.environ["FAKE_RENEW_LOG"], "a") as f:
+                f.write(request["case"] + "\n")
         print(json.dumps({"seconds": 0.001}), flush=True)
         continue
     blocks += 1

@@ -108,3 +108,11 @@ def test_both_clocks_judge_the_same_blocks(repo, tmp_path):
     assert result.other_verdicts[0].a_per_call_s == pytest.approx(1e-3)
     lines = R.format_result(result, _request(repo, tmp_path, config=cpu))
     assert any(line.startswith("the same blocks on wall time") for line in lines)
+
+
+def test_litert_runners_are_renewed_before_every_quad(repo, tmp_path, monkeypatch):
+    log = tmp_path / "renewed"
+    monkeypatch.setenv("FAKE_RENEW_LOG", str(log))
+    R.run_paired(_request(repo, tmp_path))
+    renewed = log.read_text().split()
+    assert renewed == ["full-litert"] * (2 * CONFIG.pairs)  # both sides, every quad after the warm-up; not Keras
