@@ -148,3 +148,9 @@ def test_cli_against_refuses_history_options(capsys):
 def test_an_unknown_clock_is_named():
     with pytest.raises(ValueError, match=r"paired clock must be one of \('wall', 'cpu'\), got 'tsc'"):
         P.PairedConfig(clock="tsc")
+
+
+def test_a_wide_interval_above_the_factor_is_no_verdict_not_a_regression():
+    v = P.judge_case("full-keras", "inference", drifting_quads(12, 1.10, noise=0.15, seed=2), CONFIG)
+    assert v.lo > CONFIG.factor and v.half_width > CONFIG.factor - 1
+    assert v.verdict == "no verdict" and P.outcome([v]) == "no verdict"
