@@ -36,6 +36,8 @@ FIXTURE_NOTES = {
     "dataset": "the embedded dataset: generated, or loaded and hashed",
     "base": "the base model: trained, or loaded and verified",
     "background_load": "starting the load workers",
+    # benchmarks/interleave.py: the rounds it times are also each inference case's timed seconds
+    "interleaved": "inference: every case prepared, then all rounds round-robin",
     "chain": "",
 }
 #: Fixture scopes whose set-up is counted apart from the case that first needs them.

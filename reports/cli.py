@@ -353,6 +353,8 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
 
     if slowdown and not aa:
         return _bad("--slowdown goes with --aa", "gate: ")
+    if storage is None:
+        return _bad("--storage is required (or --against REF: the paired gate)", "gate: ")
     if not aa and current is None:
         return _bad("--current is required (or --aa)", "gate: ")
     try:
@@ -371,6 +373,43 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
     else:
         lines = G.format_text(result, profile)
     return Outcome(tuple(lines), OUTCOME_EXIT[result.outcome])
+
+
+def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), allow_unenforced: bool = False,
+                    preset: str = "quick", cases=None, pairs: int | None = None, block_s: float | None = None,
+                    inject_slowdown=(), config: str | None = None, work: str | None = None,
+                    json_path: str | None = None, baseline_python: str | None = None, clock: str | None = None,
+                    progress=None) -> Outcome:
+    """``gate --against REF``: the candidate (this checkout) against REF, measured in alternating blocks in one
+    job (reports/pairedrun.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
+    import json
+
+    from . import paired as P
+    from . import pairedrun as R
+
+    try:
+        cfg = P.load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None,
+                                   clock=clock)
+    except ValueError as exc:
+        return _bad(exc, "gate --against: ")
+    if work is None:
+        from fixtures.cache import cache_root
+
+        work = str(cache_root() / "paired")
+    request = R.PairedRequest(against=against, repo=Path.cwd(), work=Path(work), config=cfg, profile=profile,
+                              profile_set=tuple(profile_set), allow_unenforced=allow_unenforced, preset=preset,
+                              inject_slowdown=tuple(inject_slowdown), baseline_python=baseline_python)
+    try:
+        result = R.run_paired(request, progress=progress or (lambda line: None))
+    except R.PairedRunError as exc:
+        return _bad(exc, "gate --against: ")
+    except KeyboardInterrupt:
+        return Outcome((), EXIT_NO_VERDICT, "gate --against: interrupted; workers stopped, worktree removed")
+    if json_path:
+        out = Path(json_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(R.result_dict(result, cfg), indent=1, allow_nan=False) + "\n")
+    return Outcome(tuple(R.format_result(result, request)), OUTCOME_EXIT[result.outcome])
 
 
 # ---- parsing ------------------------------------------------------------------------------
@@ -510,9 +549,36 @@ def _add_history(sub):
 def _add_gate(sub):
     p = sub.add_parser("gate", help="fail on a significant slowdown beyond this host's between-run noise")
     p.add_argument("--profile", required=True, help="profile of the current run (required)")
-    p.add_argument("--storage", required=True,
-                   help="history storage: results/history or results/history/<profile> (required)")
+    p.add_argument("--storage", default=None,
+                   help="history storage: results/history or results/history/<profile> (required, but with --against)")
     p.add_argument("--current", default=None, help="pytest-benchmark JSON of the run under test (required unless --aa)")
+    paired = p.add_argument_group("paired gate (--against REF): this checkout against REF in alternating blocks")
+    paired.add_argument("--against", default=None, metavar="REF",
+                        help="judge this checkout against git REF measured in the same job (default: the history gate)")
+    paired.add_argument("--pairs", type=int, default=None,
+                        help="ABBA quads per case (default: [tool.continuum-bench.paired] pairs, else 60)")
+    paired.add_argument("--block-s", type=float, default=None,
+                        help="target seconds of one block (default: config, else 0.1)")
+    paired.add_argument("--case", action="append", default=None, metavar="ID",
+                        help="inference case to judge, like pf=70-filter-litert; repeatable (default: config's cases)")
+    paired.add_argument("--preset", default="quick", help="preset of the paired gate's models (default: quick)")
+    paired.add_argument("--profile-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a profile setting on both sides; repeatable (default: none)")
+    paired.add_argument("--allow-unenforced", action="store_true",
+                        help="go on when a profile limit cannot be enforced (default: refuse)")
+    paired.add_argument("--inject-slowdown", action="append", default=[], metavar="OP=SHARE",
+                        help="extra real work on the candidate side only (benchmarks/inject.py), e.g. "
+                             "inference=0.05 (default: none)")
+    paired.add_argument("--work", default=None,
+                        help="folder of the baseline's worktree and environments (default: <cache>/paired)")
+    paired.add_argument("--clock", default=None, choices=("wall", "cpu"),
+                        help="which time of the blocks judges: wall, or cpu (the worker's CPU time, without the time "
+                             "other processes held its CPU: for a contended host) (default: config, else wall)")
+    paired.add_argument("--baseline-python", default=None,
+                        help="run the baseline with this Python instead of building REF's environment with uv "
+                             "(REF's dependencies must be installed in it) (default: build or reuse one)")
+    paired.add_argument("--json", default=None, dest="json_path",
+                        help="also write the verdicts and every block in order to this file (default: none)")
     p.add_argument("--aa", action="store_true",
                    help="instead: judge the saved runs against each other and print the false-alarm rate")
     p.add_argument("--slowdown", default=None, metavar="OPERATION=FACTOR",
@@ -526,10 +592,20 @@ def _add_gate(sub):
     p.add_argument("--min-baseline-runs", type=int, default=None,
                    help="fewest baseline runs for a verdict, >= 2 (default: config, else 3)")
     _gate_options(p)
-    return lambda a: run_gate(a.profile, a.storage, a.current, machine_id=a.machine_id, config=a.config,
-                              factor=a.factor, alpha=a.alpha, min_rounds=a.min_rounds,
-                              baseline_runs=a.baseline_runs, min_baseline_runs=a.min_baseline_runs, aa=a.aa,
-                              slowdown=a.slowdown, format=a.format)
+    return lambda a: _paired_from_args(a) if a.against else run_gate(
+        a.profile, a.storage, a.current, machine_id=a.machine_id, config=a.config, factor=a.factor, alpha=a.alpha,
+        min_rounds=a.min_rounds, baseline_runs=a.baseline_runs, min_baseline_runs=a.min_baseline_runs, aa=a.aa,
+        slowdown=a.slowdown, format=a.format)
+
+
+def _paired_from_args(a) -> Outcome:
+    if a.current or a.aa or a.storage:
+        return _bad("--against measures both sides itself: it takes no --current, --aa or --storage", "gate: ")
+    return run_paired_gate(a.against, profile=a.profile, profile_set=a.profile_set,
+                           allow_unenforced=a.allow_unenforced, preset=a.preset, cases=a.case, pairs=a.pairs,
+                           block_s=a.block_s, inject_slowdown=a.inject_slowdown, config=a.config,
+                           work=a.work, json_path=a.json_path, baseline_python=a.baseline_python, clock=a.clock,
+                           progress=lambda line: print(line, file=sys.stderr))
 
 
 SUBCOMMANDS = {"report": _add_report, "compare": _add_compare, "history": _add_history, "gate": _add_gate,

@@ -1,0 +1,343 @@
+"""Paired timing verdicts: baseline (A) and candidate (B) measured in alternating blocks.
+
+Why paired. On a shared 2-core host the speed of the machine drifts by 10-20 % between
+sessions and by several per cent within minutes; two runs taken one after the other
+cannot tell a 5 % change from that drift (reports/gate.py needs a factor of 1.10 or
+more for that reason). Measured in *alternating blocks* inside one job, the drift hits
+both sides nearly equally and cancels in their ratio.
+
+Design (reports/pairedrun.py takes the blocks). For each case the blocks come in
+quads, ABBA then BAAB, ... (the sides alternate which goes first). One quad gives one
+paired log ratio::
+
+    d = (log b1 + log b2 - log a1 - log a2) / 2
+
+where ``a1, a2, b1, b2`` are the per-call times of the quad's blocks. A drift that is
+linear over the quad's four blocks cancels exactly (a1 + a2 and b1 + b2 sit at the same
+mean time), a step change cancels on average over the alternating quads.
+
+Estimate and interval. The ``d`` of the quads are taken as independent draws of a
+distribution symmetric about the true log ratio ``delta`` (the assumption of the
+Wilcoxon signed-rank test; the ABBA/BAAB alternation makes the order effect
+symmetric). The Hodges-Lehmann estimate of ``delta`` is the median of the
+``n (n + 1) / 2`` Walsh averages ``(d_i + d_j) / 2, i <= j``; its distribution-free
+confidence interval (Hollander & Wolfe, *Nonparametric Statistical Methods*, 3rd ed.,
+section 3.3) is ``[W_(k), W_(M + 1 - k)]`` of the sorted Walsh averages, ``M = n(n+1)/2``,
+with ``k`` the largest integer such that ``P(T < k) <= (1 - confidence) / 2`` under the
+null distribution of the signed-rank statistic ``T`` (exact, by counting subsets of
+ranks, for ``n <= EXACT_MAX_PAIRS``; the normal approximation with continuity correction
+above). The ratio and its interval are ``exp`` of those.
+
+Verdict of a case with factor ``f`` (per operation; ``[tool.continuum-bench.paired]``):
+
+* fewer than ``min_pairs`` quads: **not enough blocks** (no verdict; remedy: ``--pairs``);
+* half-width of the interval (in ratio, ``(hi - lo) / 2``) above ``f - 1``: **no verdict**
+  -- the interval cannot tell "unchanged" from "slower by the factor", so it is never a
+  pass; the remedy names the number of quads that would narrow it (the half-width
+  shrinks as ``1 / sqrt(n)``). Checked first: a wide interval means bursts of contention
+  that the blocks did not share evenly (an A/A run under load gave wall time B/A 1.085
+  [1.021, 1.148] while the CPU time of the same blocks gave 1.018), so even a wide
+  interval above ``f`` is no verdict rather than a regression;
+* interval entirely above ``f``: **regression** (``+``);
+* interval entirely below ``1 / f``: **improvement** (``-``);
+* interval at or below ``f``: **ok**;
+* otherwise (a narrow interval straddling ``f``): **not significant** (``~``): a change
+  near the factor that the interval cannot place beyond it.
+
+Every verdict carries its half-width: the smallest change the case could have seen.
+
+Pure functions and frozen dataclasses, no I/O, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist, median
+from typing import Mapping, Sequence
+
+#: Exact signed-rank null distribution up to this many pairs; the normal approximation above.
+EXACT_MAX_PAIRS = 200
+#: The configuration table in pyproject.toml.
+CONFIG_TABLE = ("tool", "continuum-bench", "paired")
+CONFIG_KEYS = ("factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock", "renew")
+#: Runtimes whose runners are rebuilt before every quad (cheap for LiteRT; a Keras retrace is not).
+DEFAULT_RENEW = ("litert",)
+#: What a block's time is: ``wall`` (perf_counter: what a user waits) or ``cpu`` (the worker
+#: process's CPU time: without the time other processes held its CPU).
+CLOCKS = ("wall", "cpu")
+#: Safety margin on the quads a too-wide interval needs (its half-width is itself estimated).
+REMEDY_MARGIN = 1.25
+
+DEFAULT_FACTOR = 1.02
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_MIN_PAIRS = 10
+DEFAULT_PAIRS = 60
+DEFAULT_BLOCK_S = 0.1
+#: Batch-1 inference cases judged by default: the full model and the filter-pruned models at the
+#: ends of the history gate's grid, both runtimes (a magnitude-pruned model runs dense: its time is
+#: the full model's).
+DEFAULT_CASES = ("full-keras", "full-litert", "pf=70-filter-keras", "pf=70-filter-litert",
+                 "pf=85-filter-keras", "pf=85-filter-litert")
+
+MARK_REGRESSION = "+"
+MARK_IMPROVEMENT = "-"
+MARK_OK = " "
+MARK_NOT_SIGNIFICANT = "~"
+MARK_NO_VERDICT = "?"
+
+#: Quad orders, alternating: the side that goes first changes every quad.
+QUAD_ORDERS = ("ABBA", "BAAB")
+
+
+@dataclass(frozen=True)
+class PairedConfig:
+    """Settings of the paired gate (``[tool.continuum-bench.paired]`` in pyproject.toml).
+
+    factor: ratio B/A a regression's whole interval must lie beyond [unitless, > 1]
+    factors: per-operation factor overriding ``factor``
+    confidence: two-sided confidence of each case's interval [0.5 <= c < 1]
+    min_pairs: fewest quads for a verdict [>= 6: below it no 95 % interval exists]
+    pairs: quads taken per case [>= min_pairs]
+    block_s: target wall time of one block [s, > 0]
+    cases: inference case ids judged by default
+    clock: which time of the blocks judges, ``wall`` or ``cpu`` (:data:`CLOCKS`)
+    renew: runtimes whose runners are rebuilt on both sides before every quad (reports/pairedrun.py)
+    """
+
+    factor: float = DEFAULT_FACTOR
+    factors: Mapping[str, float] = field(default_factory=dict)
+    confidence: float = DEFAULT_CONFIDENCE
+    min_pairs: int = DEFAULT_MIN_PAIRS
+    pairs: int = DEFAULT_PAIRS
+    block_s: float = DEFAULT_BLOCK_S
+    cases: tuple[str, ...] = DEFAULT_CASES
+    clock: str = "wall"
+    renew: tuple[str, ...] = DEFAULT_RENEW
+
+    def __post_init__(self) -> None:
+        if not set(self.renew) <= {"keras", "litert"}:
+            raise ValueError(f"paired renew must list runtimes among keras, litert, got {self.renew!r}")
+        if self.clock not in CLOCKS:
+            raise ValueError(f"paired clock must be one of {CLOCKS}, got {self.clock!r}")
+        for name, value in [("factor", self.factor), *((f"factors.{k}", v) for k, v in self.factors.items())]:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 1.0:
+                raise ValueError(f"paired {name} must be a number > 1, got {value!r}")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ValueError(f"paired confidence must be in [0.5, 1), got {self.confidence!r}")
+        if isinstance(self.min_pairs, bool) or not isinstance(self.min_pairs, int) or self.min_pairs < 6:
+            raise ValueError(f"paired min_pairs must be an integer >= 6, got {self.min_pairs!r}")
+        if isinstance(self.pairs, bool) or not isinstance(self.pairs, int) or self.pairs < self.min_pairs:
+            raise ValueError(f"paired pairs must be an integer >= min_pairs ({self.min_pairs}), got {self.pairs!r} "
+                             f"(fewer quads cannot give a verdict: raise --pairs)")
+        if isinstance(self.block_s, bool) or not isinstance(self.block_s, (int, float)) or not self.block_s > 0:
+            raise ValueError(f"paired block_s must be a number of seconds > 0, got {self.block_s!r}")
+        if not self.cases or not all(isinstance(c, str) and c for c in self.cases):
+            raise ValueError(f"paired cases must be a non-empty list of case ids, got {self.cases!r}")
+
+    def factor_for(self, operation: str | None) -> float:
+        return float(self.factors.get(operation, self.factor)) if operation else float(self.factor)
+
+
+def load_paired_config(pyproject: Path | str | None = None, **overrides) -> PairedConfig:
+    """``[tool.continuum-bench.paired]`` of ``pyproject`` (default ./pyproject.toml; missing: defaults),
+    then the non-None ``overrides``; unknown keys or bad values are a ValueError naming the file."""
+    import tomllib
+
+    path = Path(pyproject) if pyproject is not None else Path("pyproject.toml")
+    table: dict = {}
+    if path.is_file():
+        try:
+            doc = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML ({exc})") from None
+        for key in CONFIG_TABLE:
+            doc = doc.get(key, {})
+        table = dict(doc)
+    elif pyproject is not None:
+        raise ValueError(f"{path}: configuration file not found")
+    unknown = set(table) - set(CONFIG_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(CONFIG_TABLE)}]; "
+                         f"allowed: {sorted(CONFIG_KEYS)}")
+    for key in ("cases", "renew"):
+        if key in table:
+            table[key] = tuple(table[key])
+    table.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return PairedConfig(**table)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: [{'.'.join(CONFIG_TABLE)}]: {err}") from None
+
+
+# ---- statistics ---------------------------------------------------------------------------
+
+def quad_log_ratio(a_s: Sequence[float], b_s: Sequence[float]) -> float:
+    """One quad's paired log ratio ``(log b1 + log b2 - log a1 - log a2) / 2`` (module docstring);
+    ``a_s``, ``b_s``: the per-call times [s] of A's and B's two blocks."""
+    if len(a_s) != 2 or len(b_s) != 2:
+        raise ValueError(f"a quad has two blocks per side, got {len(a_s)} of A and {len(b_s)} of B")
+    if min(*a_s, *b_s) <= 0:
+        raise ValueError(f"block times must be > 0 s, got A {list(a_s)}, B {list(b_s)}")
+    return (math.log(b_s[0]) + math.log(b_s[1]) - math.log(a_s[0]) - math.log(a_s[1])) / 2
+
+
+def signed_rank_cdf_counts(n: int) -> list[int]:
+    """Cumulative counts ``C[t]`` = number of the ``2**n`` sign patterns with signed-rank statistic <= t."""
+    counts = [1] + [0] * (n * (n + 1) // 2)
+    top = 0
+    for rank in range(1, n + 1):
+        top += rank
+        for total in range(top, rank - 1, -1):
+            counts[total] += counts[total - rank]
+    cumulative, running = [], 0
+    for c in counts:
+        running += c
+        cumulative.append(running)
+    return cumulative
+
+
+def interval_rank(n: int, confidence: float) -> int:
+    """``k``: the interval is the k-th smallest to the k-th largest Walsh average (0: none exists)."""
+    alpha_half = (1.0 - confidence) / 2
+    if n <= EXACT_MAX_PAIRS:
+        cdf = signed_rank_cdf_counts(n)
+        total = 2 ** n
+        k = 0
+        while k < len(cdf) and cdf[k] <= alpha_half * total:  # P(T <= k) <= alpha/2  ->  P(T < k + 1) <= alpha/2
+            k += 1
+        return k
+    mean = n * (n + 1) / 4
+    sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    return max(0, math.floor(mean - NormalDist().inv_cdf(1 - alpha_half) * sd + 0.5))
+
+
+@dataclass(frozen=True)
+class ShiftEstimate:
+    """Hodges-Lehmann estimate of the log ratio and its interval; ``lo``/``hi`` None when ``n`` is too small."""
+
+    n: int
+    estimate: float
+    lo: float | None
+    hi: float | None
+
+
+def hodges_lehmann(d: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> ShiftEstimate:
+    """Median of the Walsh averages of ``d`` and the signed-rank interval (module docstring)."""
+    d = [float(x) for x in d]
+    n = len(d)
+    if n == 0:
+        raise ValueError("no paired differences")
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    k = interval_rank(n, confidence)
+    if k == 0:
+        return ShiftEstimate(n, median(walsh), None, None)
+    return ShiftEstimate(n, median(walsh), walsh[k - 1], walsh[len(walsh) - k])
+
+
+@dataclass(frozen=True)
+class PairedVerdict:
+    """One case judged on its quads. Times in seconds per call; ratios are B/A.
+
+    ``half_width``: ``(hi - lo) / 2`` of the ratio's interval, the smallest change the case
+    could have seen; ``remedy``: what to run for a verdict when there is none.
+    """
+
+    name: str
+    operation: str
+    factor: float
+    pairs: int
+    a_per_call_s: float | None
+    b_per_call_s: float | None
+    ratio: float | None
+    lo: float | None
+    hi: float | None
+    half_width: float | None
+    mark: str
+    verdict: str  # regression, improvement, ok, not significant, no verdict, not enough blocks
+    remedy: str = ""
+
+
+def judge_case(name: str, operation: str, quads: Sequence[tuple[Sequence[float], Sequence[float]]],
+               config: PairedConfig) -> PairedVerdict:
+    """The verdict of one case from its quads ``[(a_s, b_s), ...]`` (per-call times, module docstring)."""
+    factor = config.factor_for(operation)
+    n = len(quads)
+    a_all = [t for a_s, _ in quads for t in a_s]
+    b_all = [t for _, b_s in quads for t in b_s]
+    common = dict(name=name, operation=operation, factor=factor, pairs=n,
+                  a_per_call_s=median(a_all) if a_all else None, b_per_call_s=median(b_all) if b_all else None)
+    if n < config.min_pairs:
+        return PairedVerdict(**common, ratio=None, lo=None, hi=None, half_width=None, mark=MARK_NO_VERDICT,
+                             verdict="not enough blocks",
+                             remedy=f"{n} quad(s), fewer than min_pairs={config.min_pairs}: "
+                                    f"run with --pairs {max(config.min_pairs, config.pairs)} or more")
+    shift = hodges_lehmann([quad_log_ratio(a, b) for a, b in quads], config.confidence)
+    if shift.lo is None:  # only with min_pairs configured below what the confidence allows
+        return PairedVerdict(**common, ratio=math.exp(shift.estimate), lo=None, hi=None, half_width=None,
+                             mark=MARK_NO_VERDICT, verdict="not enough blocks",
+                             remedy=f"{n} quads give no {config.confidence:.0%} interval: raise --pairs")
+    ratio, lo, hi = math.exp(shift.estimate), math.exp(shift.lo), math.exp(shift.hi)
+    half = (hi - lo) / 2
+    common.update(ratio=ratio, lo=lo, hi=hi, half_width=half)
+    if half > factor - 1:
+        needed = math.ceil(n * (half / (factor - 1)) ** 2 * REMEDY_MARGIN)
+        return PairedVerdict(**common, mark=MARK_NO_VERDICT, verdict="no verdict",
+                             remedy=f"interval +/-{half:.1%} is wider than the factor's {factor - 1:.1%}: "
+                                    f"run with --pairs {needed} (or on a quieter host)")
+    if lo > factor:
+        return PairedVerdict(**common, mark=MARK_REGRESSION, verdict="regression")
+    if hi < 1 / factor:
+        return PairedVerdict(**common, mark=MARK_IMPROVEMENT, verdict="improvement")
+    if hi <= factor:
+        return PairedVerdict(**common, mark=MARK_OK, verdict="ok")
+    return PairedVerdict(**common, mark=MARK_NOT_SIGNIFICANT, verdict="not significant")
+
+
+def outcome(verdicts: Sequence[PairedVerdict]) -> str:
+    """``regression`` if any case regressed; else ``no verdict`` if any case has none (never a pass); else ``ok``."""
+    if not verdicts:
+        return "no verdict"
+    if any(v.verdict == "regression" for v in verdicts):
+        return "regression"
+    if any(v.mark == MARK_NO_VERDICT for v in verdicts):
+        return "no verdict"
+    return "ok"
+
+
+# ---- formatting -----------------------------------------------------------------------------
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{(x - 1) * 100:+.1f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1e3:.3f} ms"
+
+
+def format_change(v: PairedVerdict) -> str:
+    """One verdict in a phrase: ``+0.4% [-1.0%, +1.8%] +/-1.4% ok``."""
+    if v.lo is None:
+        return f"{v.verdict}"
+    return f"{_pct(v.ratio)} [{_pct(v.lo)}, {_pct(v.hi)}] +/-{v.half_width:.1%} {v.verdict}"
+
+
+def format_verdicts(verdicts: Sequence[PairedVerdict], header: Sequence[str] = ()) -> list[str]:
+    """The text report: one row per case (change, interval, smallest visible change, verdict), then the remedies."""
+    from .render import format_table
+
+    rows = [[v.mark, v.name, _ms(v.a_per_call_s), _ms(v.b_per_call_s), _pct(v.ratio),
+             "-" if v.lo is None else f"[{_pct(v.lo)}, {_pct(v.hi)}]",
+             "-" if v.half_width is None else f"+/-{v.half_width:.1%}", f"{v.factor:.2f}", str(v.pairs), v.verdict]
+            for v in verdicts]
+    lines = list(header)
+    head = ("", "case", "A per call", "B per call", "B/A", "interval", "smallest visible", "factor", "quads",
+            "verdict")
+    lines += format_table([head, *map(tuple, rows)], left=(0, 1, 9))
+    lines += [f"  {v.name}: {v.remedy}" for v in verdicts if v.remedy]
+    result = outcome(verdicts)
+    lines.append({"regression": "REGRESSION: the candidate is slower beyond the factor (whole interval)",
+                  "no verdict": "NO VERDICT: at least one case could not be judged (see the remedy above)",
+                  "ok": "OK: no case slower beyond its factor"}[result])
+    return lines

@@ -1,0 +1,156 @@
+"""The paired gate's statistics (reports/paired.py) on synthetic blocks.
+
+A/A under strong drift gives no alarm, a +5 % shift does, too few quads or too much
+noise gives no verdict (exit 2), never a pass; the interval is checked against an
+independent reference: inverting scipy's exact Wilcoxon signed-rank test.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from reports import paired as P
+from reports.cli import main
+
+CONFIG = P.PairedConfig()
+
+
+def drifting_quads(n, ratio, *, noise=0.01, seed=0, per_call_s=1e-3):
+    """Quads ABBA/BAAB on a host whose speed drifts by +-20 % (a ramp, a step and a wave) while
+    B is ``ratio`` times A; each block with lognormal noise of SD ``noise``."""
+    rng = np.random.default_rng(seed)
+    quads = []
+    k = 0
+    for q in range(n):
+        times = {"A": [], "B": []}
+        for side in P.QUAD_ORDERS[q % 2]:
+            drift = 1 + 0.2 * k / (4 * n) + (0.15 if k > 2 * n else 0) + 0.05 * math.sin(k / 7)
+            base = per_call_s * drift * (ratio if side == "B" else 1.0)
+            times[side].append(base * math.exp(rng.normal(0, noise)))
+            k += 1
+        quads.append((tuple(times["A"]), tuple(times["B"])))
+    return quads
+
+
+def test_a_linear_drift_cancels_in_one_quad():
+    a = (1.0, 1.3)  # A first and last of ABBA on a ramp 1.0, 1.1, 1.2, 1.3
+    b = (1.1 * 1.05, 1.2 * 1.05)
+    assert P.quad_log_ratio(a, b) == pytest.approx(math.log(1.05) + 0.5 * math.log(1.1 * 1.2 / 1.3), abs=2e-3)
+    assert math.exp(P.quad_log_ratio((1.0, 1.0), (1.05, 1.05))) == pytest.approx(1.05)
+
+
+@pytest.mark.parametrize(("n", "k"), [(5, 0), (6, 1), (10, 9), (20, 53), (30, 138)])
+def test_interval_rank_matches_the_signed_rank_table(n, k):
+    # two-sided 5 % critical values of T (Hollander & Wolfe Table A.4): k = critical value + 1
+    assert P.interval_rank(n, 0.95) == k
+
+
+def test_normal_approximation_joins_the_exact_one():
+    exact = P.interval_rank(P.EXACT_MAX_PAIRS, 0.95)
+    n = P.EXACT_MAX_PAIRS
+    mean, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    assert abs(exact - (mean - 1.959964 * sd)) < 5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_interval_is_the_inverted_wilcoxon_test(seed):
+    d = np.random.default_rng(seed).normal(0.02, 0.05, 15)
+    shift = P.hodges_lehmann(d, 0.95)
+
+    def p(delta):
+        return sps.wilcoxon(d - delta, method="exact").pvalue
+
+    eps = 1e-9
+    assert p(shift.lo + eps) > 0.05 and p(shift.hi - eps) > 0.05  # inside: not rejected
+    assert p(shift.lo - eps) <= 0.05 and p(shift.hi + eps) <= 0.05  # outside: rejected
+    walsh = [(d[i] + d[j]) / 2 for i in range(len(d)) for j in range(i, len(d))]
+    assert shift.estimate == pytest.approx(np.median(walsh))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_a_under_drift_no_alarm(seed):
+    v = P.judge_case("full-keras", "inference", drifting_quads(30, 1.0, seed=seed), CONFIG)
+    assert v.verdict == "ok", v
+    assert v.half_width < 0.02
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_five_percent_slower_is_a_regression(seed):
+    v = P.judge_case("full-keras", "inference", drifting_quads(30, 1.05, seed=seed), CONFIG)
+    assert v.verdict == "regression" and v.mark == "+", v
+    assert v.lo > CONFIG.factor and v.ratio == pytest.approx(1.05, abs=0.01)
+    assert P.outcome([v]) == "regression"
+
+
+def test_improvement_and_not_significant():
+    assert P.judge_case("x", "inference", drifting_quads(30, 0.9), CONFIG).verdict == "improvement"
+    near = P.judge_case("x", "inference", drifting_quads(30, CONFIG.factor, noise=0.003), CONFIG)
+    assert near.verdict == "not significant" and near.mark == "~"
+    assert P.outcome([near]) == "ok"
+
+
+def test_too_few_quads_is_no_verdict_with_the_remedy():
+    v = P.judge_case("full-litert", "inference", drifting_quads(CONFIG.min_pairs - 1, 1.0), CONFIG)
+    assert v.verdict == "not enough blocks" and v.mark == "?"
+    assert "--pairs" in v.remedy and f"min_pairs={CONFIG.min_pairs}" in v.remedy
+    assert P.outcome([v]) == "no verdict"
+
+
+def test_too_much_noise_is_no_verdict_never_a_pass():
+    v = P.judge_case("full-litert", "inference", drifting_quads(12, 1.0, noise=0.15), CONFIG)
+    assert v.verdict == "no verdict" and v.half_width > CONFIG.factor - 1
+    needed = int(v.remedy.split("--pairs ")[1].split()[0])
+    assert needed > 12
+    assert P.outcome([P.judge_case("a", "inference", drifting_quads(30, 1.0), CONFIG), v]) == "no verdict"
+
+
+def test_every_verdict_prints_its_smallest_visible_change():
+    verdicts = [P.judge_case(c, "inference", drifting_quads(30, r, seed=i), CONFIG)
+                for i, (c, r) in enumerate([("full-keras", 1.0), ("full-litert", 1.05)])]
+    lines = P.format_verdicts(verdicts)
+    for v in verdicts:
+        (row,) = [line for line in lines if v.name in line]
+        assert f"+/-{v.half_width:.1%}" in row and v.verdict in row
+    assert lines[-1].startswith("REGRESSION")
+
+
+def test_config_from_pyproject(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.continuum-bench.paired]\nfactor = 1.03\npairs = 12\n"
+                    "[tool.continuum-bench.paired.factors]\ninference = 1.04\n")
+    cfg = P.load_paired_config(path, pairs=20)
+    assert (cfg.factor, cfg.pairs, cfg.factor_for("inference")) == (1.03, 20, 1.04)
+    path.write_text("[tool.continuum-bench.paired]\nfactr = 1.03\n")
+    with pytest.raises(ValueError, match=r"pyproject.toml: unknown key\(s\) \['factr'\]"):
+        P.load_paired_config(path)
+    path.write_text("[tool.continuum-bench.paired]\nfactor = 0.9\n")
+    with pytest.raises(ValueError, match="factor must be a number > 1, got 0.9"):
+        P.load_paired_config(path)
+
+
+def test_the_repository_config_loads():
+    cfg = P.load_paired_config()
+    assert cfg.pairs >= cfg.min_pairs and cfg.cases
+
+
+def test_cli_fewer_quads_than_the_minimum_exits_2_with_the_remedy(capsys):
+    assert main(["gate", "--profile", "device", "--against", "HEAD", "--pairs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "pairs must be an integer >= min_pairs" in err and "raise --pairs" in err
+
+
+def test_cli_against_refuses_history_options(capsys):
+    assert main(["gate", "--profile", "device", "--against", "HEAD", "--storage", "x"]) == 2
+    assert "takes no --current, --aa or --storage" in capsys.readouterr().err
+
+
+def test_an_unknown_clock_is_named():
+    with pytest.raises(ValueError, match=r"paired clock must be one of \('wall', 'cpu'\), got 'tsc'"):
+        P.PairedConfig(clock="tsc")
+
+
+def test_a_wide_interval_above_the_factor_is_no_verdict_not_a_regression():
+    v = P.judge_case("full-keras", "inference", drifting_quads(12, 1.10, noise=0.15, seed=2), CONFIG)
+    assert v.lo > CONFIG.factor and v.half_width > CONFIG.factor - 1
+    assert v.verdict == "no verdict" and P.outcome([v]) == "no verdict"

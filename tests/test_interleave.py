@@ -1,0 +1,56 @@
+"""Interleaved rounds (benchmarks/interleave.py): round-robin order, and pre-measured rounds handed to
+pytest-benchmark land in its JSON exactly as pedantic's would."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from benchmarks.interleave import PreparedCase, measure_interleaved
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_rounds_are_taken_round_robin():
+    visits = []
+    ticks = iter(range(1000))
+    cases = [PreparedCase(name, (lambda n=name: visits.append(n)), iterations=2) for name in ("a", "b", "c")]
+    result = measure_interleaved(cases, rounds=3, warmup_rounds=1, clock=lambda: next(ticks))
+    assert visits == ["a", "a", "b", "b", "c", "c"] * 4  # one warm-up round, then three
+    assert result.order == ("a", "b", "c")
+    assert result.rounds_s == {name: (1, 1, 1) for name in "abc"}  # the fake clock ticks once per reading
+    assert result.iterations == {"a": 2, "b": 2, "c": 2}
+
+
+def test_no_case_or_no_round_is_refused():
+    with pytest.raises(ValueError, match="no inference case"):
+        measure_interleaved([], 3, 0)
+    with pytest.raises(ValueError, match="rounds must be >= 1"):
+        measure_interleaved([PreparedCase("a", lambda: None, 1)], 0, 0)
+
+
+def test_pre_measured_rounds_reach_the_benchmark_json(tmp_path):
+    (tmp_path / "test_x.py").write_text(textwrap.dedent("""
+        import pytest
+        from benchmarks.interleave import report_rounds
+
+        def test_case(benchmark):
+            report_rounds(benchmark, (0.2, 0.4, 0.3), iterations=10)
+            benchmark.extra_info["round_position"] = 0
+
+        def test_twice(benchmark):
+            report_rounds(benchmark, (0.1,), iterations=1)
+            report_rounds(benchmark, (0.1,), iterations=1)
+    """))
+    out = tmp_path / "out.json"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                           "-c", "/dev/null", str(tmp_path / "test_x.py"), f"--benchmark-json={out}"],
+                          capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert "FixtureAlreadyUsed" in done.stdout, done.stdout + done.stderr
+    (bench,) = [b for b in json.loads(out.read_text())["benchmarks"] if b["name"] == "test_case"]
+    assert bench["stats"]["data"] == pytest.approx([0.02, 0.04, 0.03])
+    assert bench["stats"]["rounds"] == 3 and bench["stats"]["iterations"] == 10
+    assert bench["stats"]["median"] == pytest.approx(0.03)
+    assert bench["extra_info"]["round_position"] == 0
