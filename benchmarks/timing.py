@@ -37,11 +37,13 @@ FIXTURE_NOTES = {
     "base": "the base model: trained, or loaded and verified",
     "background_load": "starting the load workers",
     # benchmarks/interleave.py: the rounds it times are also each inference case's timed seconds
-    "interleaved": "inference: every case prepared, then all rounds round-robin",
     "chain": "",
 }
-#: Fixture scopes whose set-up is counted apart from the case that first needs them.
-SHARED_SCOPES = ("session", "package", "module")
+#: Fixture scopes whose set-up is counted apart from the case that first needs them. A module's
+#: fixtures belong to its one operation (the interleaved inference rounds of test_inference.py,
+#: the counted models of test_counts.py): they count as the set-up of the case that first needs
+#: them, and their timed rounds as that operation's timed seconds.
+SHARED_SCOPES = ("session", "package")
 
 
 def process_start_time() -> float:

@@ -33,6 +33,12 @@ def slow_data():
 def slow_model(slow_data):
     time.sleep(0.3)
     return 2
+
+
+@pytest.fixture(scope="module")
+def module_work():
+    time.sleep(0.25)  # one module, one operation: set-up of the case that first needs it
+    return 3
 '''
 
 CASES = '''
@@ -47,7 +53,7 @@ def test_one(benchmark, slow_model):
 
 
 @pytest.mark.benchmark_op("prune")
-def test_two(benchmark, slow_model):
+def test_two(benchmark, slow_model, module_work):
     benchmark.pedantic(time.sleep, args=(0.05,), rounds=2, iterations=1)
 
 
@@ -76,8 +82,10 @@ def test_breakdown_splits_fixtures_timed_rounds_and_setup(tmp_path):
     assert prune["cases"] == 2
     # timed: 3 rounds x 2 calls + 2 rounds x 1 call of 0.05 s; the warm-up round is set-up
     assert 0.4 <= prune["timed_s"] < 0.4 + 0.3
-    assert prune["setup_s"] >= 0.2 + 0.1  # the sleep before timing and the warm-up round
-    assert prune["total_s"] < 0.4 + 0.3 + 0.2 + 0.1 + 1.0  # fixture time is not counted twice
+    # the sleep before timing, the warm-up round and the module fixture
+    assert prune["setup_s"] >= 0.2 + 0.1 + 0.25
+    assert "module_work" not in timing["fixtures_s"]
+    assert prune["total_s"] < 0.4 + 0.3 + 0.2 + 0.1 + 0.25 + 1.0  # fixture time is not counted twice
     assert timing["operations"]["test_cases"]["cases"] == 1  # no marker: named after its module
     assert timing["operations"]["test_cases"]["timed_s"] == 0
     accounted = timing["start_up_s"] + sum(timing["fixtures_s"].values()) + sum(
