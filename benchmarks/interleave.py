@@ -17,6 +17,7 @@ plus ``extra_info.round_order`` (the case ids in the order each round visited th
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -43,8 +44,14 @@ class InterleavedRounds:
 
 
 def measure_interleaved(cases: list[PreparedCase], rounds: int, warmup_rounds: int,
-                        clock: Callable[[], float] = time.perf_counter) -> InterleavedRounds:
-    """Warm-up rounds, then ``rounds`` rounds of every case, round-robin in the order of ``cases``."""
+                        clock: Callable[[], float] = time.perf_counter, *,
+                        disable_gc: bool = True) -> InterleavedRounds:
+    """Warm-up rounds, then ``rounds`` rounds of every case, round-robin in the order of ``cases``.
+
+    With ``disable_gc`` (pytest-benchmark's ``--benchmark-disable-gc``, which the suite sets) the
+    garbage collector is off inside each round and back on between rounds, so a collection never
+    lands in a timed round (it moved a LiteRT median by 7-9 %, docs/reports.md) and the garbage of
+    a minute of rounds is still collected, between them."""
     if not cases:
         raise ValueError("no inference case to measure")
     if rounds < 1 or warmup_rounds < 0:
@@ -54,10 +61,17 @@ def measure_interleaved(cases: list[PreparedCase], rounds: int, warmup_rounds: i
         for c in cases:
             loop = range(c.iterations)
             call = c.call
-            start = clock()
-            for _ in loop:
-                call()
-            elapsed = clock() - start
+            collecting = disable_gc and gc.isenabled()
+            if collecting:
+                gc.disable()
+            try:
+                start = clock()
+                for _ in loop:
+                    call()
+                elapsed = clock() - start
+            finally:
+                if collecting:
+                    gc.enable()
             if r >= warmup_rounds:
                 durations[c.case].append(elapsed)
     return InterleavedRounds(tuple(c.case for c in cases), {k: tuple(v) for k, v in durations.items()},

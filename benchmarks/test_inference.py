@@ -65,7 +65,8 @@ def interleaved(request, preset, chain, threads, sample):
     share = injections(request.config).get("inference")
     rounds = preset.rounds
     prepared = [_prepare(chain, threads, sample, rounds, share, *case) for case in _selected(request.session)]
-    return measure_interleaved(prepared, rounds.inference_rounds, rounds.warmup_rounds)
+    return measure_interleaved(prepared, rounds.inference_rounds, rounds.warmup_rounds,
+                               disable_gc=bool(request.config.getoption("benchmark_disable_gc", False)))
 
 
 def _runner(chain, threads, pf, method, runtime):

@@ -1,5 +1,6 @@
 """Interleaved rounds (benchmarks/interleave.py): round-robin order, and pre-measured rounds handed to
 pytest-benchmark land in its JSON exactly as pedantic's would."""
+import gc
 import json
 import subprocess
 import sys
@@ -22,6 +23,26 @@ def test_rounds_are_taken_round_robin():
     assert result.order == ("a", "b", "c")
     assert result.rounds_s == {name: (1, 1, 1) for name in "abc"}  # the fake clock ticks once per reading
     assert result.iterations == {"a": 2, "b": 2, "c": 2}
+
+
+@pytest.mark.parametrize("disable_gc", [True, False])
+def test_the_collector_is_off_inside_rounds_and_on_between_them(disable_gc):
+    seen = []  # gc.isenabled() inside each timed call
+
+    cases = [PreparedCase(n, lambda: seen.append(gc.isenabled()), iterations=2) for n in ("a", "b")]
+    assert gc.isenabled()
+    measure_interleaved(cases, rounds=2, warmup_rounds=1, clock=lambda: 0.0, disable_gc=disable_gc)
+    assert seen == [not disable_gc] * 12
+    assert gc.isenabled()
+
+
+def test_a_failing_call_turns_the_collector_back_on():
+    def boom():
+        raise RuntimeError("runner died")
+
+    with pytest.raises(RuntimeError, match="runner died"):
+        measure_interleaved([PreparedCase("a", boom, 1)], rounds=1, warmup_rounds=0, clock=lambda: 0.0)
+    assert gc.isenabled()
 
 
 def test_no_case_or_no_round_is_refused():
