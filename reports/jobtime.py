@@ -57,10 +57,10 @@ def job_time_lines(runs: Sequence) -> list[str]:
     header = f"  {'':<34}" + "".join(f"{n:>{width}}" for n in names) + f"{'all':>{width}}"
     lines = ["where the job's time went [s wall] (each session's machine_info.continuum_timing):", header]
 
-    def row(label: str, values: list[float | None], total: bool = True) -> None:
+    def row(label: str, values: list[float | None]) -> None:
         cells = "".join(f"{'-' if v is None else f'{v:.1f}':>{width}}" for v in values)
         known = [v for v in values if v is not None]
-        lines.append(f"  {label:<34}{cells}" + (f"{sum(known):>{width}.1f}" if total and known else ""))
+        lines.append(f"  {label:<34}{cells}" + (f"{sum(known):>{width}.1f}" if known else ""))
 
     row("session, process start to end", [t["total_s"] for _, t in timed])
     row("start-up (Python, pytest, profile)", [t.get("start_up_s") for _, t in timed])
@@ -96,8 +96,8 @@ def _gaps(timed) -> list[float] | None:
     if len(timed) < 2 or any(e is None for e in ends):
         return None
     gaps = []
-    for (end, (_, after), next_end) in zip(ends, timed[1:], ends[1:]):
-        gap = (next_end - _dt.timedelta(seconds=after["total_s"]) - end).total_seconds()
+    for end, (_, following), next_end in zip(ends, timed[1:], ends[1:]):
+        gap = (next_end - _dt.timedelta(seconds=following["total_s"]) - end).total_seconds()
         if not 0 <= gap <= BACK_TO_BACK_S:
             return None
         gaps.append(gap)
