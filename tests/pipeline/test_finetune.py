@@ -89,3 +89,22 @@ def test_job_times_training_apart_and_runs_once(tiny_model, tiny_dataset, preset
     _check_result(result, preset, tiny_dataset)
     with pytest.raises(RuntimeError, match="already run"):
         job.train(progress=False)
+
+
+def test_fused_adam_follows_keras_adam():
+    """The fine-tuning's fused Adam (one op per variable) makes the same updates as
+    keras.optimizers.Adam: same rule, same defaults; only the op count differs."""
+    from fixtures.tfenv import keras, tf
+    from pipeline.finetune import make_optimizer
+
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 4)).astype(np.float32)
+    grads = [rng.normal(size=(3, 4)).astype(np.float32) for _ in range(5)]
+    finals = []
+    for optimizer in (make_optimizer(1e-3), keras.optimizers.Adam(learning_rate=1e-3)):
+        variable = tf.Variable(start)
+        for g in grads:
+            optimizer.apply_gradients([(tf.constant(g), variable)])
+        finals.append(variable.numpy())
+    assert not np.allclose(finals[0], start)  # it moved
+    np.testing.assert_allclose(finals[0], finals[1], rtol=1e-5, atol=1e-7)
