@@ -27,26 +27,35 @@ def _check_result(result: FinetuneResult, preset, dataset) -> None:
 def test_magnitude_masks_stay_fixed_while_finetuning(tiny_model, tiny_dataset, preset, capsys):
     pruned = magnitude_prune(tiny_model, PF)
     before = weights_of(pruned)
-    zeros_before = {
-        layer.name: layer.layer.kernel.numpy() == 0 for layer in pruned.layers if hasattr(layer, "pruning_vars")
+    zeros_before = {  # inner layer name -> where its kernel is 0
+        layer.layer.name: layer.layer.kernel.numpy() == 0 for layer in pruned.layers if hasattr(layer, "pruning_vars")
     }
+    assert zeros_before
     result = finetune(pruned, tiny_dataset, preset, progress=True)
     assert "val_accuracy" in capsys.readouterr().out  # progress shown (one line per epoch)
     assert_same_weights(before, pruned)
     _check_result(result, preset, tiny_dataset)
-    assert is_pruning_wrapped(result.model)
-    assert measure_sparsity(result.model).by_layer() == measure_sparsity(pruned).by_layer()
+    assert not is_pruning_wrapped(result.model)  # fine-tuned stripped, with gradient masks
     assert measure_sparsity(result.model).prunable_sparsity == pytest.approx(PF, abs=0.01)
-    for layer in result.model.layers:
-        if layer.name in zeros_before:
-            np.testing.assert_array_equal(layer.layer.kernel.numpy() == 0, zeros_before[layer.name])
-    changed = [
-        layer.name
-        for layer in result.model.layers
-        if layer.name in zeros_before
-        and not np.array_equal(layer.layer.kernel.numpy(), pruned.get_layer(layer.name).layer.kernel.numpy())
-    ]
+    assert measure_sparsity(result.model).prunable_sparsity == pytest.approx(measure_sparsity(pruned).prunable_sparsity)
+    changed = []
+    for name, zeros in zeros_before.items():
+        kernel = result.model.get_layer(name).kernel.numpy()
+        np.testing.assert_array_equal(kernel == 0, zeros)  # the same weights are zero, no others
+        if not np.array_equal(kernel, pruned.get_layer(f"prune_low_magnitude_{name}").layer.kernel.numpy()):
+            changed.append(name)
     assert changed, "fine-tuning did not update any kernel"
+
+
+def test_magnitude_finetuning_starts_from_the_pruned_model(tiny_model, tiny_dataset, preset):
+    """The stripped copy it trains computes what the wrapped model computes (top-1 before)."""
+    pruned = magnitude_prune(tiny_model, PF)
+    from pipeline.finetune import FinetuneJob
+
+    job = FinetuneJob(pruned, tiny_dataset, preset)
+    x = tiny_dataset.x_test[:8]
+    np.testing.assert_allclose(job.model(x, training=False), pruned(x, training=False), rtol=1e-5, atol=1e-6)
+    assert job.top1_before == pytest.approx(top1(pruned, tiny_dataset.x_test, tiny_dataset.y_test))
 
 
 @pytest.mark.parametrize(
