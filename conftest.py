@@ -76,6 +76,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "end instead of stopping with its pid (default: stop)",
     )
     group.addoption(
+        "--inference-order",
+        choices=("interleaved", "sequential"),
+        default="interleaved",
+        help="how the inference cases' timed rounds are taken: round-robin across the cases "
+        "(interleaved, the default) or each case's rounds one after another (sequential, the "
+        "order before interleaving; for comparing the two, docs/paired.md)",
+    )
+    group.addoption(
         "--run-slow",
         action="store_true",
         default=False,

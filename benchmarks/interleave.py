@@ -78,6 +78,20 @@ def measure_interleaved(cases: list[PreparedCase], rounds: int, warmup_rounds: i
                              {c.case: c.iterations for c in cases}, {c.case: c.info for c in cases})
 
 
+def measure_sequential(cases: list[PreparedCase], rounds: int, warmup_rounds: int,
+                       clock: Callable[[], float] = time.perf_counter, *,
+                       disable_gc: bool = True) -> InterleavedRounds:
+    """Each case's warm-up and timed rounds one after another, case after case (the order before
+    interleaving, kept to compare the two: ``--inference-order sequential``). Same result type as
+    :func:`measure_interleaved`; ``order`` is the order the cases were timed in."""
+    if not cases:
+        raise ValueError("no inference case to measure")
+    parts = [measure_interleaved([c], rounds, warmup_rounds, clock, disable_gc=disable_gc) for c in cases]
+    return InterleavedRounds(tuple(c.case for c in cases),
+                             {k: v for part in parts for k, v in part.rounds_s.items()},
+                             {c.case: c.iterations for c in cases}, {c.case: c.info for c in cases})
+
+
 def report_rounds(benchmark: Any, rounds_s: tuple[float, ...], iterations: int) -> None:
     """Hand pre-measured rounds (each the duration of ``iterations`` calls) to pytest-benchmark's fixture.
 

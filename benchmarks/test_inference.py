@@ -60,13 +60,14 @@ def interleaved(request, preset, chain, threads, sample):
     if request.config.getoption("benchmark_disable", False):
         return None
     from benchmarks.inject import injections
-    from benchmarks.interleave import measure_interleaved
+    from benchmarks.interleave import measure_interleaved, measure_sequential
 
     share = injections(request.config).get("inference")
     rounds = preset.rounds
     prepared = [_prepare(chain, threads, sample, rounds, share, *case) for case in _selected(request.session)]
-    return measure_interleaved(prepared, rounds.inference_rounds, rounds.warmup_rounds,
-                               disable_gc=bool(request.config.getoption("benchmark_disable_gc", False)))
+    measure = measure_sequential if request.config.getoption("inference_order") == "sequential" else measure_interleaved
+    return measure(prepared, rounds.inference_rounds, rounds.warmup_rounds,
+                   disable_gc=bool(request.config.getoption("benchmark_disable_gc", False)))
 
 
 def _runner(chain, threads, pf, method, runtime):
@@ -81,7 +82,7 @@ def _runner(chain, threads, pf, method, runtime):
 @pytest.mark.parametrize(
     ("pf", "method", "runtime"), INFERENCE_CASES, ids=[case_id(pf, m, rt) for pf, m, rt in INFERENCE_CASES]
 )
-def test_inference(benchmark, preset, chain, dataset, threads, sample, interleaved, pf, method, runtime):
+def test_inference(benchmark, request, preset, chain, dataset, threads, sample, interleaved, pf, method, runtime):
     from pipeline.accounting import account
 
     case = case_id(pf, method, runtime)
@@ -94,7 +95,8 @@ def test_inference(benchmark, preset, chain, dataset, threads, sample, interleav
 
         report_rounds(benchmark, interleaved.rounds_s[case], interleaved.iterations[case])
         info = interleaved.info[case]
-        benchmark.extra_info.update(round_order=list(interleaved.order),
+        benchmark.extra_info.update(inference_order=request.config.getoption("inference_order"),
+                                    round_order=list(interleaved.order),
                                     round_position=interleaved.order.index(case))
     phases, classes = info["phases"], info["classes"]
     result_bytes = info["output_size"] * info["output_itemsize"]

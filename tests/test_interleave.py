@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.interleave import PreparedCase, measure_interleaved
+from benchmarks.interleave import PreparedCase, measure_interleaved, measure_sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,6 +23,18 @@ def test_rounds_are_taken_round_robin():
     assert result.order == ("a", "b", "c")
     assert result.rounds_s == {name: (1, 1, 1) for name in "abc"}  # the fake clock ticks once per reading
     assert result.iterations == {"a": 2, "b": 2, "c": 2}
+
+
+def test_sequential_rounds_take_each_case_whole_before_the_next():
+    visits = []
+    ticks = iter(range(1000))
+    cases = [PreparedCase(name, (lambda n=name: visits.append(n)), iterations=1) for name in ("a", "b")]
+    result = measure_sequential(cases, rounds=3, warmup_rounds=1, clock=lambda: next(ticks))
+    assert visits == ["a"] * 4 + ["b"] * 4  # a's warm-up and rounds, then b's
+    assert result.order == ("a", "b")
+    assert result.rounds_s == {"a": (1, 1, 1), "b": (1, 1, 1)}
+    with pytest.raises(ValueError, match="no inference case"):
+        measure_sequential([], rounds=1, warmup_rounds=0)
 
 
 @pytest.mark.parametrize("disable_gc", [True, False])
