@@ -21,10 +21,11 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     from pipeline.prune import measure_sparsity
 
     start = chain.recalibrated(pf, method)
+    teacher = chain.teacher()  # the full model's outputs for distillation: computed once, cached on disk
     jobs = []
 
     def setup():  # copy, top-1 before, optimizer state: outside the timed region
-        jobs.append(FinetuneJob(start, dataset, preset))
+        jobs.append(FinetuneJob(start, dataset, preset, teacher=teacher))
         return (jobs[-1],), {}
 
     with live_output(request.config):
@@ -44,6 +45,9 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
         starts_from="bn_recalibration",
         epochs=result.epochs,
         batch_size=preset.finetune_batch_size,
+        # the loss: this share of the labels' cross-entropy, the rest distillation from the full model
+        label_weight=preset.finetune_label_weight,
+        distillation_temperature=preset.finetune_temperature,
         train_samples=int(len(dataset.y_train)),
         train_steps=result.steps,
         **chain.accuracy(pf, method),  # full, as pruned, after re-estimation, after fine-tuning
