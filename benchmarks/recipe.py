@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pf", type=float, action="append", help="pruning factor, repeatable (default: 0.7)")
     parser.add_argument("--method", action="append", choices=("magnitude", "filter"),
                         help="pruning method, repeatable (default: magnitude)")
-    parser.add_argument("--recipe", action="append", help="BATCHxEPOCHS, repeatable (default: the preset's)")
+    parser.add_argument("--recipe", action="append",
+                        help="BATCHxEPOCHS, repeatable (default: the preset's for each method)")
     parser.add_argument("--distill", action="append",
                         help="WEIGHT:TEMPERATURE of the loss (label share, distillation temperature), or none "
                              "for labels only; repeatable (default: the preset's)")
@@ -78,8 +79,7 @@ def main(argv=None) -> int:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     try:
         preset = get_preset(args.preset)
-        recipes = [parse_recipe(r) for r in args.recipe] if args.recipe else [
-            (preset.finetune_batch_size, preset.finetune_epochs)]
+        recipes = [parse_recipe(r) for r in args.recipe] if args.recipe else None  # None: the preset's
         losses = [parse_distill(d) for d in args.distill] if args.distill else [
             (preset.finetune_label_weight, preset.finetune_temperature)]
     except ValueError as err:
@@ -97,7 +97,9 @@ def main(argv=None) -> int:
     for method in args.method or ["magnitude"]:
         for pf in args.pf or [0.7]:
             start = recalibrate_batchnorm(prune(base, pf, method), images)
-            for (batch, epochs), (weight, temperature) in [(r, d) for r in recipes for d in losses]:
+            own = preset.for_finetuning(method)  # a filter-pruned model may have its own epochs
+            for (batch, epochs), (weight, temperature) in [
+                    (r, d) for r in recipes or [(own.finetune_batch_size, own.finetune_epochs)] for d in losses]:
                 after = []
                 name = f"{batch}x{epochs} " + ("labels" if weight >= 1 else f"distill {weight:g}:{temperature:g}")
                 for seed in seeds:
