@@ -117,7 +117,7 @@ def distillation_loss(labels, student, teacher, *, label_weight: float, temperat
     return label_weight * ce + (1.0 - label_weight) * temperature * temperature * kl
 
 
-def _checked_teacher(teacher, dataset, preset: Preset) -> np.ndarray | None:
+def _checked_teacher(teacher, dataset, preset: Preset, classes: int) -> np.ndarray | None:
     """The teacher's probabilities as float32 ``[N_train, classes]`` when the preset distils, else None."""
     if preset.finetune_label_weight >= 1:
         return None
@@ -128,9 +128,9 @@ def _checked_teacher(teacher, dataset, preset: Preset) -> np.ndarray | None:
             "as teacher= (fixtures.teacher.cached_teacher_probabilities)"
         )
     teacher = np.asarray(teacher, dtype=np.float32)
-    if teacher.ndim != 2 or len(teacher) != len(dataset.y_train):
+    if teacher.shape != (len(dataset.y_train), classes):
         raise ValueError(
-            f"teacher probabilities must be [training images, classes] = [{len(dataset.y_train)}, classes], "
+            f"teacher probabilities must be [training images, classes] = [{len(dataset.y_train)}, {classes}], "
             f"got shape {teacher.shape}"
         )
     return teacher
@@ -147,7 +147,7 @@ class FinetuneJob:
 
     def __init__(self, model: keras.Model, dataset, preset: Preset, teacher: np.ndarray | None = None) -> None:
         keras.utils.set_random_seed(preset.seed)
-        self._teacher = _checked_teacher(teacher, dataset, preset)
+        self._teacher = _checked_teacher(teacher, dataset, preset, int(model.output_shape[-1]))
         self.dataset = dataset
         self.preset = preset
         self.model = copy_model(model)
@@ -165,7 +165,8 @@ class FinetuneJob:
 
     def build_train_step(self):
         """The compiled training step of this job: ``step(x, y) -> (mean loss, correct predictions)``,
-        one forward pass, its gradients and an Adam update (traced here: graph building)."""
+        or ``step(x, y, teacher probabilities of x)`` when the preset distils; one forward pass, its
+        gradients and an Adam update (traced here: graph building)."""
         model, optimizer, loss_fn = self.model, self._optimizer, self._loss
         variables = model.trainable_variables
         shape = (None, *(int(d) for d in model.input_shape[1:]))

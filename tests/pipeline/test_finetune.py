@@ -149,6 +149,9 @@ def test_a_distilling_job_needs_teacher_outputs_of_the_training_split(tiny_model
     wrong = np.full((len(tiny_dataset.y_train) - 1, preset.num_classes), 1 / preset.num_classes, np.float32)
     with pytest.raises(ValueError, match=r"\[training images, classes\]"):
         FinetuneJob(tiny_model, tiny_dataset, preset, teacher=wrong)
+    other_classes = np.full((len(tiny_dataset.y_train), preset.num_classes + 1), 0.2, np.float32)
+    with pytest.raises(ValueError, match=rf"\[{len(tiny_dataset.y_train)}, {preset.num_classes}\]"):
+        FinetuneJob(tiny_model, tiny_dataset, preset, teacher=other_classes)
 
 
 def test_distillation_learns_from_the_teacher_not_only_the_labels(tiny_model, tiny_dataset, preset):
