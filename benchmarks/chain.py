@@ -32,10 +32,14 @@ class Step:
 class ModelChain:
     """Per-session cache of pruned, fine-tuned and converted models, keyed by (pf, method)."""
 
-    def __init__(self, preset: Preset, dataset: Any, base: Any, *, progress: bool = True) -> None:
+    def __init__(
+        self, preset: Preset, dataset: Any, base: Any, *, base_sha256: str = "", progress: bool = True
+    ) -> None:
         self.preset = preset
         self.dataset = dataset
         self.base = base
+        self.base_sha256 = base_sha256  # the base model file's hash: the key of its cached teacher outputs
+        self._teacher: Any = None
         self.progress = progress
         self._pruned: dict[tuple, Step] = {}
         self._recalibrated: dict[tuple, Step] = {}
@@ -97,13 +101,27 @@ class ModelChain:
             self._top1_pruned[key] = top1(self.pruned(pf, method), self.dataset.x_test, self.dataset.y_test)
         return self._top1_pruned[key]
 
+    def teacher(self) -> Any:
+        """The base model's probabilities on the training split (fixtures/teacher.py, cached on disk),
+        or None when the preset's fine-tuning does not distil."""
+        if self.preset.finetune_label_weight >= 1:
+            return None
+        if self._teacher is None:
+            from fixtures.teacher import cached_teacher_probabilities
+
+            self._teacher = cached_teacher_probabilities(self.base, self.base_sha256, self.dataset)
+        return self._teacher
+
     def finetuned(self, pf: float, method: str) -> Any:
         """The :class:`pipeline.finetune.FinetuneResult` of (pf, method); fine-tunes untimed if needed."""
         key = self.key(pf, method)
         if key not in self._finetuned:
             from pipeline.finetune import finetune
 
-            result = finetune(self.recalibrated(pf, method), self.dataset, self.preset, progress=self.progress)
+            result = finetune(
+                self.recalibrated(pf, method), self.dataset, self.preset.for_finetuning(method),
+                teacher=self.teacher(), progress=self.progress,
+            )
             self._finetuned[key] = Step(result, timed=False)
         return self._finetuned[key].value
 

@@ -95,8 +95,8 @@ def base(pytestconfig: pytest.Config, preset: Preset, dataset):
 
 
 @pytest.fixture(scope="session")
-def chain(preset: Preset, dataset, base) -> ModelChain:
-    return ModelChain(preset, dataset, base)
+def chain(pytestconfig: pytest.Config, preset: Preset, dataset, base) -> ModelChain:
+    return ModelChain(preset, dataset, base, base_sha256=pytestconfig.stash[BASE_INFO_KEY].sha256)
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,14 @@
 
     TF_USE_LEGACY_KERAS=1 taskset -c 1 .tox/device/bin/python -m benchmarks.recipe \\
         --preset quick --pf 0.7 --method magnitude --recipe 32x1 --recipe 16x2 --seeds 1 2 3 1234
+    ... --recipe 16x2 --distill none --distill 0.2:4 --seeds 1 2 3 1234   # labels only against distillation
 
 Prunes the preset's trained base model (the cached one the suite uses) once per
 method and factor, re-estimates its BatchNorm statistics as the suite does, then
 fine-tunes a copy with every recipe (``BATCHxEPOCHS``, at the preset's learning
-rate) and every fine-tuning seed, and prints the test top-1 before and after and
+rate), every loss (``--distill WEIGHT:TEMPERATURE``: that share of the labels'
+cross-entropy plus distillation from the full model at that temperature, from the
+teacher outputs the suite caches; ``none``: labels only) and every fine-tuning seed, and prints the test top-1 before and after and
 the CPU seconds of the training, one line per run, then the mean per recipe.
 One TensorFlow thread (the device profile's). One run's top-1 moves with the seed
 (shuffling order and dropout) by several points on a small test split: compare
@@ -36,19 +39,38 @@ def parse_recipe(text: str) -> tuple[int, int]:
     return batch, epochs
 
 
+def parse_distill(text: str) -> tuple[float, float]:
+    """``"0.2:4"`` -> (label weight 0.2, temperature 4.0); ``"none"`` -> (1.0, 1.0), labels only.
+    Anything else, or a weight outside [0, 1] or a temperature <= 0, raises ``ValueError`` naming it."""
+    if text.lower() == "none":
+        return 1.0, 1.0
+    try:
+        weight, temperature = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise ValueError(f"distillation {text!r} is not WEIGHT:TEMPERATURE (e.g. 0.2:4) or none") from None
+    if not 0 <= weight <= 1 or not temperature > 0:
+        raise ValueError(f"distillation {text!r}: the weight must be in [0, 1] and the temperature > 0")
+    return weight, temperature
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.recipe", description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", help="preset (default: quick)")
     parser.add_argument("--pf", type=float, action="append", help="pruning factor, repeatable (default: 0.7)")
     parser.add_argument("--method", action="append", choices=("magnitude", "filter"),
                         help="pruning method, repeatable (default: magnitude)")
-    parser.add_argument("--recipe", action="append", help="BATCHxEPOCHS, repeatable (default: the preset's)")
+    parser.add_argument("--recipe", action="append",
+                        help="BATCHxEPOCHS, repeatable (default: the preset's for each method)")
+    parser.add_argument("--distill", action="append",
+                        help="WEIGHT:TEMPERATURE of the loss (label share, distillation temperature), or none "
+                             "for labels only; repeatable (default: the preset's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="fine-tuning seeds (default: the preset's)")
     args = parser.parse_args(argv)
 
     from fixtures.dataset import dataset_for
     from fixtures.model import load_base_model
     from fixtures.presets import get_preset
+    from fixtures.teacher import cached_teacher_probabilities
     from pipeline.finetune import FinetuneJob, top1
     from pipeline.prune import prune
     from pipeline.recalibrate import recalibrate_batchnorm, recalibration_sample
@@ -57,13 +79,17 @@ def main(argv=None) -> int:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     try:
         preset = get_preset(args.preset)
-        recipes = [parse_recipe(r) for r in args.recipe] if args.recipe else [
-            (preset.finetune_batch_size, preset.finetune_epochs)]
+        recipes = [parse_recipe(r) for r in args.recipe] if args.recipe else None  # None: the preset's
+        losses = [parse_distill(d) for d in args.distill] if args.distill else [
+            (preset.finetune_label_weight, preset.finetune_temperature)]
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     dataset = dataset_for(preset, None)
-    base, _ = load_base_model(preset, dataset)  # trained once and cached, as the suite's
+    base, info = load_base_model(preset, dataset)  # trained once and cached, as the suite's
+    teacher = None
+    if any(weight < 1 for weight, _ in losses):
+        teacher = cached_teacher_probabilities(base, info.sha256, dataset)
     print(f"full model: test top-1 {top1(base, dataset.x_test, dataset.y_test):.3f} "
           f"({len(dataset.y_test)} test images)")
     images = recalibration_sample(dataset.x_train, preset.bn_recalibration_samples, preset.seed)
@@ -71,19 +97,23 @@ def main(argv=None) -> int:
     for method in args.method or ["magnitude"]:
         for pf in args.pf or [0.7]:
             start = recalibrate_batchnorm(prune(base, pf, method), images)
-            for batch, epochs in recipes:
+            own = preset.for_finetuning(method)  # a filter-pruned model may have its own epochs
+            for (batch, epochs), (weight, temperature) in [
+                    (r, d) for r in recipes or [(own.finetune_batch_size, own.finetune_epochs)] for d in losses]:
                 after = []
+                name = f"{batch}x{epochs} " + ("labels" if weight >= 1 else f"distill {weight:g}:{temperature:g}")
                 for seed in seeds:
-                    setting = dataclasses.replace(preset, finetune_batch_size=batch, finetune_epochs=epochs, seed=seed)
-                    job = FinetuneJob(start, dataset, setting)
+                    setting = dataclasses.replace(preset, finetune_batch_size=batch, finetune_epochs=epochs, seed=seed,
+                                                  finetune_label_weight=weight, finetune_temperature=temperature)
+                    job = FinetuneJob(start, dataset, setting, teacher=teacher)
                     began = time.process_time()
                     job.train(progress=False)
                     cpu = time.process_time() - began
                     result = job.result()
                     after.append(result.top1_after)
-                    print(f"{method} pf {pf:g} {batch}x{epochs} seed {seed}: top-1 {result.top1_before:.3f} -> "
+                    print(f"{method} pf {pf:g} {name} seed {seed}: top-1 {result.top1_before:.3f} -> "
                           f"{result.top1_after:.3f}, {cpu:.1f} s CPU ({result.steps} steps)", flush=True)
-                print(f"{method} pf {pf:g} {batch}x{epochs}: mean top-1 after {statistics.mean(after):.3f} "
+                print(f"{method} pf {pf:g} {name}: mean top-1 after {statistics.mean(after):.3f} "
                       f"over {len(after)} seed(s)", flush=True)
     return 0
 

@@ -49,9 +49,14 @@ def pipeline_cost(model, x, y, batch: int, preset) -> tuple[float, float]:
 
     from pipeline.finetune import FinetuneJob
 
+    import numpy as np
+
     data = SimpleNamespace(x_train=x, y_train=y, x_val=x[:batch], y_val=y[:batch], x_test=x[:batch], y_test=y[:batch])
     setting = dataclasses.replace(preset, finetune_batch_size=batch, finetune_epochs=1)
-    job = FinetuneJob(model, data, setting)
+    # A distilling preset's step takes the teacher's probabilities too (their values cost nothing).
+    distils = setting.finetune_label_weight < 1
+    teacher = np.full((len(y), setting.num_classes), 1 / setting.num_classes, np.float32) if distils else None
+    job = FinetuneJob(model, data, setting, teacher=teacher)
     passes = []
     step = None
     for _ in range(2):
@@ -59,7 +64,10 @@ def pipeline_cost(model, x, y, batch: int, preset) -> tuple[float, float]:
         if step is None:
             step = job.build_train_step()  # graph building, as train() does first
         for first in range(0, len(y), batch):
-            step(tf.constant(x[first : first + batch]), tf.constant(y[first : first + batch]))
+            inputs = [tf.constant(x[first : first + batch]), tf.constant(y[first : first + batch])]
+            if distils:
+                inputs.append(tf.constant(teacher[first : first + batch]))
+            step(*inputs)
         passes.append(_cpu() - started)
     return passes[0], passes[1]
 

@@ -3,7 +3,14 @@
 The study's recipe: learning rate 0.001, dropout, validation data. Here:
 
 - optimizer Adam at ``preset.finetune_learning_rate`` (0.001), sparse categorical
-  cross-entropy on the softmax output, ``preset.finetune_epochs`` epochs of
+  cross-entropy on the softmax output -- or, when the preset distils
+  (``finetune_label_weight`` a < 1), :func:`distillation_loss`: a times that
+  cross-entropy plus (1 - a) times the temperature-softened KL divergence from the
+  full model's outputs on the same images (the teacher, computed once per dataset
+  and base model and cached: ``fixtures/teacher.py``; a pruning-recovery recipe
+  that costs no more per step: one more input and a few element-wise ops in the
+  same compiled step). The ``loss`` of the history is then that loss;
+  ``val_loss`` stays the cross-entropy. ``preset.finetune_epochs`` epochs of
   ``preset.finetune_batch_size``, the training split reshuffled each epoch
   (seeded), validation on the dataset's validation split after each epoch,
   one progress line per epoch;
@@ -104,6 +111,46 @@ def make_optimizer(learning_rate: float):
     return keras.optimizers.legacy.Adam(learning_rate=learning_rate)
 
 
+def distillation_loss(labels, student, teacher, *, label_weight: float, temperature: float):
+    """Knowledge-distillation loss of a batch (Hinton, Vinyals and Dean, "Distilling the Knowledge in
+    a Neural Network", 2015, eq. (2) and its T^2 scaling):
+
+        a * CE(labels, student) + (1 - a) * T^2 * KL(softmax(log teacher / T) || softmax(log student / T))
+
+    averaged over the batch. ``student`` and ``teacher`` are softmax probabilities ``[batch, classes]``
+    (the models end in softmax, so their logarithms serve as logits, up to a per-row constant that
+    the softmax removes), clipped to Keras' epsilon before the logarithm like Keras' cross-entropy;
+    ``labels`` integer classes ``[batch]``; ``label_weight`` a in [0, 1] [unitless]; ``temperature``
+    T > 0 [unitless]. With a = 1 it is Keras' sparse categorical cross-entropy."""
+    eps = keras.backend.epsilon()
+    log_s = tf.math.log(tf.clip_by_value(student, eps, 1.0))
+    log_t = tf.math.log(tf.clip_by_value(teacher, eps, 1.0))
+    ce = -tf.reduce_mean(tf.gather(log_s, labels, axis=1, batch_dims=1))
+    soft_s = tf.nn.log_softmax(log_s / temperature, axis=1)
+    soft_t = tf.nn.log_softmax(log_t / temperature, axis=1)
+    kl = tf.reduce_mean(tf.reduce_sum(tf.exp(soft_t) * (soft_t - soft_s), axis=1))
+    return label_weight * ce + (1.0 - label_weight) * temperature * temperature * kl
+
+
+def _checked_teacher(teacher, dataset, preset: Preset, classes: int) -> np.ndarray | None:
+    """The teacher's probabilities as float32 ``[N_train, classes]`` when the preset distils, else None."""
+    if preset.finetune_label_weight >= 1:
+        return None
+    if teacher is None:
+        raise ValueError(
+            f"preset {preset.name!r} fine-tunes with distillation (finetune_label_weight "
+            f"{preset.finetune_label_weight!r} < 1): pass the full model's probabilities on the training split "
+            "as teacher= (fixtures.teacher.cached_teacher_probabilities)"
+        )
+    teacher = np.asarray(teacher, dtype=np.float32)
+    if teacher.shape != (len(dataset.y_train), classes):
+        raise ValueError(
+            f"teacher probabilities must be [training images, classes] = [{len(dataset.y_train)}, {classes}], "
+            f"got shape {teacher.shape}"
+        )
+    return teacher
+
+
 class FinetuneJob:
     """One fine-tuning, split so a benchmark can time the training alone.
 
@@ -113,8 +160,9 @@ class FinetuneJob:
     top-1 after and returns the :class:`FinetuneResult`. :func:`finetune` does all three.
     """
 
-    def __init__(self, model: keras.Model, dataset, preset: Preset) -> None:
+    def __init__(self, model: keras.Model, dataset, preset: Preset, teacher: np.ndarray | None = None) -> None:
         keras.utils.set_random_seed(preset.seed)
+        self._teacher = _checked_teacher(teacher, dataset, preset, int(model.output_shape[-1]))
         self.dataset = dataset
         self.preset = preset
         #: (variable, mask) of every pruned kernel; empty for a model without tfmot wrappers.
@@ -147,17 +195,22 @@ class FinetuneJob:
 
     def build_train_step(self):
         """The compiled training step of this job: ``step(x, y) -> (mean loss, correct predictions)``,
-        one forward pass, its gradients and an Adam update (traced here: graph building)."""
+        or ``step(x, y, teacher probabilities of x)`` when the preset distils; one forward pass, its
+        gradients and an Adam update (traced here: graph building)."""
         model, optimizer, loss_fn = self.model, self._optimizer, self._loss
         variables = model.trainable_variables
         shape = (None, *(int(d) for d in model.input_shape[1:]))
 
         masks = {id(variable): mask for variable, mask in self._masks}
+        weight, temperature = self.preset.finetune_label_weight, self.preset.finetune_temperature
 
-        def step(x, y):
+        def step(x, y, t=None):
             with tf.GradientTape() as tape:
                 probabilities = model(x, training=True)
-                loss = loss_fn(y, probabilities)
+                if t is None:  # labels only
+                    loss = loss_fn(y, probabilities)
+                else:
+                    loss = distillation_loss(y, probabilities, t, label_weight=weight, temperature=temperature)
             gradients = tape.gradient(loss, variables)
             gradients = [g * masks[id(v)] if id(v) in masks else g for g, v in zip(gradients, variables)]
             optimizer.apply_gradients(zip(gradients, variables))
@@ -165,6 +218,8 @@ class FinetuneJob:
             return loss, correct
 
         signature = [tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,), tf.int64)]
+        if self._teacher is not None:  # distillation: the teacher's probabilities of the same images
+            signature.append(tf.TensorSpec((None, self._teacher.shape[1]), tf.float32))
         return tf.function(step, input_signature=signature, autograph=False).get_concrete_function()
 
     def _validate(self) -> tuple[float, float]:
@@ -193,7 +248,11 @@ class FinetuneJob:
             loss_sum, correct = 0.0, 0.0
             for first in range(0, len(y), batch):
                 index = np.sort(order[first : first + batch])
-                loss, hits = step(tf.constant(x[index]), tf.constant(y[index]))
+                images = tf.constant(x[index])
+                if self._teacher is None:
+                    loss, hits = step(images, tf.constant(y[index]))
+                else:
+                    loss, hits = step(images, tf.constant(y[index]), tf.constant(self._teacher[index]))
                 loss_sum += float(loss) * len(index)
                 correct += float(hits)
                 self._steps += 1
@@ -231,7 +290,9 @@ class FinetuneJob:
         )
 
 
-def finetune(model: keras.Model, dataset, preset: Preset, *, progress: bool = True) -> FinetuneResult:
+def finetune(
+    model: keras.Model, dataset, preset: Preset, *, teacher: np.ndarray | None = None, progress: bool = True
+) -> FinetuneResult:
     """Fine-tune a copy of ``model`` on ``dataset`` with the preset's recipe.
 
     Parameters
@@ -243,13 +304,18 @@ def finetune(model: keras.Model, dataset, preset: Preset, *, progress: bool = Tr
         Anything with ``x_train, y_train, x_val, y_val, x_test, y_test``
         (float32 NHWC, integer labels).
     preset : Preset
-        Supplies ``finetune_epochs``, ``finetune_learning_rate``, ``finetune_batch_size``, ``seed``.
+        Supplies ``finetune_epochs``, ``finetune_learning_rate``, ``finetune_batch_size``, ``seed``,
+        ``finetune_label_weight`` and ``finetune_temperature``.
+    teacher : numpy.ndarray, optional
+        The full model's probabilities ``[N_train, classes]`` on ``dataset.x_train``, row for row
+        (``fixtures.teacher.cached_teacher_probabilities``); required when the preset distils
+        (``finetune_label_weight`` < 1), unused otherwise.
     progress : bool
         Print one line per epoch.
     """
-    job = FinetuneJob(model, dataset, preset)
+    job = FinetuneJob(model, dataset, preset, teacher=teacher)
     job.train(progress=progress)
     return job.result()
 
 
-__all__ = ["FinetuneJob", "FinetuneResult", "finetune", "top1"]
+__all__ = ["FinetuneJob", "FinetuneResult", "distillation_loss", "finetune", "top1"]

@@ -1,4 +1,4 @@
-"""The fine-tuning recipe command (benchmarks/recipe.py): its argument parsing."""
+"""The fine-tuning recipe command (benchmarks/recipe.py): its argument parsing (recipes and losses)."""
 
 from __future__ import annotations
 
@@ -16,3 +16,19 @@ def test_a_recipe_is_batch_by_epochs():
 def test_a_bad_recipe_names_itself(text):
     with pytest.raises(ValueError, match=repr(text).replace("[", r"\[")):
         parse_recipe(text)
+
+
+def test_a_loss_is_label_weight_and_temperature_or_none():
+    from benchmarks.recipe import parse_distill
+
+    assert parse_distill("0.2:4") == (0.2, 4.0)
+    assert parse_distill("0:1") == (0.0, 1.0)
+    assert parse_distill("none") == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("text", ["0.2", "0.2:", ":4", "a:4", "1.5:4", "-0.1:4", "0.2:0", "0.2:4:1"])
+def test_a_bad_loss_names_itself(text):
+    from benchmarks.recipe import parse_distill
+
+    with pytest.raises(ValueError, match=repr(text)):
+        parse_distill(text)

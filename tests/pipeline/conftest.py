@@ -62,3 +62,11 @@ def samples(preset, tiny_dataset):
     rng = np.random.default_rng(SEED + 1)
     extra = rng.uniform(-1, 1, (64, preset.input_size, preset.input_size, 3)).astype("float32")
     return np.concatenate([np.asarray(tiny_dataset.x_test, dtype="float32"), extra])
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tiny_model, tiny_dataset):
+    """``tiny_model``'s probabilities on the training split: the teacher a distilling preset needs."""
+    from fixtures.teacher import teacher_probabilities
+
+    return teacher_probabilities(tiny_model, tiny_dataset.x_train)

@@ -24,14 +24,14 @@ def _check_result(result: FinetuneResult, preset, dataset) -> None:
     assert result.steps == preset.finetune_epochs * -(-len(dataset.y_train) // preset.finetune_batch_size)
 
 
-def test_magnitude_masks_stay_fixed_while_finetuning(tiny_model, tiny_dataset, preset, capsys):
+def test_magnitude_masks_stay_fixed_while_finetuning(tiny_model, tiny_dataset, tiny_teacher, preset, capsys):
     pruned = magnitude_prune(tiny_model, PF)
     before = weights_of(pruned)
     zeros_before = {  # inner layer name -> where its kernel is 0
         layer.layer.name: layer.layer.kernel.numpy() == 0 for layer in pruned.layers if hasattr(layer, "pruning_vars")
     }
     assert zeros_before
-    result = finetune(pruned, tiny_dataset, preset, progress=True)
+    result = finetune(pruned, tiny_dataset, preset, teacher=tiny_teacher, progress=True)
     assert "val_accuracy" in capsys.readouterr().out  # progress shown (one line per epoch)
     assert_same_weights(before, pruned)
     _check_result(result, preset, tiny_dataset)
@@ -47,12 +47,12 @@ def test_magnitude_masks_stay_fixed_while_finetuning(tiny_model, tiny_dataset, p
     assert changed, "fine-tuning did not update any kernel"
 
 
-def test_magnitude_finetuning_starts_from_the_pruned_model(tiny_model, tiny_dataset, preset):
+def test_magnitude_finetuning_starts_from_the_pruned_model(tiny_model, tiny_dataset, tiny_teacher, preset):
     """The stripped copy it trains computes what the wrapped model computes (top-1 before)."""
     pruned = magnitude_prune(tiny_model, PF)
     from pipeline.finetune import FinetuneJob
 
-    job = FinetuneJob(pruned, tiny_dataset, preset)
+    job = FinetuneJob(pruned, tiny_dataset, preset, teacher=tiny_teacher)
     x = tiny_dataset.x_test[:8]
     np.testing.assert_allclose(job.model(x, training=False), pruned(x, training=False), rtol=1e-5, atol=1e-6)
     assert job.top1_before == pytest.approx(top1(pruned, tiny_dataset.x_test, tiny_dataset.y_test))
@@ -67,11 +67,14 @@ def test_magnitude_finetuning_starts_from_the_pruned_model(tiny_model, tiny_data
     ],
 )
 def test_finetune_filter_pruned_and_full_models(tiny_model, tiny_dataset, preset, method):
+    import dataclasses
+
     model = filter_prune(tiny_model, PF) if method == "filter" else tiny_model
     before = weights_of(model)
-    result = finetune(model, tiny_dataset, preset, progress=False)
+    labels_only = dataclasses.replace(preset, finetune_label_weight=1.0)  # the study's loss: no teacher needed
+    result = finetune(model, tiny_dataset, labels_only, progress=False)
     assert_same_weights(before, model)
-    _check_result(result, preset, tiny_dataset)
+    _check_result(result, labels_only, tiny_dataset)
     assert result.model is not model
     momentum = {layer.name: getattr(layer, "momentum", None) for layer in model.layers}
     assert {layer.name: getattr(layer, "momentum", None) for layer in result.model.layers} == momentum
@@ -84,11 +87,11 @@ def test_top1_against_a_numpy_reference(tiny_model, samples):
     assert top1(tiny_model, samples, labels) == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels))
 
 
-def test_job_times_training_apart_and_runs_once(tiny_model, tiny_dataset, preset):
+def test_job_times_training_apart_and_runs_once(tiny_model, tiny_dataset, tiny_teacher, preset):
     from pipeline.finetune import FinetuneJob
 
     pruned = filter_prune(tiny_model, PF)
-    job = FinetuneJob(pruned, tiny_dataset, preset)
+    job = FinetuneJob(pruned, tiny_dataset, preset, teacher=tiny_teacher)
     assert job.top1_before == pytest.approx(top1(pruned, tiny_dataset.x_test, tiny_dataset.y_test))
     with pytest.raises(RuntimeError, match="train"):
         job.result()
@@ -117,3 +120,86 @@ def test_fused_adam_follows_keras_adam():
         finals.append(variable.numpy())
     assert not np.allclose(finals[0], start)  # it moved
     np.testing.assert_allclose(finals[0], finals[1], rtol=1e-5, atol=1e-7)
+
+
+def _distillation_reference(labels, student, teacher, label_weight, temperature):
+    """Plain numpy: a*CE + (1-a)*T^2*KL(softmax(log t / T) || softmax(log s / T)), batch mean."""
+    def soft(p):
+        z = np.log(p) / temperature
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    ce = -np.mean(np.log(student[np.arange(len(labels)), labels]))
+    qs, qt = soft(student), soft(teacher)
+    kl = np.mean(np.sum(qt * (np.log(qt) - np.log(qs)), axis=1))
+    return label_weight * ce + (1 - label_weight) * temperature**2 * kl
+
+
+def _probabilities(rng, shape):
+    p = rng.uniform(0.05, 1.0, size=shape)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("label_weight", "temperature"), [(0.2, 4.0), (0.5, 2.0), (0.0, 1.0), (1.0, 4.0)])
+def test_distillation_loss_against_a_numpy_reference(label_weight, temperature):
+    from pipeline.finetune import distillation_loss
+
+    rng = np.random.default_rng(3)
+    student, teacher = _probabilities(rng, (5, 4)), _probabilities(rng, (5, 4))
+    labels = np.array([0, 3, 1, 1, 2], dtype=np.int64)
+    got = float(distillation_loss(labels, student, teacher, label_weight=label_weight, temperature=temperature))
+    want = _distillation_reference(labels, student.astype(np.float64), teacher.astype(np.float64),
+                                   label_weight, temperature)
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_distillation_loss_is_cross_entropy_when_student_matches_teacher():
+    from fixtures.tfenv import keras
+    from pipeline.finetune import distillation_loss
+
+    rng = np.random.default_rng(4)
+    student = _probabilities(rng, (6, 3))
+    labels = np.array([0, 1, 2, 2, 1, 0], dtype=np.int64)
+    cross_entropy = float(keras.losses.SparseCategoricalCrossentropy()(labels, student))
+    got = float(distillation_loss(labels, student, student, label_weight=0.3, temperature=4.0))
+    assert got == pytest.approx(0.3 * cross_entropy, rel=1e-5)
+    # a teacher that disagrees costs more
+    other = float(distillation_loss(labels, student, student[::-1], label_weight=0.3, temperature=4.0))
+    assert other > got + 1e-3
+
+
+def test_a_distilling_job_needs_teacher_outputs_of_the_training_split(tiny_model, tiny_dataset, preset):
+    from pipeline.finetune import FinetuneJob
+
+    assert preset.finetune_label_weight < 1  # tiny distils, like quick
+    with pytest.raises(ValueError, match="teacher="):
+        FinetuneJob(tiny_model, tiny_dataset, preset)
+    wrong = np.full((len(tiny_dataset.y_train) - 1, preset.num_classes), 1 / preset.num_classes, np.float32)
+    with pytest.raises(ValueError, match=r"\[training images, classes\]"):
+        FinetuneJob(tiny_model, tiny_dataset, preset, teacher=wrong)
+    other_classes = np.full((len(tiny_dataset.y_train), preset.num_classes + 1), 0.2, np.float32)
+    with pytest.raises(ValueError, match=rf"\[{len(tiny_dataset.y_train)}, {preset.num_classes}\]"):
+        FinetuneJob(tiny_model, tiny_dataset, preset, teacher=other_classes)
+
+
+def test_distillation_learns_from_the_teacher_not_only_the_labels(tiny_model, tiny_dataset, preset):
+    """Pure distillation (label weight 0) towards a teacher that always answers class 0 moves the model's
+    outputs towards class 0; fine-tuning on the labels alone (same seed, same steps) does not."""
+    import dataclasses
+
+    model = filter_prune(tiny_model, PF)
+    before = weights_of(model)
+    teacher = np.full((len(tiny_dataset.y_train), preset.num_classes), 0.01, np.float32)
+    teacher[:, 0] = 1.0 - 0.01 * (preset.num_classes - 1)
+    setting = dataclasses.replace(preset, finetune_epochs=4)  # 16 steps of tiny
+    distilled = finetune(
+        model, tiny_dataset, dataclasses.replace(setting, finetune_label_weight=0.0, finetune_temperature=1.0),
+        teacher=teacher, progress=False,
+    )
+    labelled = finetune(model, tiny_dataset, dataclasses.replace(setting, finetune_label_weight=1.0), progress=False)
+    assert_same_weights(before, model)
+
+    def class_0(result):  # batch statistics: a few steps leave the moving ones far from settled
+        return float(np.mean(result.model(tiny_dataset.x_train, training=True).numpy()[:, 0]))
+
+    assert class_0(distilled) > class_0(labelled) + 0.1
