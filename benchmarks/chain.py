@@ -119,8 +119,7 @@ class ModelChain:
             from pipeline.finetune import finetune
 
             result = finetune(
-                self.recalibrated(pf, method), self.dataset, self.preset.for_finetuning(method),
-                teacher=self.teacher(), progress=self.progress,
+                self.recalibrated(pf, method), self.dataset, self.preset, teacher=self.teacher(), progress=self.progress
             )
             self._finetuned[key] = Step(result, timed=False)
         return self._finetuned[key].value

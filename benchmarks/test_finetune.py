@@ -21,16 +21,15 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     from pipeline.prune import measure_sparsity
 
     start = chain.recalibrated(pf, method)
-    setting = preset.for_finetuning(method)  # filter-pruned models may run more epochs (cheaper ones)
     teacher = chain.teacher()  # the full model's outputs for distillation: computed once, cached on disk
     jobs = []
 
     def setup():  # copy, top-1 before, optimizer state: outside the timed region
-        jobs.append(FinetuneJob(start, dataset, setting, teacher=teacher))
+        jobs.append(FinetuneJob(start, dataset, preset, teacher=teacher))
         return (jobs[-1],), {}
 
     with live_output(request.config):
-        print(f"\n[continuum-bench] fine-tuning pf={pf:g} {method}: {setting.finetune_epochs} epoch(s)")
+        print(f"\n[continuum-bench] fine-tuning pf={pf:g} {method}: {preset.finetune_epochs} epoch(s)")
         benchmark.pedantic(
             lambda job: job.train(progress=True),
             setup=setup,
