@@ -97,9 +97,8 @@ def main(argv=None) -> int:
     for method in args.method or ["magnitude"]:
         for pf in args.pf or [0.7]:
             start = recalibrate_batchnorm(prune(base, pf, method), images)
-            own = preset.for_finetuning(method)  # a filter-pruned model may have its own epochs
             for (batch, epochs), (weight, temperature) in [
-                    (r, d) for r in recipes or [(own.finetune_batch_size, own.finetune_epochs)] for d in losses]:
+                    (r, d) for r in recipes or [(preset.finetune_batch_size, preset.finetune_epochs)] for d in losses]:
                 after = []
                 name = f"{batch}x{epochs} " + ("labels" if weight >= 1 else f"distill {weight:g}:{temperature:g}")
                 for seed in seeds:
