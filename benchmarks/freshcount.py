@@ -21,7 +21,11 @@ and one made from a shell would differ. Nor may a child compile the suite's sour
 first child after an edit of ``pipeline/serialize.py`` compiled it and read 0.09 % fewer
 instructions a call than the children after it, which read the ``.pyc`` it wrote. So the
 parent brings the ``.pyc`` files of :data:`SOURCE_PACKAGES` up to date first
-(:func:`compile_sources`) and children never write one (``PYTHONDONTWRITEBYTECODE``).
+(:func:`compile_sources`) and children never write one (``PYTHONDONTWRITEBYTECODE``). And a
+child runs with ``python -S``: no ``site``, so no ``.pth`` file of the environment runs in it
+(tox reinstalls the suite's editable finder every run; the same write read 74 instructions a
+call more from tox than from a shell before); it needs only the standard library and the
+suite's own packages, found from the working folder (the repository).
 
 Child (:func:`main`): reads MODEL's bytes and builds the timed case's callable,
 ``serialize_model(source, "tflite", PATH, compressed=False)`` (benchmarks/test_serialization.py),
@@ -93,7 +97,7 @@ def child_command(model: Path | str, path: Path | str, *, warmup: int, calls: in
     """The command of one fresh counted process (see the module docstring)."""
     return [
         *callgrind.valgrind_command(out_file, valgrind=valgrind),
-        sys.executable, "-m", "benchmarks.freshcount", str(model), str(path),
+        sys.executable, "-S", "-m", "benchmarks.freshcount", str(model), str(path),
         f"--warmup={warmup}", f"--calls={calls}", f"--extra-calls={extra_calls}", f"--label={label}",
         f"--library={library}",
     ]
