@@ -18,7 +18,7 @@ takes the process with the median per-call count. A child gets a fixed environme
 (:func:`child_environment`), not the caller's: one more variable (``TF_USE_LEGACY_KERAS=1``,
 which tox sets) moved a write's count by 33 instructions a call, so a count made from tox
 and one made from a shell would differ. Nor may a child compile the suite's sources: the
-first child after an edit of ``pipeline/serialize.py`` compiled it and read 0.09 % fewer
+first child after an edit of ``pipeline/serialize.py`` compiled it and read 0.07 % fewer
 instructions a call than the children after it, which read the ``.pyc`` it wrote. So the
 parent brings the ``.pyc`` files of :data:`SOURCE_PACKAGES` up to date first
 (:func:`compile_sources`) and children never write one (``PYTHONDONTWRITEBYTECODE``). And a
