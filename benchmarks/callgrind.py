@@ -13,7 +13,8 @@ A counted process runs under ``valgrind --tool=callgrind --collect-atstart=no``
 and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
 ``summary:``/``totals:`` lines. Counting the whole process is useless (its
 start-up varied by 9 % between identical runs here); the region alone repeats to
-within 0.035 % for LiteRT and crypto calls and 0.14 % for a .tflite write (docs/counts.md).
+within 0.035 % for LiteRT and crypto calls, and to the instruction for a .tflite write
+counted in a fresh process (benchmarks/freshcount.py; docs/counts.md).
 
 Only the thread that calls :meth:`Counter.start` is counted: callgrind's collection
 switch is per thread, so work a call hands to other threads (TensorFlow's pools) is not
