@@ -9,8 +9,8 @@ model and writes it reaches the region in the same state every time, so its coun
 Parent (the counted case, itself under valgrind): :func:`count_write` runs ``processes``
 times::
 
-    valgrind --tool=callgrind ... python -m benchmarks.freshcount MODEL PATH \\
-        --warmup W --calls N [--extra-calls E] --label LABEL
+    valgrind --tool=callgrind ... python -S -m benchmarks.freshcount MODEL PATH \\
+        --warmup=W --calls=N --extra-calls=E --label=LABEL --library=HELPER
 
 one after the other (valgrind follows no ``exec`` without ``--trace-children``, so each
 child runs under its own valgrind, with the counted run's options), and :func:`median_count`
@@ -52,7 +52,7 @@ from benchmarks import callgrind
 #: Fresh processes per counted write; the count is their median. One: 3 processes per write gave
 #: the same count to the instruction for all 11 writes (docs/counts.md), and each costs 2-6 s.
 PROCESSES = 1
-#: Seconds one child may take (it takes ~5 s: valgrind's start, Python's, 20 + 100 + E writes).
+#: Seconds one child may take (it takes 2-6 s: valgrind's start, Python's, 20 + 100 + E writes).
 CHILD_TIMEOUT_S = 300.0
 RESULT_PREFIX = "RESULT "
 REPO = Path(__file__).resolve().parents[1]
