@@ -13,7 +13,8 @@ A counted process runs under ``valgrind --tool=callgrind --collect-atstart=no``
 and :func:`parse_callgrind_totals` reads the dump's ``events:`` and
 ``summary:``/``totals:`` lines. Counting the whole process is useless (its
 start-up varied by 9 % between identical runs here); the region alone repeats to
-within 0.035 % for LiteRT and crypto calls and 0.14 % for a .tflite write (docs/counts.md).
+within 0.035 % for LiteRT and crypto calls, and to the instruction for a .tflite write
+counted in a fresh process (benchmarks/freshcount.py; docs/counts.md).
 
 Only the thread that calls :meth:`Counter.start` is counted: callgrind's collection
 switch is per thread, so work a call hands to other threads (TensorFlow's pools) is not
@@ -30,6 +31,7 @@ Outside valgrind the requests are no-ops, so a counted case can tell where it ru
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import os
 import platform
@@ -283,6 +285,20 @@ class Counter:
         if totals.label != label:
             raise CallgrindOutputError(f"{path}: dump labelled {totals.label!r}, expected {label!r}")
         return totals
+
+    def region(self, fn, calls: int, args: tuple = ()) -> None:
+        """Count ``calls`` calls of ``fn(*args)`` as one region (0: the empty region); read it with :meth:`dump`.
+
+        A full collection runs first: the cyclic collector runs after every 700 net allocations,
+        counted from its last run, so without it what the process did before (even the length
+        of an option's path) decides whether a collection falls inside the region (~12 k
+        instructions).
+        """
+        gc.collect()
+        self.start()
+        for _ in range(calls):
+            fn(*args)
+        self.stop()
 
     def count(self, fn, calls: int, label: str, args: tuple = (), kwargs: dict | None = None) -> Totals:
         """Count ``calls`` calls of ``fn(*args, **kwargs)`` as one region."""

@@ -4,7 +4,9 @@ Each case calls what its timed twin calls (test_inference.py, test_encryption.py
 test_serialization.py), with the same arguments: a few untimed warm-up calls, then
 ``calls`` calls counted as one callgrind region. ``extra_info["instructions"]`` is
 instructions per call; the pytest-benchmark stats are the wall time of that region
-under valgrind (one round), recorded for completeness, never a latency.
+under valgrind (one round), recorded for completeness, never a latency. A ``.tflite``
+write is counted the same way, but in a fresh process of its own (benchmarks/freshcount.py;
+its stats are then that process's wall time, valgrind's start included).
 
 Outside a counted session (the main job, the test command) every case skips with
 the reason.
@@ -12,7 +14,6 @@ the reason.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 
@@ -76,14 +77,7 @@ def count_call(benchmark, request: pytest.FixtureRequest, counter, operation: st
     share = inject.injections(request.config).get(operation)
 
     def region(n):
-        # The cyclic collector runs after every 700 net allocations, counted from its last run:
-        # without this, what the session did before (even the length of an option's path)
-        # decides whether a collection falls inside the region (~12 k instructions).
-        gc.collect()
-        counter.start()
-        for _ in range(n):
-            fn(*args)
-        counter.stop()
+        counter.region(fn, n, args)
 
     started = time.perf_counter()
     benchmark.pedantic(region, args=(calls,), rounds=1, iterations=1, warmup_rounds=0)
@@ -91,25 +85,34 @@ def count_call(benchmark, request: pytest.FixtureRequest, counter, operation: st
     totals = counter.dump(request.node.nodeid)
     region(0)
     empty = counter.dump(request.node.nodeid + " (empty region)")
-    per_call = (totals.instructions - empty.instructions) / calls
+    extra = injected = None
+    if share is not None:
+        extra = inject.extra_region_calls(share, calls)
+        region(extra)
+        injected = counter.dump(request.node.nodeid + " (injected extra calls)").instructions
+    return count_record(calls, totals.instructions, empty.instructions, wall_s, share, extra, injected)
+
+
+def count_record(calls: int, region: int, empty: int, wall_s: float, share=None, extra_calls: int | None = None,
+                 injected: int | None = None) -> dict:
+    """``extra_info`` fields of a count: ``calls`` calls counted as ``region`` instructions, the empty
+    region ``empty``; with ``share`` (--inject-slowdown), ``extra_calls`` more calls counted as ``injected``."""
+    per_call = (region - empty) / calls
     record = {
         "instructions": per_call,
-        "instructions_region": totals.instructions,
-        "instructions_empty_region": empty.instructions,
+        "instructions_region": region,
+        "instructions_empty_region": empty,
         "counted_calls": calls,
         "count_tool": "callgrind",
         "valgrind_wall_s_per_call": wall_s / calls,
     }
     if share is not None:
-        extra = inject.extra_region_calls(share, calls)
-        region(extra)
-        injected = counter.dump(request.node.nodeid + " (injected extra calls)")
-        extra_per_call = (injected.instructions - empty.instructions) / extra
+        extra_per_call = (injected - empty) / extra_calls
         record.update({
             "instructions": per_call + float(share) * extra_per_call,
             "instructions_without_injection": per_call,
-            "injected_extra_calls": extra,
-            "instructions_injected_region": injected.instructions,
+            "injected_extra_calls": extra_calls,
+            "instructions_injected_region": injected,
             inject.EXTRA_INFO_KEY: float(share),
         })
     return record
@@ -135,12 +138,26 @@ def test_count_inference(benchmark, request, preset, counted, counter, pf, metho
 @pytest.mark.benchmark_op("serialization")
 @pytest.mark.parametrize(("pf", "method"), MODELS, ids=[case_id(pf, m, "tflite") for pf, m in MODELS])
 def test_count_serialize_tflite(benchmark, request, preset, counted, counter, tmp_path, pf, method):
-    from pipeline.serialize import serialize_model
+    """Counted in fresh processes (benchmarks/freshcount.py), not in this one: here a write's count
+    moved between runs with the state the earlier cases left (docs/counts.md, "Serialization")."""
+    from benchmarks.counts import model_file_name
+    from benchmarks.freshcount import count_write, median_count
 
     source = counted.tflite(pf, method)
     path = tmp_path / "model.tflite"
-    record = count_call(benchmark, request, counter, "serialization",
-                        lambda: serialize_model(source, "tflite", path, compressed=False), ())
+    calls = COUNTED_CALLS["serialization"]
+    share = inject.injections(request.config).get("serialization")
+    extra = inject.extra_region_calls(share, calls) if share is not None else 0
+    counts = benchmark.pedantic(
+        count_write, args=(counted.folder / model_file_name(pf, method), path),
+        kwargs={"warmup": WARMUP_CALLS["serialization"], "calls": calls, "extra_calls": extra,
+                "label": request.node.nodeid},
+        rounds=1, iterations=1, warmup_rounds=0,
+    )
+    chosen = median_count(counts)
+    record = count_record(calls, chosen.region, chosen.empty, chosen.region_wall_s, share, extra or None,
+                          chosen.injected)
+    record.update(counted_processes=len(counts), instructions_per_process=[count.per_call for count in counts])
     assert path.read_bytes() == source
     benchmark.extra_info.update(
         case_info(preset, "serialization", pruning_factor=pf, pruning_method=method, model_format="tflite",

@@ -10,7 +10,7 @@ instructions per call of the timed callable, benchmarks/test_counts.py) is judge
   ``ratio < 1 - t``, `` `` otherwise, where ``t`` is the operation's threshold
   (default 0.5 %, ``[tool.continuum-bench.counts]`` in pyproject.toml: an injected
   +1 % reads +1 % to within the runs' own spread, so it would sit on a 1 % threshold and
-  be caught about half the time; identical runs agree to 0.14 %; docs/counts.md);
+  be caught about half the time; identical runs agree to 0.035 %; docs/counts.md);
 - ``?`` (no verdict) when the case has fewer than ``min_baseline_runs`` baseline
   counts, or when the baseline counts themselves spread (max/min - 1) by more than
   ``t / 2``: a count that moves that much between identical runs cannot resolve
@@ -18,7 +18,8 @@ instructions per call of the timed callable, benchmarks/test_counts.py) is judge
 
 No significance test: within a run the count of a region is one number, not a sample,
 and between identical runs here it moved by at most 0.035 % for inference and crypto and
-0.14 % for a .tflite write (docs/counts.md), so the spread check is the whole noise model.
+not at all for a .tflite write counted in a fresh process (0.14 % counted in-process;
+docs/counts.md), so the spread check is the whole noise model.
 """
 
 from __future__ import annotations
