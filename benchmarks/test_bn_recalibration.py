@@ -17,7 +17,6 @@ from benchmarks.test_prune import CASES
 @pytest.mark.benchmark_op("bn_recalibration")
 @pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
 def test_bn_recalibration(benchmark, preset, chain, dataset, pf, method):
-    from pipeline.finetune import top1
     from pipeline.prune import measure_sparsity
     from pipeline.recalibrate import RECALIBRATION_BATCH_SIZE, recalibrate_batchnorm
 
@@ -37,7 +36,7 @@ def test_bn_recalibration(benchmark, preset, chain, dataset, pf, method):
         pruning_method=method,
         top1_full=chain.base_top1(),
         top1_before_ft=chain.top1_pruned(pf, method),
-        top1_after_bn=top1(recalibrated, dataset.x_test, dataset.y_test),
+        top1_after_bn=chain.top1_recalibrated(pf, method),
         calibration_samples=int(len(images)),
         batch_size=RECALIBRATION_BATCH_SIZE,
     )

@@ -21,11 +21,12 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     from pipeline.prune import measure_sparsity
 
     start = chain.recalibrated(pf, method)
+    top1_start = chain.top1_recalibrated(pf, method)  # measured once, by the BatchNorm case
     teacher = chain.teacher()  # the full model's outputs for distillation: computed once, cached on disk
     jobs = []
 
     def setup():  # copy, top-1 before, optimizer state: outside the timed region
-        jobs.append(FinetuneJob(start, dataset, preset, teacher=teacher))
+        jobs.append(FinetuneJob(start, dataset, preset, teacher=teacher, top1_before=top1_start))
         return (jobs[-1],), {}
 
     with live_output(request.config):

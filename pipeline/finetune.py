@@ -160,7 +160,8 @@ class FinetuneJob:
     top-1 after and returns the :class:`FinetuneResult`. :func:`finetune` does all three.
     """
 
-    def __init__(self, model: keras.Model, dataset, preset: Preset, teacher: np.ndarray | None = None) -> None:
+    def __init__(self, model: keras.Model, dataset, preset: Preset, teacher: np.ndarray | None = None, *,
+                 top1_before: float | None = None) -> None:
         keras.utils.set_random_seed(preset.seed)
         self._teacher = _checked_teacher(teacher, dataset, preset, int(model.output_shape[-1]))
         self.dataset = dataset
@@ -179,7 +180,9 @@ class FinetuneJob:
             self._apply_masks()
         else:
             self.model = copy_model(model)
-        self.top1_before = top1(self.model, dataset.x_test, dataset.y_test)
+        # The copy computes what ``model`` computes (same weights; a stripped kernel already holds
+        # its mask's zeros), so a top-1 the caller measured on ``model`` is this one's too.
+        self.top1_before = top1(self.model, dataset.x_test, dataset.y_test) if top1_before is None else top1_before
         self._optimizer = make_optimizer(preset.finetune_learning_rate)
         # Slots (m, v) now, outside the timed training; the legacy optimizer's build.
         self._optimizer._create_all_weights(self.model.trainable_variables)

@@ -17,3 +17,25 @@ def test_provenance_follows_what_ran_in_the_session():
     assert chain.provenance(0.7, "filter") == {"model_state": "finetuned", "model_from_timed_case": True}
     # a model no case produced: nothing to report yet, and never claimed as fine-tuned
     assert chain.provenance(0.5, "magnitude") == {"model_state": "pruned", "model_from_timed_case": None}
+
+
+def test_top1_of_the_recalibrated_model_is_measured_once(monkeypatch):
+    """The BatchNorm case records it and the fine-tuning that starts from the same model reuses it."""
+    import types
+
+    import pipeline.finetune
+
+    calls = []
+
+    def fake_top1(model, x, y):
+        calls.append(model)
+        return 0.75
+
+    monkeypatch.setattr(pipeline.finetune, "top1", fake_top1)
+    dataset = types.SimpleNamespace(x_test=None, y_test=None)
+    chain = ModelChain(preset=None, dataset=dataset, base=object(), progress=False)
+    model = object()
+    chain.remember_recalibrated(0.7, "filter", model)
+    assert chain.top1_recalibrated(0.7, "filter") == 0.75
+    assert chain.top1_recalibrated(0.7, "filter") == 0.75
+    assert calls == [model]  # one evaluation, of the model the BatchNorm case produced

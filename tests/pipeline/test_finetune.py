@@ -56,6 +56,9 @@ def test_magnitude_finetuning_starts_from_the_pruned_model(tiny_model, tiny_data
     x = tiny_dataset.x_test[:8]
     np.testing.assert_allclose(job.model(x, training=False), pruned(x, training=False), rtol=1e-5, atol=1e-6)
     assert job.top1_before == pytest.approx(top1(pruned, tiny_dataset.x_test, tiny_dataset.y_test))
+    # a top-1 already measured on the model passed in is the copy's too: taken, not re-measured
+    given = FinetuneJob(pruned, tiny_dataset, preset, teacher=tiny_teacher, top1_before=job.top1_before)
+    assert given.top1_before == job.top1_before
 
 
 @pytest.mark.parametrize(
