@@ -24,10 +24,9 @@ The study's recipe: learning rate 0.001, dropout, validation data. Here:
   ``ResourceApplyAdam`` op per variable), the same update rule and defaults as
   ``keras.optimizers.Adam``, whose update is a dozen small ops per variable. A
   quick model's step is bound by per-op overhead, not arithmetic (70 % of the
-  filters gone cut the step only from 45 to 36 ms), so on one core the fused
-  update cut graph building plus first call from 4.7 to 2.1 s and a step of 16
-  from 45 to 37 ms (magnitude pf 70 %); filter pf 70 %: 3.3 to 0.8 s and 36 to
-  20 ms (``python -m benchmarks.stepcost``, CPU time);
+  filters gone cut the step only from 45 to 36 ms), so the op count is the lever
+  (with the stripped magnitude models below: figures in docs/pipeline.md, from
+  ``python -m benchmarks.stepcost --batch 16``);
 - dropout is the model's own ``dropout`` layer (``keras.applications.MobileNet``
   puts ``Dropout(preset.dropout)`` before the classifier; :func:`filter_prune`
   keeps it with the same rate): active in training steps, inactive at inference;
@@ -40,8 +39,10 @@ The study's recipe: learning rate 0.001, dropout, validation data. Here:
   training through tfmot's wrappers (which multiply every kernel by its mask in
   every forward pass and recompute nothing past the schedule), and the returned
   model is the stripped one a device runs. The wrappers' ops (a condition, an
-  assertion and an assignment per layer and step) made graph building plus the
-  first call 2.2 s against 0.85 s stripped, on one core, at the same step time;
+  assertion and an assignment per layer and step) cost graph building and first-call
+  time at about the same step time. Together with the fused Adam, graph building
+  plus the first pass fell from 3.7-5.5 s to 0.8-0.9 s on one core (magnitude pf
+  70 %; ``python -m benchmarks.stepcost --batch 16``, old and new code alternated);
 - BatchNorm layers train with the momentum in the model's config:
   ``fixtures.model.BN_MOMENTUM`` (0.9) for the models built there, kept by both
   pruning methods. Pruning changes every channel's statistics; at Keras'
@@ -259,7 +260,7 @@ class FinetuneJob:
                 loss_sum += float(loss) * len(index)
                 correct += float(hits)
                 self._steps += 1
-            self._apply_masks()  # a masked weight's gradient is 0, so this changes nothing; it makes sure
+            self._apply_masks()  # a masked weight's gradient is 0, so this only guards the invariant
             val_loss, val_accuracy = self._validate()
             for name, value in (("loss", loss_sum / len(y)), ("accuracy", correct / len(y)),
                                 ("val_loss", val_loss), ("val_accuracy", val_accuracy)):
