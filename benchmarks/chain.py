@@ -97,9 +97,7 @@ class ModelChain:
         (one evaluation of the 740 test images costs ~0.8 s of CPU on quick)."""
         key = self.key(pf, method)
         if key not in self._top1_recalibrated:
-            from pipeline.finetune import top1
-
-            self._top1_recalibrated[key] = top1(self.recalibrated(pf, method), self.dataset.x_test, self.dataset.y_test)
+            self._top1_recalibrated[key] = self.evaluate(self.recalibrated(pf, method))
         return self._top1_recalibrated[key]
 
     def top1_pruned(self, pf: float, method: str | None) -> float:
@@ -108,10 +106,16 @@ class ModelChain:
             return self.base_top1()
         key = self.key(pf, method)
         if key not in self._top1_pruned:
-            from pipeline.finetune import top1
-
-            self._top1_pruned[key] = top1(self.pruned(pf, method), self.dataset.x_test, self.dataset.y_test)
+            self._top1_pruned[key] = self.evaluate(self.pruned(pf, method))
         return self._top1_pruned[key]
+
+    def evaluate(self, model: Any) -> float:
+        """Test top-1 of ``model`` [fraction]: evaluated once per distinct model, ever
+        (fixtures/memo.py: cached by the weights' digest, so the same pruned model under the
+        next profile, or any model of a rerun, is not evaluated again)."""
+        from fixtures.memo import cached_top1
+
+        return cached_top1(model, self.dataset)
 
     def teacher(self) -> Any:
         """The base model's probabilities on the training split (fixtures/teacher.py, cached on disk),
@@ -131,7 +135,8 @@ class ModelChain:
             from pipeline.finetune import finetune
 
             result = finetune(
-                self.recalibrated(pf, method), self.dataset, self.preset, teacher=self.teacher(), progress=self.progress
+                self.recalibrated(pf, method), self.dataset, self.preset, teacher=self.teacher(), progress=self.progress,
+                evaluate=self.evaluate,
             )
             self._finetuned[key] = Step(result, timed=False)
         return self._finetuned[key].value
@@ -141,9 +146,7 @@ class ModelChain:
 
     def base_top1(self) -> float:
         if self._base_top1 is None:
-            from pipeline.finetune import top1
-
-            self._base_top1 = top1(self.base, self.dataset.x_test, self.dataset.y_test)
+            self._base_top1 = self.evaluate(self.base)
         return self._base_top1
 
     def deployable(self, pf: float, method: str | None) -> Any:
@@ -195,7 +198,7 @@ class ModelChain:
     def tflite(self, pf: float, method: str | None) -> bytes:
         key = self.key(pf, method)
         if key not in self._tflite:
-            from pipeline.infer import to_tflite
+            from fixtures.memo import cached_tflite
 
-            self._tflite[key] = to_tflite(self.deployable(pf, method))
+            self._tflite[key] = cached_tflite(self.deployable(pf, method))
         return self._tflite[key]

@@ -26,7 +26,8 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     jobs = []
 
     def setup():  # copy, top-1 before, optimizer state: outside the timed region
-        jobs.append(FinetuneJob(start, dataset, preset, teacher=teacher, top1_before=top1_start))
+        jobs.append(FinetuneJob(start, dataset, preset, teacher=teacher, top1_before=top1_start,
+                                evaluate=chain.evaluate))
         return (jobs[-1],), {}
 
     with live_output(request.config):

@@ -23,15 +23,15 @@ def test_top1_of_the_recalibrated_model_is_measured_once(monkeypatch):
     """The BatchNorm case records it and the fine-tuning that starts from the same model reuses it."""
     import types
 
-    import pipeline.finetune
+    import fixtures.memo
 
     calls = []
 
-    def fake_top1(model, x, y):
+    def fake_top1(model, dataset):
         calls.append(model)
         return 0.75
 
-    monkeypatch.setattr(pipeline.finetune, "top1", fake_top1)
+    monkeypatch.setattr(fixtures.memo, "cached_top1", fake_top1)
     dataset = types.SimpleNamespace(x_test=None, y_test=None)
     chain = ModelChain(preset=None, dataset=dataset, base=object(), progress=False)
     model = object()
