@@ -7,6 +7,7 @@ import pytest
 
 from fixtures.tfenv import keras
 from pipeline.prune import (
+    MAGNITUDE_DENSE_LAYERS,
     MOBILENET_V1_BLOCKS,
     build_mobilenet_v1,
     filter_prune,
@@ -54,9 +55,11 @@ def test_magnitude_sparsity_equals_factor_per_layer(tiny_model, pf):
     report = measure_sparsity(pruned)
     prunable = [w for w in report.layers if w.prunable]
     assert prunable, "tfmot pruned nothing"
+    assert {w.layer for w in prunable} >= {"conv1", "conv_pw_1", "conv_pw_13", "conv_preds"}
     for w in prunable:
         assert w.weight == "kernel"
-        assert w.zeros == expected_zeros(w.size, pf), f"{w.layer}/{w.weight}"
+        expected = 0 if w.layer in MAGNITUDE_DENSE_LAYERS else expected_zeros(w.size, pf)
+        assert w.zeros == expected, f"{w.layer}/{w.weight}"
     assert report.prunable_sparsity == pytest.approx(pf, abs=0.01)
     assert 0 < report.overall_sparsity < report.prunable_sparsity
 
@@ -69,12 +72,24 @@ def magnitude_70(tiny_model):
 
 def test_magnitude_keeps_the_largest_weights_unchanged(tiny_model, magnitude_70):
     pruned = strip_pruning(magnitude_70)
-    for name in ("conv1", "conv_pw_5", "conv_preds"):
+    for name in ("conv_pw_1", "conv_pw_5", "conv_preds"):
         original = tiny_model.get_layer(name).get_weights()[0]
         sparse = pruned.get_layer(name).get_weights()[0]
         kept = sparse != 0
         np.testing.assert_array_equal(sparse[kept], original[kept])
         assert np.abs(original[kept]).min() >= np.abs(original[~kept]).max()
+
+
+def test_magnitude_leaves_the_stem_dense_unless_told(tiny_model, magnitude_70):
+    assert MAGNITUDE_DENSE_LAYERS == ("conv1",)
+    assert "conv1" not in {layer.layer.name for layer in magnitude_70.layers if hasattr(layer, "pruning_vars")}
+    np.testing.assert_array_equal(
+        strip_pruning(magnitude_70).get_layer("conv1").get_weights()[0], tiny_model.get_layer("conv1").get_weights()[0]
+    )
+    everything = measure_sparsity(magnitude_prune(tiny_model, 0.7, dense_layers=()))
+    (stem,) = [w for w in everything.layers if w.layer == "conv1" and w.weight == "kernel"]
+    assert stem.zeros == expected_zeros(stem.size, 0.7)
+    assert everything.prunable_sparsity > measure_sparsity(magnitude_70).prunable_sparsity
 
 
 def test_magnitude_leaves_depthwise_and_batchnorm_dense(magnitude_70):
