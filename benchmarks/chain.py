@@ -62,7 +62,7 @@ class ModelChain:
         if key not in self._pruned:
             from pipeline.prune import prune
 
-            self._pruned[key] = Step(prune(self.base, pf, method), timed=False)
+            self._pruned[key] = Step(prune(self.base, pf, method, images=self.recalibration_images()), timed=False)
         return self._pruned[key].value
 
     def remember_pruned(self, pf: float, method: str, model: Any) -> None:

@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     seeds = args.seeds or [preset.seed]
     for method in args.method or ["magnitude"]:
         for pf in args.pf or [0.7]:
-            start = recalibrate_batchnorm(prune(base, pf, method), images)
+            start = recalibrate_batchnorm(prune(base, pf, method, images=images), images)
             for (batch, epochs), (weight, temperature) in [
                     (r, d) for r in recipes or [(preset.finetune_batch_size, preset.finetune_epochs)] for d in losses]:
                 after = []

@@ -4,18 +4,25 @@ Both transforms return a new model and leave the one passed in untouched (its
 weights are copied first: tfmot's ``prune_low_magnitude`` wraps the *same* layer
 objects, so pruning the input directly would zero its kernels).
 
-Magnitude pruning (:func:`magnitude_prune`) wraps every layer tfmot supports with
+Magnitude pruning (:func:`magnitude_prune`) wraps every layer tfmot supports,
+except the stem ``conv1`` (``MAGNITUDE_DENSE_LAYERS``), with
 ``PruneLowMagnitude`` under a ``ConstantSparsity(pf, begin_step=0, end_step=0,
 frequency=1)`` schedule and applies the masks at once (one mask update at step 0
 plus ``weight = weight * mask``), so the returned model is already sparse. tfmot
-prunes the ``kernel`` of Conv2D and Dense layers; depthwise kernels, BatchNorm
-and biases stay dense. Because the schedule ends at step 0, fine-tuning with the
-``UpdatePruningStep`` callback keeps the masks fixed: the sparsity after
-fine-tuning equals the factor. :func:`strip_pruning` removes the wrappers for
+prunes the ``kernel`` of Conv2D and Dense layers (here ``conv_pw_1`` ...
+``conv_pw_13`` and ``conv_preds``); depthwise kernels, BatchNorm, biases and the
+stem's 3x3x3 kernel stay dense. The stem sees the raw image and holds a tiny share
+of the weights (432 of the 790,448 Conv2D kernel weights on ``quick``); pruning it
+cost 6 points of top-1 after fine-tuning at pf 70 % on ``quick``'s base model trained
+without the gamma penalty (docs/pipeline.md), as tfmot's guide warns for first
+layers. Because the schedule ends at step 0, fine-tuning with the
+``UpdatePruningStep`` callback keeps the masks fixed: the sparsity of the pruned
+kernels after fine-tuning equals the factor. :func:`strip_pruning` removes the wrappers for
 export; a dense kernel with zeros is no faster, it only compresses better.
 
 Filter pruning (:func:`filter_prune`) removes the factor's share of the
-lowest-L1-norm filters of every pointwise Conv2D (``conv_pw_1`` ... ``conv_pw_13``)
+lowest-scoring filters (:func:`select_filters`: by default the share of the next
+layer's output variance each filter's channel carries) of every pointwise Conv2D (``conv_pw_1`` ... ``conv_pw_13``)
 and rebuilds a narrower MobileNet v1 (:func:`build_mobilenet_v1`, same layer
 names as ``keras.applications.MobileNet``) into which the kept slices are copied:
 the pointwise kernel's output channels and its BatchNorm, the next depthwise
@@ -51,6 +58,13 @@ RELU_CAP = 6.0
 STEM_LAYER = "conv1"
 CLASSIFIER_LAYER = "conv_preds"
 DROPOUT_LAYER = "dropout"
+#: Layers magnitude pruning leaves dense (not wrapped): the stem (see the module docstring).
+MAGNITUDE_DENSE_LAYERS: tuple[str, ...] = (STEM_LAYER,)
+#: How filter pruning ranks a pointwise layer's filters (see select_filters).
+FILTER_CRITERION = "contribution"
+FILTER_CRITERIA = ("contribution", "l1", "gamma")
+#: Images per forward pass when filter pruning measures channel statistics (no effect on the result).
+STATISTICS_BATCH_SIZE = 256
 
 
 # --------------------------------------------------------------------- helpers
@@ -107,7 +121,7 @@ def _rebuild(model: keras.Model, clone_function) -> keras.Model:
     return clone
 
 
-def magnitude_prune(model: keras.Model, pf: float | str) -> keras.Model:
+def magnitude_prune(model: keras.Model, pf: float | str, *, dense_layers: Sequence[str] = MAGNITUDE_DENSE_LAYERS) -> keras.Model:
     """Magnitude-prune ``model`` to sparsity ``pf`` with tfmot; masks already applied.
 
     Parameters
@@ -117,11 +131,14 @@ def magnitude_prune(model: keras.Model, pf: float | str) -> keras.Model:
     pf : float or str
         Pruning factor, a fraction in [0, 1) (``"70%"`` accepted); 0 returns an
         unchanged, unwrapped copy (the full model).
+    dense_layers : sequence of str
+        Names of layers left dense and unwrapped (default ``MAGNITUDE_DENSE_LAYERS``:
+        the stem ``conv1``).
 
     Returns
     -------
     keras.Model
-        A copy in which every layer with a weight tfmot prunes (Conv2D and Dense
+        A copy in which every other layer with a weight tfmot prunes (Conv2D and Dense
         kernels) is wrapped in ``PruneLowMagnitude`` (ConstantSparsity(pf), begin
         and end step 0), each such kernel already holding ``round(size * (1 - pf))``
         non-zeros. Only those layers are wrapped (tfmot's whole-model call would
@@ -138,7 +155,9 @@ def magnitude_prune(model: keras.Model, pf: float | str) -> keras.Model:
 
     def wrap(layer):
         fresh = _fresh(layer)
-        return tfmot.sparsity.keras.prune_low_magnitude(fresh, pruning_schedule=schedule) if _is_prunable(layer) else fresh
+        if _is_prunable(layer) and layer.name not in dense_layers:
+            return tfmot.sparsity.keras.prune_low_magnitude(fresh, pruning_schedule=schedule)
+        return fresh
 
     pruned = _rebuild(model, wrap)
     for wrapper in _wrappers(pruned):
@@ -328,25 +347,99 @@ def _mobilenet_layer(model: keras.Model, name: str):
         ) from None
 
 
-def select_filters(model: keras.Model, pf: float | str) -> dict[str, np.ndarray]:
+def _consumers(model: keras.Model) -> list[tuple[str, str]]:
+    """(what carries channel k of ``conv_pw_<i>`` on, the layer that weighs it) for i = 1 ... 13.
+
+    Deleting filter k of ``conv_pw_<i>`` deletes channel k of ``conv_dw_<i+1>`` (depthwise: channel k
+    sees only channel k), so channel k reaches the rest of the network only as channel k of
+    ``conv_dw_<i+1>_relu``, weighed by row k of ``conv_pw_<i+1>``'s kernel; after block 13, as
+    feature k of the global pooling, weighed by row k of ``conv_preds``.
+    """
+    taps = [(f"conv_dw_{block + 1}_relu", f"conv_pw_{block + 1}") for block in range(1, MOBILENET_V1_BLOCKS)]
+    return taps + [(_layer_after(model, "conv_pw_13_relu").name, CLASSIFIER_LAYER)]
+
+
+def _measured_variances(model: keras.Model, images) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per block, (variance of each carried channel a_k, variance of each output z_o of the layer that
+    weighs it), over the images and positions, inference mode; ``z`` before BatchNorm / softmax."""
+    taps = _consumers(model)
+    probe = keras.Model(
+        model.inputs, [_mobilenet_layer(model, name).output for pair in taps for name in pair]
+    )
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim != 4 or len(x) == 0:
+        raise ValueError(f"filter statistics need a non-empty batch of images [N, H, W, C], got shape {x.shape}")
+    batches = [[o.numpy() for o in probe(x[s : s + STATISTICS_BATCH_SIZE], training=False)]
+               for s in range(0, len(x), STATISTICS_BATCH_SIZE)]
+    values = [np.concatenate(parts) for parts in zip(*batches)]
+    variance = [v.reshape(-1, v.shape[-1]).astype(np.float64).var(axis=0) for v in values]
+    return [(variance[2 * i], variance[2 * i + 1]) for i in range(len(taps))]
+
+
+def _estimated_variances(model: keras.Model) -> list[tuple[np.ndarray, np.ndarray]]:
+    """As :func:`_measured_variances`, from the weights alone: a_k = ReLU6(gamma_k n + beta_k) of the
+    carried channel's BatchNorm with n ~ N(0, 1) (what its moving statistics normalise to), var(z_o)
+    the moving variance of the next BatchNorm (1 for ``conv_preds``)."""
+    n = np.linspace(-6.0, 6.0, 241)
+    pdf = np.exp(-0.5 * n**2)
+    pdf /= pdf.sum()
+    result = []
+    for block, (_carrier, consumer) in enumerate(_consumers(model), start=1):
+        bn = f"conv_dw_{block + 1}_bn" if block < MOBILENET_V1_BLOCKS else "conv_pw_13_bn"
+        gamma, beta, _mean, _var = _mobilenet_layer(model, bn).get_weights()
+        a = np.clip(gamma[:, None] * n[None, :] + beta[:, None], 0.0, RELU_CAP)
+        var_a = a**2 @ pdf - (a @ pdf) ** 2
+        if block < MOBILENET_V1_BLOCKS:
+            var_z = _mobilenet_layer(model, f"{consumer}_bn").get_weights()[3]
+        else:
+            var_z = np.ones(_mobilenet_layer(model, consumer).filters)
+        result.append((var_a, var_z))
+    return result
+
+
+def filter_scores(model: keras.Model, criterion: str = FILTER_CRITERION, images=None) -> dict[str, np.ndarray]:
+    """Each ``conv_pw_<i>`` filter's score under ``criterion`` (see :func:`select_filters`), keyed by layer."""
+    if criterion not in FILTER_CRITERIA:
+        raise ValueError(f"unknown filter criterion {criterion!r}; known criteria: {', '.join(FILTER_CRITERIA)}")
+    names = [f"conv_pw_{block}" for block in range(1, MOBILENET_V1_BLOCKS + 1)]
+    if criterion == "l1":
+        return {name: np.abs(_mobilenet_layer(model, name).get_weights()[0]).sum(axis=(0, 1, 2)) for name in names}
+    if criterion == "gamma":
+        return {name: np.abs(_mobilenet_layer(model, f"{name}_bn").get_weights()[0]) for name in names}
+    variances = _estimated_variances(model) if images is None else _measured_variances(model, images)
+    scores = {}
+    for name, (_carrier, consumer), (var_a, var_z) in zip(names, _consumers(model), variances):
+        rows = _mobilenet_layer(model, consumer).get_weights()[0][0, 0].astype(np.float64)  # [channels, outputs]
+        scores[name] = var_a * (rows**2 / np.maximum(var_z, 1e-12)).sum(axis=1)
+    return scores
+
+
+def select_filters(model: keras.Model, pf: float | str, *, criterion: str = FILTER_CRITERION, images=None) -> dict[str, np.ndarray]:
     """Indices (ascending) of the filters each ``conv_pw_<i>`` keeps at factor ``pf``.
 
-    The kept filters are the ``filters_kept(n, pf)`` with the largest L1 norm of
-    their kernel slice ``kernel[:, :, :, j]``; ties keep the lower index.
+    The kept filters are the ``filters_kept(n, pf)`` with the highest score; ties keep the lower index.
+    Criteria (``FILTER_CRITERIA``):
+
+    - ``"contribution"`` (default): the share of the next layer's output variance that the filter's
+      channel carries, ``var(a_k) * sum_o W[k, o]^2 / var(z_o)`` -- ``a_k`` the channel where the next
+      layer reads it (``conv_dw_<i+1>_relu``; after block 13 the pooled feature), ``W`` the next
+      pointwise kernel (``conv_preds``), ``z_o`` its outputs before BatchNorm. Deleting the channel
+      removes that share (its mean is restored by BatchNorm re-estimation). The variances are measured
+      on ``images`` (unlabelled, inference mode) or, without them, estimated from the BatchNorm
+      parameters and moving variances (measured on ``quick``: worse, see docs/pipeline.md).
+    - ``"l1"``: the L1 norm of the filter's kernel slice ``kernel[:, :, :, j]`` (Li et al. 2017).
+    - ``"gamma"``: |gamma| of the filter's BatchNorm (network slimming, Liu et al. 2017).
     """
     pf = parse_pruning_factor(pf)
     kept = {}
-    for block in range(1, MOBILENET_V1_BLOCKS + 1):
-        name = f"conv_pw_{block}"
-        kernel = _mobilenet_layer(model, name).get_weights()[0]
-        l1 = np.abs(kernel).sum(axis=(0, 1, 2))
-        order = np.argsort(-l1, kind="stable")
-        kept[name] = np.sort(order[: filters_kept(kernel.shape[-1], pf)])
+    for name, score in filter_scores(model, criterion, images).items():
+        order = np.argsort(-score, kind="stable")
+        kept[name] = np.sort(order[: filters_kept(len(score), pf)])
     return kept
 
 
-def filter_prune(model: keras.Model, pf: float | str) -> keras.Model:
-    """Remove the share ``pf`` of lowest-L1 filters from each pointwise conv of a MobileNet v1.
+def filter_prune(model: keras.Model, pf: float | str, *, criterion: str = FILTER_CRITERION, images=None) -> keras.Model:
+    """Remove the share ``pf`` of lowest-scoring filters from each pointwise conv of a MobileNet v1.
 
     Parameters
     ----------
@@ -356,6 +449,11 @@ def filter_prune(model: keras.Model, pf: float | str) -> keras.Model:
         stripped first.
     pf : float or str
         Pruning factor, a fraction in [0, 1); 0 returns an unchanged copy.
+    criterion : str
+        How filters are ranked (:func:`select_filters`); default ``"contribution"``.
+    images : numpy.ndarray or None
+        Unlabelled inputs ``[N, H, W, C]`` the ``"contribution"`` criterion measures channel
+        variances on (one inference pass); None: estimated from BatchNorm parameters instead.
 
     Returns
     -------
@@ -371,7 +469,7 @@ def filter_prune(model: keras.Model, pf: float | str) -> keras.Model:
         model = strip_pruning(model)
     if pf == 0:
         return copy_model(model)
-    kept = select_filters(model, pf)
+    kept = select_filters(model, pf, criterion=criterion, images=images)
     stem = _mobilenet_layer(model, STEM_LAYER)
     classifier = _mobilenet_layer(model, CLASSIFIER_LAYER)
     for block in range(1, MOBILENET_V1_BLOCKS + 1):
@@ -418,10 +516,13 @@ def filter_prune(model: keras.Model, pf: float | str) -> keras.Model:
     return pruned
 
 
-def prune(model: keras.Model, pf: float | str, method: str) -> keras.Model:
-    """Dispatch to :func:`magnitude_prune` or :func:`filter_prune` by ``method``."""
+def prune(model: keras.Model, pf: float | str, method: str, *, images=None) -> keras.Model:
+    """Dispatch to :func:`magnitude_prune` or :func:`filter_prune` by ``method``; ``images`` go to
+    :func:`filter_prune` (its filter statistics) and are not used by magnitude pruning."""
     if method not in PRUNING_METHODS:
         raise ValueError(f"unknown pruning method {method!r}; known methods: {', '.join(sorted(PRUNING_METHODS))}")
+    if method == "filter":
+        return filter_prune(model, pf, images=images)
     return PRUNING_METHODS[method](model, pf)
 
 
@@ -435,6 +536,7 @@ __all__ = [
     "build_mobilenet_v1",
     "copy_model",
     "filter_prune",
+    "filter_scores",
     "filters_kept",
     "is_pruning_wrapped",
     "magnitude_prune",

@@ -7,6 +7,8 @@ import pytest
 
 from fixtures.tfenv import keras
 from pipeline.prune import (
+    FILTER_CRITERIA,
+    MAGNITUDE_DENSE_LAYERS,
     MOBILENET_V1_BLOCKS,
     build_mobilenet_v1,
     filter_prune,
@@ -15,6 +17,7 @@ from pipeline.prune import (
     magnitude_prune,
     measure_sparsity,
     prune,
+    filter_scores,
     select_filters,
     strip_pruning,
 )
@@ -54,9 +57,11 @@ def test_magnitude_sparsity_equals_factor_per_layer(tiny_model, pf):
     report = measure_sparsity(pruned)
     prunable = [w for w in report.layers if w.prunable]
     assert prunable, "tfmot pruned nothing"
+    assert {w.layer for w in prunable} >= {"conv1", "conv_pw_1", "conv_pw_13", "conv_preds"}
     for w in prunable:
         assert w.weight == "kernel"
-        assert w.zeros == expected_zeros(w.size, pf), f"{w.layer}/{w.weight}"
+        expected = 0 if w.layer in MAGNITUDE_DENSE_LAYERS else expected_zeros(w.size, pf)
+        assert w.zeros == expected, f"{w.layer}/{w.weight}"
     assert report.prunable_sparsity == pytest.approx(pf, abs=0.01)
     assert 0 < report.overall_sparsity < report.prunable_sparsity
 
@@ -69,12 +74,24 @@ def magnitude_70(tiny_model):
 
 def test_magnitude_keeps_the_largest_weights_unchanged(tiny_model, magnitude_70):
     pruned = strip_pruning(magnitude_70)
-    for name in ("conv1", "conv_pw_5", "conv_preds"):
+    for name in ("conv_pw_1", "conv_pw_5", "conv_preds"):
         original = tiny_model.get_layer(name).get_weights()[0]
         sparse = pruned.get_layer(name).get_weights()[0]
         kept = sparse != 0
         np.testing.assert_array_equal(sparse[kept], original[kept])
         assert np.abs(original[kept]).min() >= np.abs(original[~kept]).max()
+
+
+def test_magnitude_leaves_the_stem_dense_unless_told(tiny_model, magnitude_70):
+    assert MAGNITUDE_DENSE_LAYERS == ("conv1",)
+    assert "conv1" not in {layer.layer.name for layer in magnitude_70.layers if hasattr(layer, "pruning_vars")}
+    np.testing.assert_array_equal(
+        strip_pruning(magnitude_70).get_layer("conv1").get_weights()[0], tiny_model.get_layer("conv1").get_weights()[0]
+    )
+    everything = measure_sparsity(magnitude_prune(tiny_model, 0.7, dense_layers=()))
+    (stem,) = [w for w in everything.layers if w.layer == "conv1" and w.weight == "kernel"]
+    assert stem.zeros == expected_zeros(stem.size, 0.7)
+    assert everything.prunable_sparsity > measure_sparsity(magnitude_70).prunable_sparsity
 
 
 def test_magnitude_leaves_depthwise_and_batchnorm_dense(magnitude_70):
@@ -127,7 +144,7 @@ def test_filters_kept_rounds_and_keeps_one():
 
 
 def test_select_filters_matches_an_l1_reference(tiny_model):
-    kept = select_filters(tiny_model, 0.7)
+    kept = select_filters(tiny_model, 0.7, criterion="l1")
     for block in (1, 7, 13):
         kernel = tiny_model.get_layer(f"conv_pw_{block}").get_weights()[0]
         l1 = np.array([np.abs(kernel[..., j]).sum() for j in range(kernel.shape[-1])])
@@ -139,8 +156,76 @@ def test_select_filters_matches_an_l1_reference(tiny_model):
         assert np.all(l1[np.setdiff1d(np.arange(len(l1)), chosen)] <= threshold)
 
 
+@pytest.fixture(scope="module")
+def calibrated_model(tiny_model, samples):
+    """``tiny_model`` with BatchNorm statistics re-estimated on ``samples``: with its random moving
+    statistics the last block's ReLU6 outputs are constant on them (zero variance everywhere)."""
+    from pipeline.recalibrate import recalibrate_batchnorm
+
+    return recalibrate_batchnorm(tiny_model, samples)
+
+
+def _contribution_reference(model, images, block):
+    """Plain reference of the measured contribution of ``conv_pw_<block>``'s filters."""
+    if block < MOBILENET_V1_BLOCKS:
+        carrier, consumer = f"conv_dw_{block + 1}_relu", f"conv_pw_{block + 1}"
+    else:
+        carrier, consumer = "global_average_pooling2d", "conv_preds"
+    carrier = next(layer.name for layer in model.layers if layer.name.startswith(carrier))
+    probe = keras.Model(model.inputs, [model.get_layer(carrier).output, model.get_layer(consumer).output])
+    a, z = (v.numpy().astype(np.float64) for v in probe(images, training=False))
+    var_a = a.reshape(-1, a.shape[-1]).var(axis=0)
+    var_z = z.reshape(-1, z.shape[-1]).var(axis=0)
+    assert var_a.max() > 0 and var_z.min() > 0, "degenerate test model"
+    w = model.get_layer(consumer).get_weights()[0][0, 0].astype(np.float64)
+    return np.array([var_a[k] * np.sum(w[k] ** 2 / var_z) for k in range(len(var_a))])
+
+
+@pytest.mark.parametrize("block", [3, MOBILENET_V1_BLOCKS])
+def test_contribution_scores_match_a_reference(calibrated_model, samples, block):
+    scores = filter_scores(calibrated_model, "contribution", samples)[f"conv_pw_{block}"]
+    np.testing.assert_allclose(scores, _contribution_reference(calibrated_model, samples, block), rtol=1e-4)
+
+
+@pytest.mark.parametrize("statistics", ["measured", "estimated"])
+def test_contribution_keeps_what_the_next_layer_reads_not_the_largest_kernel(calibrated_model, samples, statistics):
+    """A filter whose channel is switched off after the next depthwise conv (its BatchNorm gamma 0,
+    beta -1: ReLU6 gives 0) carries nothing, however large its kernel; a filter whose channel the next
+    pointwise layer weighs 30 times more carries the most, however small its kernel."""
+    model = keras.models.clone_model(calibrated_model)
+    model.set_weights(calibrated_model.get_weights())
+    for block, consumer in ((3, "conv_pw_4"), (MOBILENET_V1_BLOCKS, "conv_preds")):
+        l1 = np.abs(model.get_layer(f"conv_pw_{block}").get_weights()[0]).sum(axis=(0, 1, 2))
+        dead, loud = int(np.argmax(l1)), int(np.argmin(l1))
+        if block < MOBILENET_V1_BLOCKS:
+            gamma, beta, mean, var = model.get_layer(f"conv_dw_{block + 1}_bn").get_weights()
+            gamma[dead], beta[dead] = 0.0, -1.0
+            model.get_layer(f"conv_dw_{block + 1}_bn").set_weights([gamma, beta, mean, var])
+        else:
+            gamma, beta, mean, var = model.get_layer(f"conv_pw_{block}_bn").get_weights()
+            gamma[dead], beta[dead] = 0.0, -1.0
+            model.get_layer(f"conv_pw_{block}_bn").set_weights([gamma, beta, mean, var])
+        weights = model.get_layer(consumer).get_weights()
+        weights[0][0, 0, loud] *= 30.0
+        model.get_layer(consumer).set_weights(weights)
+        images = samples if statistics == "measured" else None
+        scores = filter_scores(model, "contribution", images)[f"conv_pw_{block}"]
+        assert scores[dead] == pytest.approx(0.0, abs=1e-9) and scores[loud] == scores.max()
+        kept = select_filters(model, 0.5, images=images)[f"conv_pw_{block}"]
+        assert loud in kept and dead not in kept
+        l1_kept = select_filters(model, 0.5, criterion="l1")[f"conv_pw_{block}"]
+        assert dead in l1_kept and loud not in l1_kept  # what the L1 norm would have kept
+
+
+def test_unknown_filter_criterion_is_refused(tiny_model):
+    assert FILTER_CRITERIA[0] == "contribution"
+    with pytest.raises(ValueError, match="'l2'"):
+        select_filters(tiny_model, 0.5, criterion="l2")
+
+
+@pytest.mark.parametrize("statistics", ["measured", "estimated"])
 @pytest.mark.parametrize("pf", EXACT_FACTORS, ids=lambda pf: f"pf={round(pf * 100)}-filter")
-def test_filter_prune_equals_dense_model_with_deleted_channels_zeroed(tiny_model, samples, pf):
+def test_filter_prune_equals_dense_model_with_deleted_channels_zeroed(tiny_model, samples, pf, statistics):
     """The pruned model is the dense model whose deleted channels' BN gamma and beta are 0.
 
     With gamma = beta = 0 a channel's BN output is 0 whatever its moving mean and
@@ -149,13 +234,14 @@ def test_filter_prune_equals_dense_model_with_deleted_channels_zeroed(tiny_model
     sqrt(var + eps)) != 0, so its gamma and beta are zeroed as well (the channel
     is deleted there too).
     """
+    images = samples[:32] if statistics == "measured" else None
     before = weights_of(tiny_model)
-    pruned = filter_prune(tiny_model, pf)
+    pruned = filter_prune(tiny_model, pf, images=images)
     assert_same_weights(before, tiny_model)
 
     reference = keras.models.clone_model(tiny_model)
     reference.set_weights(tiny_model.get_weights())
-    for block, kept in enumerate(select_filters(tiny_model, pf).values(), start=1):
+    for block, kept in enumerate(select_filters(tiny_model, pf, images=images).values(), start=1):
         width = tiny_model.get_layer(f"conv_pw_{block}").filters
         deleted = np.setdiff1d(np.arange(width), kept)
         bn_names = [f"conv_pw_{block}_bn"] + ([f"conv_dw_{block + 1}_bn"] if block < MOBILENET_V1_BLOCKS else [])
