@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 # fixtures.tfenv first: it refuses to start without TF_USE_LEGACY_KERAS=1, which tfmot
 # would otherwise set by itself, too late for a Keras 3 already imported.
-from fixtures.tfenv import keras  # isort: skip
+from fixtures.tfenv import keras, tf  # isort: skip
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry, pruning_wrapper
 
@@ -369,11 +369,28 @@ def _measured_variances(model: keras.Model, images) -> list[tuple[np.ndarray, np
     x = np.asarray(images, dtype=np.float32)
     if x.ndim != 4 or len(x) == 0:
         raise ValueError(f"filter statistics need a non-empty batch of images [N, H, W, C], got shape {x.shape}")
-    batches = [[o.numpy() for o in probe(x[s : s + STATISTICS_BATCH_SIZE], training=False)]
-               for s in range(0, len(x), STATISTICS_BATCH_SIZE)]
-    values = [np.concatenate(parts) for parts in zip(*batches)]
-    variance = [v.reshape(-1, v.shape[-1]).astype(np.float64).var(axis=0) for v in values]
+    # Each output is reduced per batch where TensorFlow computed it (count, mean, sum of squared
+    # deviations per channel) and the batches are merged in float64 (Chan et al.'s pairwise update):
+    # copying the 26 feature maps of 512 images out as float64 arrays (~550 MB) cost more than the pass.
+    totals: list[tuple[float, np.ndarray, np.ndarray]] | None = None
+    for start in range(0, len(x), STATISTICS_BATCH_SIZE):
+        parts = []
+        for output in probe(x[start : start + STATISTICS_BATCH_SIZE], training=False):
+            flat = tf.reshape(output, (-1, output.shape[-1]))
+            mean = tf.reduce_mean(flat, axis=0)
+            squares = tf.reduce_sum(tf.square(flat - mean), axis=0)
+            parts.append((float(flat.shape[0]), mean.numpy().astype(np.float64), squares.numpy().astype(np.float64)))
+        totals = parts if totals is None else [_merge_moments(a, b) for a, b in zip(totals, parts)]
+    variance = [squares / count for count, _mean, squares in totals]
     return [(variance[2 * i], variance[2 * i + 1]) for i in range(len(taps))]
+
+
+def _merge_moments(a: tuple[float, np.ndarray, np.ndarray], b: tuple[float, np.ndarray, np.ndarray]):
+    """(count, mean, sum of squared deviations) of two samples pooled."""
+    (n_a, mean_a, m2_a), (n_b, mean_b, m2_b) = a, b
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    return n, mean_a + delta * (n_b / n), m2_a + m2_b + delta**2 * (n_a * n_b / n)
 
 
 def _estimated_variances(model: keras.Model) -> list[tuple[np.ndarray, np.ndarray]]:

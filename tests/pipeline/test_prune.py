@@ -187,6 +187,19 @@ def test_contribution_scores_match_a_reference(calibrated_model, samples, block)
     np.testing.assert_allclose(scores, _contribution_reference(calibrated_model, samples, block), rtol=1e-4)
 
 
+def test_contribution_statistics_pooled_over_batches_equal_one_batch(calibrated_model, samples, monkeypatch):
+    """The per-channel moments are reduced per batch and merged (Chan's update): two batches (the
+    second shorter) give the scores of one batch of all the images."""
+    import pipeline.prune
+
+    assert pipeline.prune.STATISTICS_BATCH_SIZE >= len(samples) > 3
+    whole = filter_scores(calibrated_model, "contribution", samples)
+    monkeypatch.setattr(pipeline.prune, "STATISTICS_BATCH_SIZE", len(samples) // 2 + 1)
+    pooled = filter_scores(calibrated_model, "contribution", samples)
+    for name in whole:
+        np.testing.assert_allclose(pooled[name], whole[name], rtol=1e-5, err_msg=name)
+
+
 @pytest.mark.parametrize("statistics", ["measured", "estimated"])
 def test_contribution_keeps_what_the_next_layer_reads_not_the_largest_kernel(calibrated_model, samples, statistics):
     """A filter whose channel is switched off after the next depthwise conv (its BatchNorm gamma 0,
