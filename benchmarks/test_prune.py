@@ -14,14 +14,14 @@ CASES = [(pf, method) for pf in PAPER_PRUNING_FACTORS for method in PRUNING_METH
 @pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
 def test_prune(benchmark, preset, chain, pf, method):
     from pipeline.accounting import account
-    from pipeline.prune import filter_prune, magnitude_prune, measure_sparsity
+    from pipeline.prune import measure_sparsity, prune
 
-    prune = {"magnitude": magnitude_prune, "filter": filter_prune}[method]
     # Filter pruning ranks filters by channel variances measured on the unlabelled images BatchNorm
-    # re-estimation uses (pipeline/prune.py select_filters): that inference pass is timed with it.
-    kwargs = {"images": chain.recalibration_images()} if method == "filter" else {}
+    # re-estimation uses (pipeline/prune.py select_filters): that inference pass is timed with it;
+    # magnitude pruning ignores them. The same call as the chain's untimed one.
     pruned = benchmark.pedantic(
-        prune, args=(chain.base, pf), kwargs=kwargs, rounds=preset.rounds.prune_rounds, iterations=1, warmup_rounds=0
+        prune, args=(chain.base, pf, method), kwargs={"images": chain.recalibration_images()},
+        rounds=preset.rounds.prune_rounds, iterations=1, warmup_rounds=0,
     )
     chain.remember_pruned(pf, method, pruned)
 
