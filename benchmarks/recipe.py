@@ -64,6 +64,9 @@ def main(argv=None) -> int:
     parser.add_argument("--distill", action="append",
                         help="WEIGHT:TEMPERATURE of the loss (label share, distillation temperature), or none "
                              "for labels only; repeatable (default: the preset's)")
+    parser.add_argument("--schedule", action="append", choices=("constant", "cosine"),
+                        help="learning-rate schedule, repeatable (default: the preset's)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="fine-tuning seeds (default: the preset's)")
     args = parser.parse_args(argv)
 
@@ -97,13 +100,17 @@ def main(argv=None) -> int:
     for method in args.method or ["magnitude"]:
         for pf in args.pf or [0.7]:
             start = recalibrate_batchnorm(prune(base, pf, method, images=images), images)
-            for (batch, epochs), (weight, temperature) in [
-                    (r, d) for r in recipes or [(preset.finetune_batch_size, preset.finetune_epochs)] for d in losses]:
+            for (batch, epochs), (weight, temperature), schedule in [
+                    (r, d, s) for r in recipes or [(preset.finetune_batch_size, preset.finetune_epochs)] for d in losses
+                    for s in args.schedule or [preset.finetune_lr_schedule]]:
                 after = []
-                name = f"{batch}x{epochs} " + ("labels" if weight >= 1 else f"distill {weight:g}:{temperature:g}")
+                name = (f"{batch}x{epochs} " + ("labels" if weight >= 1 else f"distill {weight:g}:{temperature:g}")
+                        + f" lr {args.lr or preset.finetune_learning_rate:g} {schedule}")
                 for seed in seeds:
                     setting = dataclasses.replace(preset, finetune_batch_size=batch, finetune_epochs=epochs, seed=seed,
-                                                  finetune_label_weight=weight, finetune_temperature=temperature)
+                                                  finetune_label_weight=weight, finetune_temperature=temperature,
+                                                  finetune_lr_schedule=schedule,
+                                                  finetune_learning_rate=args.lr or preset.finetune_learning_rate)
                     job = FinetuneJob(start, dataset, setting, teacher=teacher)
                     began = time.process_time()
                     job.train(progress=False)
@@ -112,8 +119,9 @@ def main(argv=None) -> int:
                     after.append(result.top1_after)
                     print(f"{method} pf {pf:g} {name} seed {seed}: top-1 {result.top1_before:.3f} -> "
                           f"{result.top1_after:.3f}, {cpu:.1f} s CPU ({result.steps} steps)", flush=True)
+                spread = f", SD {statistics.stdev(after):.3f}, range {min(after):.3f}-{max(after):.3f}" if len(after) > 1 else ""
                 print(f"{method} pf {pf:g} {name}: mean top-1 after {statistics.mean(after):.3f} "
-                      f"over {len(after)} seed(s)", flush=True)
+                      f"over {len(after)} seed(s){spread}", flush=True)
     return 0
 
 

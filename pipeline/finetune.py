@@ -107,9 +107,18 @@ def _dropout_rate(model: keras.Model) -> float | None:
     return None
 
 
-def make_optimizer(learning_rate: float):
-    """Adam with Keras' defaults, as fused ops (see the module's docstring)."""
-    return keras.optimizers.legacy.Adam(learning_rate=learning_rate)
+def make_optimizer(learning_rate: float, schedule: str = "constant", steps: int = 1):
+    """Adam with Keras' defaults, as fused ops (see the module's docstring), at ``learning_rate``
+    throughout (``schedule="constant"``) or decayed along a cosine to 0 after ``steps`` steps
+    (``"cosine"``: computed in the compiled step from the optimizer's step count)."""
+    if schedule == "constant":
+        return keras.optimizers.legacy.Adam(learning_rate=learning_rate)
+    if schedule == "cosine":
+        if steps < 1:
+            raise ValueError(f"a cosine learning-rate schedule needs steps >= 1, got {steps!r}")
+        decayed = keras.optimizers.schedules.CosineDecay(initial_learning_rate=learning_rate, decay_steps=steps)
+        return keras.optimizers.legacy.Adam(learning_rate=decayed)
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; known: constant, cosine")
 
 
 def distillation_loss(labels, student, teacher, *, label_weight: float, temperature: float):
@@ -187,7 +196,9 @@ class FinetuneJob:
         # The copy computes what ``model`` computes (same weights; a stripped kernel already holds
         # its mask's zeros), so a top-1 the caller measured on ``model`` is this one's too.
         self.top1_before = self._evaluate(self.model) if top1_before is None else top1_before
-        self._optimizer = make_optimizer(preset.finetune_learning_rate)
+        #: Training steps the epochs take (the cosine schedule reaches 0 at the last).
+        self.total_steps = preset.finetune_epochs * math.ceil(len(dataset.y_train) / preset.finetune_batch_size)
+        self._optimizer = make_optimizer(preset.finetune_learning_rate, preset.finetune_lr_schedule, self.total_steps)
         # Slots (m, v) now, outside the timed training; the legacy optimizer's build.
         self._optimizer._create_all_weights(self.model.trainable_variables)
         self._loss = keras.losses.SparseCategoricalCrossentropy()

@@ -125,6 +125,55 @@ def test_fused_adam_follows_keras_adam():
     np.testing.assert_allclose(finals[0], finals[1], rtol=1e-5, atol=1e-7)
 
 
+def test_cosine_schedule_decays_the_step_to_zero_at_the_last_step():
+    """With ``schedule="cosine"`` the fused Adam's steps shrink along a cosine: the first step moves a
+    variable like the constant rate's first step, the step at ``steps`` (and after) moves it by 0."""
+    from fixtures.tfenv import tf
+    from pipeline.finetune import make_optimizer
+
+    def moves(optimizer, count):
+        variable = tf.Variable(np.ones(4, dtype=np.float32))
+        out = []
+        for _ in range(count):
+            before = variable.numpy().copy()
+            optimizer.apply_gradients([(tf.constant(np.full(4, 0.5, dtype=np.float32)), variable)])
+            out.append(float(np.abs(variable.numpy() - before).max()))
+        return out
+
+    constant, cosine = moves(make_optimizer(1e-3), 6), moves(make_optimizer(1e-3, "cosine", steps=4), 6)
+    assert cosine[0] == pytest.approx(constant[0], rel=1e-4)  # the same first step (Adam: ~lr)
+    assert cosine[0] > cosine[1] > cosine[2] > cosine[3] > 0  # shrinking
+    assert cosine[4] == cosine[5] == 0  # the rate is 0 from step `steps` on
+    assert max(constant) == pytest.approx(min(constant), rel=1e-3)
+
+
+def test_unknown_schedules_are_refused_by_name():
+    import dataclasses
+
+    from fixtures.presets import get_preset
+    from pipeline.finetune import make_optimizer
+
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        make_optimizer(1e-3, "step", steps=10)
+    with pytest.raises(ValueError, match="needs steps >= 1, got 0"):
+        make_optimizer(1e-3, "cosine", steps=0)
+    with pytest.raises(ValueError, match="'quick': finetune_lr_schedule must be one of constant, cosine, got 'linear'"):
+        dataclasses.replace(get_preset("quick"), finetune_lr_schedule="linear")
+    assert get_preset("quick").finetune_lr_schedule == "constant"  # the study's
+
+
+def test_a_cosine_job_reaches_zero_rate_at_its_last_step(tiny_model, tiny_dataset, tiny_teacher, preset):
+    import dataclasses
+
+    from pipeline.finetune import FinetuneJob
+
+    setting = dataclasses.replace(preset, finetune_lr_schedule="cosine")
+    job = FinetuneJob(filter_prune(tiny_model, PF), tiny_dataset, setting, teacher=tiny_teacher)
+    job.train(progress=False)
+    assert job.result().steps == job.total_steps
+    assert float(job._optimizer._decayed_lr("float32")) == pytest.approx(0.0, abs=1e-9)
+
+
 def _distillation_reference(labels, student, teacher, label_weight, temperature):
     """Plain numpy: a*CE + (1-a)*T^2*KL(softmax(log t / T) || softmax(log s / T)), batch mean."""
     def soft(p):
