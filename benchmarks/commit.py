@@ -215,6 +215,31 @@ class SessionResults:
             machine_info.setdefault("continuum", {})["session"] = self.record
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo):
+        """Keep the interrupt path whole when pytest cannot describe where the signal landed.
+
+        The terminal reporter renders the interrupt's traceback here. On Python 3.11 a frame
+        interrupted at an instruction without a line number has ``tb_lineno`` None, and pytest's
+        rendering then fails (``TypeError: unsupported operand type(s) for -: 'NoneType' and 'int'``,
+        pytest-xdist#1196). Raised from this hook, that error skips the rest of pytest's
+        interrupt handling and ends the process with exit 1 instead of 2 or 143 (seen once in
+        ``tests/test_results_file.py``, SIGTERM during collection). So an error of the renderers
+        is replaced by a one-line description of the interrupt, and the session ends as usual."""
+        try:
+            return (yield)
+        except Exception as error:  # noqa: BLE001 -- any renderer failure; the interrupt itself goes on
+            from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTraceback
+
+            where = ReprFileLocation(path="<interrupted>", lineno=0, message=excinfo.exconly())
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter._keyboardinterrupt_memo = ReprExceptionInfo(
+                    reprtraceback=ReprTraceback([], None, "short"), reprcrash=where)
+            _say(self.config, f"continuum-bench: the interrupt's traceback could not be rendered "
+                              f"({type(error).__name__}: {error}); the session ends as interrupted")
+            return None
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int):
         """Judge before pytest-benchmark writes anything; commit or discard after it has."""
         self._finishing = True

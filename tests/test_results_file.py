@@ -157,3 +157,72 @@ def test_a_run_its_memory_limit_killed_is_named_at_the_next_start(previous_run, 
     assert f"the previous session (pid {s.proc.pid}, profile device" in after.log
     assert not group.exists()
     previous_run.assert_untouched(after.log)
+
+
+class _Reporter:
+    def __init__(self):
+        self.lines: list[str] = []
+        self._keyboardinterrupt_memo = None
+
+    def ensure_newline(self):
+        pass
+
+    def write_line(self, line, **_):
+        self.lines.append(line)
+
+
+class _Config:
+    def __init__(self, reporter):
+        self.pluginmanager = type("PM", (), {"get_plugin": staticmethod(lambda name: reporter)})()
+
+    def getoption(self, name, default=None):
+        return "device" if name == "profile" else default
+
+
+def _interrupt():
+    from _pytest._code import ExceptionInfo
+
+    from benchmarks.commit import Terminated
+
+    try:
+        raise Terminated("SIGTERM received: the session stops as after Ctrl-C")
+    except Terminated:
+        return ExceptionInfo.from_current()
+
+
+def test_an_interrupt_pytest_cannot_render_still_ends_the_session_as_interrupted():
+    """Python 3.11 can leave ``tb_lineno`` None in an interrupted frame, and pytest's terminal reporter
+    then raises TypeError from ``pytest_keyboard_interrupt``, which ended a SIGTERM'd session with exit 1.
+    The plugin's wrapper takes that error and leaves a memo the reporter's summary can print."""
+    import io
+
+    from _pytest._io import TerminalWriter
+
+    from benchmarks.commit import SessionResults
+
+    reporter = _Reporter()
+    plugin = SessionResults(_Config(reporter), None, None, None)
+    excinfo = _interrupt()
+    hook = plugin.pytest_keyboard_interrupt(excinfo)
+    next(hook)  # the terminal reporter's own implementation runs here, and fails:
+    with pytest.raises(StopIteration):
+        hook.throw(TypeError("unsupported operand type(s) for -: 'NoneType' and 'int'"))
+    memo = reporter._keyboardinterrupt_memo
+    assert memo.reprcrash.message == "benchmarks.commit.Terminated: SIGTERM received: the session stops as after Ctrl-C"
+    out = io.StringIO()
+    memo.reprcrash.toterminal(TerminalWriter(out))  # what the reporter's summary prints
+    assert "Terminated: SIGTERM received" in out.getvalue()
+    assert reporter.lines == ["continuum-bench: the interrupt's traceback could not be rendered (TypeError: "
+                              "unsupported operand type(s) for -: 'NoneType' and 'int'); the session ends as interrupted"]
+
+
+def test_an_interrupt_pytest_renders_is_left_alone():
+    from benchmarks.commit import SessionResults
+
+    reporter = _Reporter()
+    reporter._keyboardinterrupt_memo = "the reporter's own"
+    hook = SessionResults(_Config(reporter), None, None, None).pytest_keyboard_interrupt(_interrupt())
+    next(hook)
+    with pytest.raises(StopIteration):
+        hook.send(None)
+    assert reporter._keyboardinterrupt_memo == "the reporter's own" and reporter.lines == []
