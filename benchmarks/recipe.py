@@ -54,6 +54,8 @@ def parse_distill(text: str) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
+    from fixtures.presets import FINETUNE_LR_SCHEDULES
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.recipe", description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", help="preset (default: quick)")
     parser.add_argument("--pf", type=float, action="append", help="pruning factor, repeatable (default: 0.7)")
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
     parser.add_argument("--distill", action="append",
                         help="WEIGHT:TEMPERATURE of the loss (label share, distillation temperature), or none "
                              "for labels only; repeatable (default: the preset's)")
-    parser.add_argument("--schedule", action="append", choices=("constant", "cosine"),
+    parser.add_argument("--schedule", action="append", choices=FINETUNE_LR_SCHEDULES,
                         help="learning-rate schedule, repeatable (default: the preset's)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="fine-tuning seeds (default: the preset's)")
@@ -97,6 +99,7 @@ def main(argv=None) -> int:
           f"({len(dataset.y_test)} test images)")
     images = recalibration_sample(dataset.x_train, preset.bn_recalibration_samples, preset.seed)
     seeds = args.seeds or [preset.seed]
+    lr = preset.finetune_learning_rate if args.lr is None else args.lr
     for method in args.method or ["magnitude"]:
         for pf in args.pf or [0.7]:
             start = recalibrate_batchnorm(prune(base, pf, method, images=images), images)
@@ -105,12 +108,12 @@ def main(argv=None) -> int:
                     for s in args.schedule or [preset.finetune_lr_schedule]]:
                 after = []
                 name = (f"{batch}x{epochs} " + ("labels" if weight >= 1 else f"distill {weight:g}:{temperature:g}")
-                        + f" lr {args.lr or preset.finetune_learning_rate:g} {schedule}")
+                        + f" lr {lr:g} {schedule}")
                 for seed in seeds:
                     setting = dataclasses.replace(preset, finetune_batch_size=batch, finetune_epochs=epochs, seed=seed,
                                                   finetune_label_weight=weight, finetune_temperature=temperature,
                                                   finetune_lr_schedule=schedule,
-                                                  finetune_learning_rate=args.lr or preset.finetune_learning_rate)
+                                                  finetune_learning_rate=lr)
                     job = FinetuneJob(start, dataset, setting, teacher=teacher)
                     began = time.process_time()
                     job.train(progress=False)

@@ -72,7 +72,7 @@ from fixtures.tfenv import keras, tf  # isort: skip
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
 from fixtures.model import top1_accuracy as top1  # top-1 [fraction]; re-exported as pipeline.finetune.top1
-from fixtures.presets import Preset
+from fixtures.presets import FINETUNE_LR_SCHEDULES, Preset
 from pipeline.prune import DROPOUT_LAYER, copy_model, is_pruning_wrapped, strip_pruning
 
 #: Images per forward pass when validating (inference only, no effect on the result).
@@ -118,7 +118,7 @@ def make_optimizer(learning_rate: float, schedule: str = "constant", steps: int 
             raise ValueError(f"a cosine learning-rate schedule needs steps >= 1, got {steps!r}")
         decayed = keras.optimizers.schedules.CosineDecay(initial_learning_rate=learning_rate, decay_steps=steps)
         return keras.optimizers.legacy.Adam(learning_rate=decayed)
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; known: constant, cosine")
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; known: {', '.join(FINETUNE_LR_SCHEDULES)}")
 
 
 def distillation_loss(labels, student, teacher, *, label_weight: float, temperature: float):
