@@ -6,6 +6,11 @@ it untimed only when the producing case did not run (``-k`` selections). So
 accuracy never needs a second fine-tuning, and the inference cases run the
 models the timed operations produced.
 
+The BatchNorm re-estimation and the fine-tuning change the model they start
+from in place, as a device would, instead of copying it (a copy of a quick
+model cost ~0.4 s, inside the re-estimation's timing): the chain hands that
+model over (``hand_over_*``) after measuring its top-1, and forgets it.
+
 Fine-tuning starts from the BatchNorm-recalibrated model (the pruned weights
 with moving statistics re-estimated on the training images, labels unused):
 pruning in one shot leaves statistics that put inference-mode accuracy at chance,
@@ -68,6 +73,15 @@ class ModelChain:
     def remember_pruned(self, pf: float, method: str, model: Any) -> None:
         self._pruned[self.key(pf, method)] = Step(model, timed=True)
 
+    def hand_over_pruned(self, pf: float, method: str) -> Any:
+        """The pruned model of (pf, method), given away to a step that changes it in place (the
+        BatchNorm re-estimation): its top-1 as pruned is measured first, and the chain forgets
+        it, so a later :meth:`pruned` prunes again (untimed) instead of returning a changed model."""
+        self.top1_pruned(pf, method)
+        model = self.pruned(pf, method)
+        del self._pruned[self.key(pf, method)]
+        return model
+
     def recalibration_images(self) -> Any:
         """The unlabelled images BatchNorm statistics are re-estimated on (labels never read)."""
         if self._recalibration_images is None:
@@ -90,6 +104,14 @@ class ModelChain:
 
     def remember_recalibrated(self, pf: float, method: str, model: Any) -> None:
         self._recalibrated[self.key(pf, method)] = Step(model, timed=True)
+
+    def hand_over_recalibrated(self, pf: float, method: str) -> Any:
+        """The re-estimated model of (pf, method), given away to the fine-tuning that trains it in
+        place; as :meth:`hand_over_pruned` (its top-1 is measured first, the chain forgets it)."""
+        self.top1_recalibrated(pf, method)
+        model = self.recalibrated(pf, method)
+        del self._recalibrated[self.key(pf, method)]
+        return model
 
     def top1_recalibrated(self, pf: float, method: str) -> float:
         """Test top-1 of the re-estimated model of (pf, method) [fraction], measured once: the

@@ -20,14 +20,19 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     from pipeline.finetune import FinetuneJob
     from pipeline.prune import measure_sparsity
 
-    start = chain.recalibrated(pf, method)
     top1_start = chain.top1_recalibrated(pf, method)  # measured once, by the BatchNorm case
     teacher = chain.teacher()  # the full model's outputs for distillation: computed once, cached on disk
+    rounds = preset.rounds.finetune_rounds
     jobs = []
+    start = chain.recalibrated(pf, method) if rounds > 1 else None
 
-    def setup():  # copy, top-1 before, optimizer state: outside the timed region
-        jobs.append(FinetuneJob(start, dataset, preset, teacher=teacher, top1_before=top1_start,
-                                evaluate=chain.evaluate))
+    def setup():  # stripping or copying, optimizer state: outside the timed region
+        # The last round trains the chain's model itself (handed over: nothing reads it after,
+        # its top-1 is recorded); earlier rounds train copies of it.
+        last = len(jobs) == rounds - 1
+        model = chain.hand_over_recalibrated(pf, method) if last else start
+        jobs.append(FinetuneJob(model, dataset, preset, teacher=teacher, top1_before=top1_start,
+                                evaluate=chain.evaluate, copy=not last))
         return (jobs[-1],), {}
 
     with live_output(request.config):

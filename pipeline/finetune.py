@@ -59,6 +59,7 @@ process-wide) so a run is repeatable.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -77,6 +78,25 @@ from pipeline.prune import DROPOUT_LAYER, copy_model, is_pruning_wrapped, strip_
 
 #: Images per forward pass when validating (inference only, no effect on the result).
 VALIDATION_BATCH_SIZE = 256
+
+
+@contextlib.contextmanager
+def without_graph_rewrites():
+    """Run the block with TensorFlow's graph optimizer (Grappler's meta-optimizer) off, then
+    restore the option as it was.
+
+    The training step is a graph run a few dozen times: Grappler rewrote it on its first call
+    for 0.21-0.25 s of a 0.4-0.6 s first step (quick, pf 70 %, magnitude and filter, 1 and 2
+    threads), and the steps after it were no faster (magnitude 116-126 against 121-129 ms per
+    step of 64 on one core) and the loss bit for bit the same after 21 steps. The option is
+    part of every function call's configuration, so it holds for the graphs the block runs
+    and no others: the inference runners' graphs keep the rewrites."""
+    previous = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": previous})
 
 
 @dataclass(frozen=True)
@@ -164,14 +184,15 @@ def _checked_teacher(teacher, dataset, preset: Preset, classes: int) -> np.ndarr
 class FinetuneJob:
     """One fine-tuning, split so a benchmark can time the training alone.
 
-    ``FinetuneJob(model, dataset, preset)`` copies the model, measures its top-1
-    and creates the optimizer's state (setup); :meth:`train` builds the training
+    ``FinetuneJob(model, dataset, preset)`` copies the model (a tfmot-wrapped one is
+    stripped into a new model; ``copy=False`` trains an unwrapped ``model`` itself),
+    measures its top-1 and creates the optimizer's state (setup); :meth:`train` builds the training
     step's graph and runs the epochs (the operation); :meth:`result` measures the
     top-1 after and returns the :class:`FinetuneResult`. :func:`finetune` does all three.
     """
 
     def __init__(self, model: keras.Model, dataset, preset: Preset, teacher: np.ndarray | None = None, *,
-                 top1_before: float | None = None, evaluate=None) -> None:
+                 top1_before: float | None = None, evaluate=None, copy: bool = True) -> None:
         keras.utils.set_random_seed(preset.seed)
         #: ``evaluate(model) -> top-1 on the test split``: default :func:`top1`; the benchmarks pass
         #: ``fixtures.memo.cached_top1`` (the same figure, not recomputed for a model met before).
@@ -192,7 +213,9 @@ class FinetuneJob:
                         self._masks.append((target, tf.constant(mask.numpy(), dtype=target.dtype)))
             self._apply_masks()
         else:
-            self.model = copy_model(model)
+            # copy=False: the caller hands ``model`` over and the job trains it itself (a copy of a
+            # quick model costs ~0.4 s; the benchmark's chain has no further use for it).
+            self.model = copy_model(model) if copy else model
         # The copy computes what ``model`` computes (same weights; a stripped kernel already holds
         # its mask's zeros), so a top-1 the caller measured on ``model`` is this one's too.
         self.top1_before = self._evaluate(self.model) if top1_before is None else top1_before
@@ -259,6 +282,14 @@ class FinetuneJob:
         batch = preset.finetune_batch_size
         history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
         start = time.perf_counter()
+        with without_graph_rewrites():
+            self._run_epochs(x, y, batch, history, progress)
+        self._seconds = time.perf_counter() - start
+        self._history = history
+        return self._seconds
+
+    def _run_epochs(self, x, y, batch: int, history: dict[str, list[float]], progress: bool) -> None:
+        preset = self.preset
         step = self.build_train_step()
         for epoch in range(preset.finetune_epochs):
             began = time.perf_counter()
@@ -288,9 +319,6 @@ class FinetuneJob:
                     file=sys.stdout,
                     flush=True,
                 )
-        self._seconds = time.perf_counter() - start
-        self._history = history
-        return self._seconds
 
     def result(self) -> FinetuneResult:
         """The fine-tuned model with its top-1 before and after (on the test split)."""

@@ -84,6 +84,54 @@ def test_finetune_filter_pruned_and_full_models(tiny_model, tiny_dataset, preset
     assert result.top1_before == pytest.approx(top1(model, tiny_dataset.x_test, tiny_dataset.y_test))
 
 
+def test_a_handed_over_model_is_trained_itself_and_a_wrapped_one_stays_untouched(tiny_model, tiny_dataset,
+                                                                                  tiny_teacher, preset):
+    """``copy=False``: a plain model is the job's model (no copy) and ends fine-tuned; a
+    tfmot-wrapped one is stripped into a new model whatever ``copy`` says, and kept as it was."""
+    from pipeline.finetune import FinetuneJob
+
+    model = filter_prune(tiny_model, PF)
+    before = weights_of(model)
+    job = FinetuneJob(model, tiny_dataset, preset, teacher=tiny_teacher, copy=False)
+    assert job.model is model
+    job.train(progress=False)
+    assert job.result().model is model
+    changed = [a for a, b in zip(before, weights_of(model)) if not np.array_equal(a, b)]
+    assert changed, "the handed-over model was not trained"
+
+    wrapped = magnitude_prune(tiny_model, PF)
+    kept = weights_of(wrapped)
+    stripped = FinetuneJob(wrapped, tiny_dataset, preset, teacher=tiny_teacher, copy=False)
+    assert stripped.model is not wrapped and not is_pruning_wrapped(stripped.model)
+    stripped.train(progress=False)
+    assert_same_weights(kept, wrapped)
+
+
+def test_training_runs_without_graph_rewrites_and_restores_the_option(tiny_model, tiny_dataset, tiny_teacher,
+                                                                      preset, monkeypatch):
+    """The training step's graph runs with Grappler's meta-optimizer off; the option is back as it
+    was afterwards, also when training fails."""
+    from fixtures.tfenv import tf
+    from pipeline.finetune import FinetuneJob
+
+    def meta_off() -> bool:
+        return tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+
+    assert not meta_off()
+    job = FinetuneJob(filter_prune(tiny_model, PF), tiny_dataset, preset, teacher=tiny_teacher)
+    seen = []
+    build = job.build_train_step
+    monkeypatch.setattr(job, "build_train_step", lambda: seen.append(meta_off()) or build())
+    job.train(progress=False)
+    assert seen == [True] and not meta_off()
+
+    failing = FinetuneJob(filter_prune(tiny_model, PF), tiny_dataset, preset, teacher=tiny_teacher)
+    monkeypatch.setattr(failing, "build_train_step", lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(RuntimeError, match="boom"):
+        failing.train(progress=False)
+    assert not meta_off()
+
+
 def test_top1_against_a_numpy_reference(tiny_model, samples):
     probabilities = tiny_model(samples, training=False).numpy()
     labels = np.arange(len(samples)) % probabilities.shape[1]

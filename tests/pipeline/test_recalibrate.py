@@ -65,6 +65,24 @@ def test_several_passes_average_the_batch_statistics(tiny_model, tiny_dataset):
     np.testing.assert_allclose(batchnorm_layers(both)[0].get_weights()[2], (first + second) / 2, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["magnitude", "filter"])
+def test_in_place_gives_the_copy_s_statistics_whatever_the_model_held(tiny_model, tiny_dataset, method):
+    """``copy=False`` re-estimates the model itself, to the statistics a copy gets; again on the
+    already re-estimated model, the same ones (the first pass replaces what the layers held)."""
+    pruned = (magnitude_prune if method == "magnitude" else filter_prune)(tiny_model, PF)
+    images = np.asarray(tiny_dataset.x_train, dtype="float32")[:32]
+    copied = recalibrate_batchnorm(pruned, images, batch_size=16)
+    same = recalibrate_batchnorm(pruned, images, batch_size=16, copy=False)
+    assert same is pruned
+    expected = [layer.get_weights() for layer in batchnorm_layers(copied)]
+    for _ in range(2):  # once, then again from the re-estimated statistics
+        for layer, want in zip(batchnorm_layers(pruned), expected):
+            for got, ref in zip(layer.get_weights(), want):
+                np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+        recalibrate_batchnorm(pruned, images, batch_size=16, copy=False)
+    assert batchnorm_layers(pruned)[0].momentum == batchnorm_layers(copied)[0].momentum
+
+
 def test_bad_input_is_refused(tiny_model):
     with pytest.raises(ValueError, match="non-empty"):
         recalibrate_batchnorm(tiny_model, np.zeros((0, 32, 32, 3), dtype="float32"))
