@@ -77,10 +77,7 @@ class ModelChain:
         """The pruned model of (pf, method), given away to a step that changes it in place (the
         BatchNorm re-estimation): its top-1 as pruned is measured first, and the chain forgets
         it, so a later :meth:`pruned` prunes again (untimed) instead of returning a changed model."""
-        self.top1_pruned(pf, method)
-        model = self.pruned(pf, method)
-        del self._pruned[self.key(pf, method)]
-        return model
+        return self._hand_over(self._pruned, self.top1_pruned, self.pruned, pf, method)
 
     def recalibration_images(self) -> Any:
         """The unlabelled images BatchNorm statistics are re-estimated on (labels never read)."""
@@ -108,9 +105,12 @@ class ModelChain:
     def hand_over_recalibrated(self, pf: float, method: str) -> Any:
         """The re-estimated model of (pf, method), given away to the fine-tuning that trains it in
         place; as :meth:`hand_over_pruned` (its top-1 is measured first, the chain forgets it)."""
-        self.top1_recalibrated(pf, method)
-        model = self.recalibrated(pf, method)
-        del self._recalibrated[self.key(pf, method)]
+        return self._hand_over(self._recalibrated, self.top1_recalibrated, self.recalibrated, pf, method)
+
+    def _hand_over(self, steps: dict[tuple, Step], top1, model_of, pf: float, method: str) -> Any:
+        top1(pf, method)  # measured (or recalled) before the model changes
+        model = model_of(pf, method)
+        del steps[self.key(pf, method)]
         return model
 
     def top1_recalibrated(self, pf: float, method: str) -> float:
