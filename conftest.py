@@ -141,7 +141,7 @@ def _redirect_outputs(config: pytest.Config) -> None:
     if storage and storage.startswith("file://") and config.getoption("profile") != NO_PROFILE:
         # One history per profile *and* host: pytest-benchmark's own machine id
         # ("Linux-CPython-3.11-64bit") does not tell two hosts apart.
-        from reports.store import host_storage
+        from harness.contract import host_storage
 
         config.option.benchmark_storage = host_storage(storage)
 

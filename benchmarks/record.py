@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fixtures.presets import Preset, get_preset
-from reports.contract import OPERATIONS, PRUNING_METHODS, RUNTIMES, check_case
+from harness.contract import OPERATIONS, PRUNING_METHODS, RUNTIMES, check_case
 
 __all__ = ["OPERATIONS", "PRUNING_METHODS", "RUNTIMES", "case_id", "case_info", "machine_record"]
 VERSIONED_PACKAGES = (
@@ -82,7 +82,7 @@ def case_info(preset: Preset, operation: str, **fields: Any) -> dict:
     """``extra_info`` for one case: the operation, the preset's identity, then ``fields``.
 
     Raises ``ValueError`` naming the field for anything outside the contract
-    (``reports.contract``: operation, method, runtime, format, scheme, required fields),
+    (``harness.contract``: operation, method, runtime, format, scheme, required fields),
     so a typo in a benchmark never produces a result the reports cannot read.
     """
     info = {"operation": operation, "preset": preset.name, "config_hash": preset.config_hash, "seed": preset.seed}

@@ -22,7 +22,7 @@ from pathlib import Path
 from costmodel import radio
 from costmodel.pipelines import METRIC_UNITS, METRICS, scenario_coefficients, validate_q
 
-from .contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
+from harness.contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
 from .render import FORMATS, render
 from .store import STATISTICS, ResultsError
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from costmodel.pipelines import STUDY_RESULT_BYTES, STUDY_SAMPLE_BYTES, DevicePowers, PipelineInputs
 
-from .contract import COLD_FIELDS, HYBRID_SCHEME, INFERENCE_ASSUMPTIONS, PRUNING_METHODS, SCENARIO_PROFILES
+from harness.contract import COLD_FIELDS, HYBRID_SCHEME, INFERENCE_ASSUMPTIONS, PRUNING_METHODS, SCENARIO_PROFILES
 from .store import ResultsError, ResultSet
 
 SIZE_SOURCES = ("study", "results")

@@ -21,7 +21,7 @@ from costmodel import radio
 from costmodel.curves import DEFAULT_Q_GRID, best_ranges_table, crossovers, curve_points
 from costmodel.paper import PF70_MODEL_BYTES, paper_report
 
-from .contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
+from harness.contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
 from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, closer_assumption, inference_comparison,
                        scenario_from_results, table1)
 from .page import MISSING_REMEDY

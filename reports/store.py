@@ -8,12 +8,12 @@ Files. A run is one pytest-benchmark document (``--benchmark-json``, pytest-benc
 machine_info hook writes), ``commit_info``, ``datetime``, and ``benchmarks``, each
 with ``name``/``fullname``, ``stats`` (``mean``, ``median``, ``min``, ``stddev``,
 ``rounds`` and, with ``--benchmark-save-data``, the raw ``data``) and ``extra_info``
-(checked against :mod:`reports.contract`). Errors are ``ResultsError`` naming the
+(checked against :mod:`harness.contract`). Errors are ``ResultsError`` naming the
 file, the benchmark and the field.
 
 History. ``--benchmark-storage=file://results/history/<profile>`` with
 ``--benchmark-autosave`` writes ``<storage>/<host>/<machine id>/NNNN_<commit>_<datetime>.json``:
-the suite's conftest adds ``<host>`` (:func:`host_storage`; pytest-benchmark's own
+the suite's conftest adds ``<host>`` (:func:`harness.contract.host_storage`; pytest-benchmark's own
 machine id, ``Linux-CPython-3.11-64bit``, does not tell two hosts apart), plain
 pytest-benchmark writes ``<storage>/<machine id>/NNNN_*.json``; both are read.
 
@@ -44,11 +44,10 @@ import json
 import math
 import platform
 import re
-import socket
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .contract import OPERATIONS, PROFILES, contract_errors
+from harness.contract import OPERATIONS, PROFILES, contract_errors, current_hostname
 
 NO_PROFILE = "none"  # what the suite records when it ran without --profile
 COUNTS_PROFILE = "counts"  # the profile of a counted run (machine_info.counts)
@@ -395,16 +394,6 @@ def current_machine_id() -> str:
     """This host's pytest-benchmark machine id (``pytest_benchmark.utils.get_machine_id``)."""
     return "{}-{}-{}-{}".format(platform.system(), platform.python_implementation(),
                                 ".".join(platform.python_version_tuple()[:2]), platform.architecture()[0])
-
-
-def current_hostname() -> str:
-    return socket.gethostname() or "unknown-host"
-
-
-def host_storage(storage: str, hostname: str | None = None) -> str:
-    """The storage a session on this host writes into: ``<storage>/<hostname>`` (pytest-benchmark
-    then adds ``<machine id>/NNNN_*.json``). ``storage`` may be a ``file://`` URL."""
-    return storage.rstrip("/") + "/" + (hostname or current_hostname())
 
 
 def current_host_keys() -> tuple[str, ...]:

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from harness import contract
 from reports import history as H
 from reports import store as S
 from reports.cli import main, run_history
@@ -89,7 +90,7 @@ def test_hostname_layout_of_the_suite(tmp_path):
 
 def test_this_host_is_chosen_among_several(tmp_path, monkeypatch):
     root = tmp_path / "history"
-    monkeypatch.setattr(S.socket, "gethostname", lambda: "me")
+    monkeypatch.setattr(contract.socket, "gethostname", lambda: "me")
     monkeypatch.setattr(S, "current_machine_id", lambda: D.MACHINE_ID)
     D.save_history(root, [D.honest_run(1)], machine_id=f"other/{D.MACHINE_ID}")
     D.save_history(root, [D.honest_run(2), D.honest_run(3)], machine_id=f"me/{D.MACHINE_ID}")

@@ -5,7 +5,7 @@ import json
 import pytest
 from numpy.testing import assert_allclose
 
-from reports import contract
+from harness import contract
 from reports import store as R
 
 from . import benchjson as B
@@ -64,8 +64,8 @@ def test_entries_sort_by_number_not_by_name(tmp_path):
 
 
 def test_host_storage_is_the_layout_the_suite_writes(tmp_path, monkeypatch):
-    monkeypatch.setattr(R.socket, "gethostname", lambda: "node-a")
-    assert R.host_storage("file://results/history/device/") == "file://results/history/device/node-a"
+    monkeypatch.setattr(contract.socket, "gethostname", lambda: "node-a")
+    assert contract.host_storage("file://results/history/device/") == "file://results/history/device/node-a"
     root = tmp_path / "history" / "device"
     B.write(root / "node-a" / B.MACHINE_ID / "0001_c_2026.json", B.profile_doc("device"))
     assert R.host_folders(root) == [f"node-a/{B.MACHINE_ID}"]

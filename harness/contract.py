@@ -7,6 +7,7 @@ each case's ``extra_info`` with :func:`check_case` before it is written, and
 """
 from __future__ import annotations
 
+import socket
 from typing import Any, Mapping
 
 #: Timed operations (``extra_info["operation"]``). ``bn_recalibration``: BatchNorm
@@ -99,3 +100,14 @@ def check_case(info: Mapping[str, Any]) -> None:
     errors = contract_errors(info)
     if errors:
         raise ValueError("; ".join(errors))
+
+
+#: Where a run is filed: a profile's history holds ``<hostname>/<machine id>/NNNN_*.json``.
+def current_hostname() -> str:
+    return socket.gethostname() or "unknown-host"
+
+
+def host_storage(storage: str, hostname: str | None = None) -> str:
+    """The storage a session on this host writes into: ``<storage>/<hostname>`` (pytest-benchmark
+    then adds ``<machine id>/NNNN_*.json``). ``storage`` may be a ``file://`` URL."""
+    return storage.rstrip("/") + "/" + (hostname or current_hostname())

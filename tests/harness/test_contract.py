@@ -3,7 +3,7 @@ import pytest
 
 from benchmarks.record import case_info
 from fixtures.presets import get_preset
-from reports import contract
+from harness import contract
 
 
 @pytest.fixture
