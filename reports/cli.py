@@ -24,7 +24,7 @@ from costmodel.pipelines import METRIC_UNITS, METRICS, scenario_coefficients, va
 
 from harness.contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
 from .render import FORMATS, render
-from .store import STATISTICS, ResultsError
+from .model import STATISTICS, ResultsError
 
 PROG = "continuum-bench"
 SCENARIOS = tuple(SCENARIO_PROFILES)
@@ -178,7 +178,7 @@ def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 
                 f"Table II, published for {PAPER_PRUNING_FACTOR_PCT} % only); measure the others and pass --results")
         return study_scenario(scenario, link), f"the study's figures (pruning factor {pruning_factor:g})"
     from .measured import scenario_from_results
-    from .store import load_results
+    from .storage import load_results
 
     rs = load_results(*results, allow_invalid=allow_invalid)
     edge = SCENARIO_PROFILES[scenario]
@@ -298,7 +298,7 @@ def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: b
                 alpha: float | None = None, min_rounds: int | None = None, format: str = "text") -> Outcome:
     """``compare A B``: exit 0 no slowdown, 1 a significant slowdown, 2 bad input, refused, or no verdict."""
     from . import compare as C
-    from .store import load_run, refuse_invalid, resolve_run_path
+    from .storage import load_run, refuse_invalid, resolve_run_path
 
     try:
         check_format(format, C.RENDERERS)
@@ -317,7 +317,7 @@ def run_history(storage: str, *, profile: str | None = None, machine_id: str | N
                 benchmark: str | None = None, plot: str | None = None, format: str = "text") -> Outcome:
     """``history``: list runs; with ``benchmark``, its median across them; with ``plot``, also the PNG."""
     from . import history as H
-    from .store import list_entries
+    from .storage import list_entries
 
     if plot and not benchmark:
         return _bad("--plot needs --benchmark NAME")

@@ -46,7 +46,7 @@ from scipy import stats as sps
 from . import countrule as CR
 from .countrule import CountRule
 from .render import fmt_count, fmt_time, format_table, short_name
-from .store import Benchmark, ResultsError, Run
+from .model import Benchmark, ResultsError, Run
 
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.05

@@ -1,7 +1,7 @@
 """The gate's rule for counted cases: instructions per call against the baseline runs'.
 
 Pure: no file reading (the configuration comes through reports.compare.load_gate_config,
-the runs through reports.store). A counted case (``extra_info["instructions"]``:
+the runs through reports.storage). A counted case (``extra_info["instructions"]``:
 instructions per call of the timed callable, benchmarks/test_counts.py) is judged by
 
     ratio = current / median(baseline counts)

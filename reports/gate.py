@@ -60,8 +60,8 @@ from . import countrule as CR
 from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
                       GateConfig, mann_whitney_p, outcome_of, rounds_of, run_flags, same_run)
 from .render import fmt_count, fmt_time, format_table, short_name
-from .store import (Benchmark, HistoryEntry, ResultsError, Run, entry_host, list_entries, load_run,
-                    profile_storage, refuse_invalid)
+from .model import Benchmark, HistoryEntry, ResultsError, Run
+from .storage import entry_host, list_entries, load_run, profile_storage, refuse_invalid
 
 #: Fewest degrees of freedom for a kind's own pooled noise estimate; below it the
 #: estimate pooled over every benchmark of the run is used.

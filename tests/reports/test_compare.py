@@ -6,7 +6,7 @@ import pytest
 from reports import cli
 from reports import compare as C
 from reports.cli import main
-from reports.store import parse_run
+from reports.storage import parse_run
 
 from . import benchjson as B
 from . import conftest_data as D

@@ -1,4 +1,4 @@
-"""The gate, compare and the store on counted runs (tox -e counts): the count rule of reports.countrule."""
+"""The gate, compare and the storage on counted runs (tox -e counts): the count rule of reports.countrule."""
 from pathlib import Path
 
 import pytest
@@ -8,7 +8,8 @@ from reports import gate as G
 from reports.cli import main
 from reports.compare import compare_runs, load_gate_config
 from reports.countrule import CountRule, judge_count
-from reports.store import COUNTS_PROFILE, ResultsError, list_entries, load_run
+from reports.model import COUNTS_PROFILE, ResultsError
+from reports.storage import list_entries, load_run
 
 from . import benchjson as B
 from . import conftest_data as D
@@ -100,7 +101,7 @@ def test_the_repository_config_is_valid():
     assert load_gate_config(REPO / "pyproject.toml").counts.threshold == CR.DEFAULT_THRESHOLD
 
 
-# ---- the store --------------------------------------------------------------------------------
+# ---- the storage -------------------------------------------------------------------------------
 
 def test_a_counted_run_is_of_the_counts_profile_and_lists_in_its_history(tmp_path):
     storage = _history(tmp_path, [B.counts_doc(), B.counts_doc()])
@@ -231,7 +232,7 @@ def test_aa_leaves_injected_runs_out(tmp_path, capsys):
 
 
 def test_the_report_loader_names_a_counted_run_instead_of_calling_it_profile_less(tmp_path):
-    from reports.store import load_results
+    from reports.storage import load_results
 
     with pytest.raises(ResultsError, match="a counted run .*continuum-bench gate --profile counts"):
         load_results(B.write(tmp_path / "counts.json", B.counts_doc()))

@@ -13,7 +13,7 @@ import pytest
 from reports import compare as C
 from reports import gate as G
 from reports.cli import main, run_gate
-from reports.store import parse_run
+from reports.storage import parse_run
 
 from . import benchjson as B
 from . import conftest_data as D
