@@ -47,7 +47,7 @@ class InvalidRunError(ResultsError):
 
 @dataclasses.dataclass(frozen=True)
 class Benchmark:
-    """One benchmark of one run: its timing statistics [s], raw rounds [s] and extra_info."""
+    """One benchmark of one run: its timing statistics [s], raw rounds [s], calls per round and extra_info."""
 
     source: str
     profile: str | None
@@ -61,6 +61,7 @@ class Benchmark:
     rounds: int
     data: tuple[float, ...] = ()
     extra_info: Mapping = dataclasses.field(default_factory=dict, repr=False)
+    iterations: int = 1  # calls per round (stats.iterations)
 
     @property
     def key(self) -> str:

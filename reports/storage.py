@@ -140,6 +140,9 @@ def parse_benchmark(b, index: int, profile: str | None, source: str) -> Benchmar
     if not isinstance(data, list):
         raise ResultsError(f"{where}: field 'stats.data' must be a list of round times, got {type(data).__name__}")
     data = tuple(_number(f"{where}: field 'stats.data[{i}]'", v) for i, v in enumerate(data))
+    iterations = _number(f"{where}: field 'stats.iterations'", stats.get("iterations", 1), integer=True)
+    if iterations < 1:
+        raise ResultsError(f"{where}: stats.iterations must be >= 1, got {iterations!r}")
     if COUNT_FIELD in info:
         count = info[COUNT_FIELD]
         if isinstance(count, bool) or not isinstance(count, (int, float)) or not count > 0 or not math.isfinite(count):
@@ -148,7 +151,7 @@ def parse_benchmark(b, index: int, profile: str | None, source: str) -> Benchmar
     return Benchmark(source=source, profile=profile, name=name, fullname=b.get("fullname") or name,
                      operation=info["operation"], mean_s=values["mean"], median_s=values["median"],
                      min_s=values["min"], stddev_s=values["stddev"], rounds=values["rounds"], data=data,
-                     extra_info=dict(info))
+                     extra_info=dict(info), iterations=iterations)
 
 
 def parse_run(doc: Mapping, source: str) -> Run:
