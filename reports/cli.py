@@ -298,11 +298,12 @@ def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: b
                 alpha: float | None = None, min_rounds: int | None = None, format: str = "text") -> Outcome:
     """``compare A B``: exit 0 no slowdown, 1 a significant slowdown, 2 bad input, refused, or no verdict."""
     from . import compare as C
+    from .config import gate_config
     from .storage import load_run, refuse_invalid, resolve_run_path
 
     try:
         check_format(format, C.RENDERERS)
-        cfg = C.gate_config(config, factor, alpha, min_rounds)
+        cfg = gate_config(config, factor, alpha, min_rounds)
         run_a, run_b = (load_run(resolve_run_path(r, storage)) for r in (a, b))
         if not allow_invalid:
             refuse_invalid(run_a)
@@ -349,7 +350,7 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
     import json
 
     from . import gate as G
-    from .compare import gate_config
+    from .config import gate_config
 
     if slowdown and not aa:
         return _bad("--slowdown goes with --aa", "gate: ")
@@ -384,11 +385,11 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
     job (reports/pairedrun.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
     import json
 
-    from . import paired as P
     from . import pairedrun as R
+    from .config import load_paired_config
 
     try:
-        cfg = P.load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None,
+        cfg = load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None,
                                    clock=clock)
     except ValueError as exc:
         return _bad(exc, "gate --against: ")

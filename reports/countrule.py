@@ -1,6 +1,6 @@
 """The gate's rule for counted cases: instructions per call against the baseline runs'.
 
-Pure: no file reading (the configuration comes through reports.compare.load_gate_config,
+Pure: no file reading (the configuration comes through reports.config.load_gate_config,
 the runs through reports.storage). A counted case (``extra_info["instructions"]``:
 instructions per call of the timed callable, benchmarks/test_counts.py) is judged by
 
@@ -32,8 +32,6 @@ DEFAULT_THRESHOLD = 0.005
 DEFAULT_MIN_BASELINE_RUNS = 1
 #: A baseline whose counts spread by more than this share of the threshold gives no verdict.
 MAX_SPREAD_OF_THRESHOLD = 0.5
-CONFIG_TABLE = ("tool", "continuum-bench", "counts")
-CONFIG_KEYS = frozenset({"threshold", "thresholds", "min_baseline_runs"})
 #: The extra_info field of a counted case: instructions per call.
 COUNT_KEY = "instructions"
 

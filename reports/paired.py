@@ -53,15 +53,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from statistics import NormalDist, median
 from typing import Mapping, Sequence
 
 #: Exact signed-rank null distribution up to this many pairs; the normal approximation above.
 EXACT_MAX_PAIRS = 200
-#: The configuration table in pyproject.toml.
-CONFIG_TABLE = ("tool", "continuum-bench", "paired")
-CONFIG_KEYS = ("factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock", "renew")
 #: Runtimes whose runners are rebuilt before every quad (cheap for LiteRT; a Keras retrace is not).
 DEFAULT_RENEW = ("litert",)
 #: What a block's time is: ``wall`` (perf_counter: what a user waits) or ``cpu`` (the worker
@@ -93,7 +89,7 @@ QUAD_ORDERS = ("ABBA", "BAAB")
 
 @dataclass(frozen=True)
 class PairedConfig:
-    """Settings of the paired gate (``[tool.continuum-bench.paired]`` in pyproject.toml).
+    """Settings of the paired gate (``[tool.continuum-bench.paired]`` in pyproject.toml, read by reports.config).
 
     factor: ratio B/A a regression's whole interval must lie beyond [unitless, > 1]
     factors: per-operation factor overriding ``factor``
@@ -138,37 +134,6 @@ class PairedConfig:
 
     def factor_for(self, operation: str | None) -> float:
         return float(self.factors.get(operation, self.factor)) if operation else float(self.factor)
-
-
-def load_paired_config(pyproject: Path | str | None = None, **overrides) -> PairedConfig:
-    """``[tool.continuum-bench.paired]`` of ``pyproject`` (default ./pyproject.toml; missing: defaults),
-    then the non-None ``overrides``; unknown keys or bad values are a ValueError naming the file."""
-    import tomllib
-
-    path = Path(pyproject) if pyproject is not None else Path("pyproject.toml")
-    table: dict = {}
-    if path.is_file():
-        try:
-            doc = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not valid TOML ({exc})") from None
-        for key in CONFIG_TABLE:
-            doc = doc.get(key, {})
-        table = dict(doc)
-    elif pyproject is not None:
-        raise ValueError(f"{path}: configuration file not found")
-    unknown = set(table) - set(CONFIG_KEYS)
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(CONFIG_TABLE)}]; "
-                         f"allowed: {sorted(CONFIG_KEYS)}")
-    for key in ("cases", "renew"):
-        if key in table:
-            table[key] = tuple(table[key])
-    table.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return PairedConfig(**table)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: [{'.'.join(CONFIG_TABLE)}]: {err}") from None
 
 
 # ---- statistics ---------------------------------------------------------------------------

@@ -115,25 +115,6 @@ def test_every_verdict_prints_its_smallest_visible_change():
     assert lines[-1].startswith("REGRESSION")
 
 
-def test_config_from_pyproject(tmp_path):
-    path = tmp_path / "pyproject.toml"
-    path.write_text("[tool.continuum-bench.paired]\nfactor = 1.03\npairs = 12\n"
-                    "[tool.continuum-bench.paired.factors]\ninference = 1.04\n")
-    cfg = P.load_paired_config(path, pairs=20)
-    assert (cfg.factor, cfg.pairs, cfg.factor_for("inference")) == (1.03, 20, 1.04)
-    path.write_text("[tool.continuum-bench.paired]\nfactr = 1.03\n")
-    with pytest.raises(ValueError, match=r"pyproject.toml: unknown key\(s\) \['factr'\]"):
-        P.load_paired_config(path)
-    path.write_text("[tool.continuum-bench.paired]\nfactor = 0.9\n")
-    with pytest.raises(ValueError, match="factor must be a number > 1, got 0.9"):
-        P.load_paired_config(path)
-
-
-def test_the_repository_config_loads():
-    cfg = P.load_paired_config()
-    assert cfg.pairs >= cfg.min_pairs and cfg.cases
-
-
 def test_cli_fewer_quads_than_the_minimum_exits_2_with_the_remedy(capsys):
     assert main(["gate", "--profile", "device", "--against", "HEAD", "--pairs", "3"]) == 2
     err = capsys.readouterr().err
