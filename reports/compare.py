@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-from scipy import stats as sps
 
 from . import countrule as CR
 from .countrule import CountRule
 from .render import fmt_count, fmt_time, format_table, short_name
+from .stats import mann_whitney_p
 from .model import Benchmark, ResultsError, Run
 
 DEFAULT_FACTOR = 1.10
@@ -184,15 +184,6 @@ def same_run(a: Run, b: Run) -> str | None:
     if a.datetime and (a.datetime, a.commit, a.machine_info) == (b.datetime, b.commit, b.machine_info):
         return f"A and B are the same session (datetime {a.datetime}, commit {(a.commit or '-')[:10]})"
     return None
-
-
-def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
-    """Mann-Whitney U p-value (``alternative="greater"``: ``a`` tends to be larger than ``b``);
-    1.0 where both samples are one constant."""
-    if np.ptp(np.concatenate([a, b])) == 0.0:
-        return 1.0
-    p = float(sps.mannwhitneyu(a, b, alternative=alternative).pvalue)
-    return 1.0 if math.isnan(p) else p
 
 
 def rounds_of(bench: Benchmark | None) -> np.ndarray:

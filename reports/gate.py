@@ -54,19 +54,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as sps
 
 from . import countrule as CR
 from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
-                      GateConfig, mann_whitney_p, outcome_of, rounds_of, run_flags, same_run)
+                      GateConfig, outcome_of, rounds_of, run_flags, same_run)
 from .render import fmt_count, fmt_time, format_table, short_name
 from .model import Benchmark, HistoryEntry, ResultsError, Run
+from .stats import log_medians, mann_whitney_p, pooled_noise, prediction_limit
 from .storage import entry_host, list_entries, load_run, profile_storage, refuse_invalid
-
-#: Fewest degrees of freedom for a kind's own pooled noise estimate; below it the
-#: estimate pooled over every benchmark of the run is used.
-MIN_KIND_DOF = 4
-
 
 @dataclass(frozen=True)
 class GateRow:
@@ -196,29 +191,6 @@ def _kind(bench: Benchmark) -> str:
     return "/".join(str(p) for p in (bench.operation, variant) if p)
 
 
-def _log_medians(medians: list[float]) -> np.ndarray:
-    return np.log(np.asarray([m for m in medians if m > 0], dtype=float))
-
-
-def pooled_noise(medians_by_name: dict[str, list[float]], kinds: dict[str, str]) -> dict[str, tuple[float, int]]:
-    """(sigma, degrees of freedom) of log(median) between runs for each kind, pooled over its benchmarks.
-
-    A kind with fewer than :data:`MIN_KIND_DOF` degrees of freedom gets the estimate pooled over all
-    benchmarks; (nan, 0) when no benchmark was seen in two runs.
-    """
-    ss: dict[str, float] = defaultdict(float)
-    dof: dict[str, int] = defaultdict(int)
-    for name, medians in medians_by_name.items():
-        logs = _log_medians(medians)
-        if logs.size >= 2:
-            ss[kinds[name]] += float(((logs - logs.mean()) ** 2).sum())
-            dof[kinds[name]] += logs.size - 1
-    total_ss, total_dof = sum(ss.values()), sum(dof.values())
-    overall = (math.sqrt(total_ss / total_dof), total_dof) if total_dof else (math.nan, 0)
-    return {kind: (math.sqrt(ss[kind] / dof[kind]), dof[kind]) if dof[kind] >= MIN_KIND_DOF else overall
-            for kind in set(kinds.values())}
-
-
 def slower_p(current: np.ndarray, baseline: np.ndarray) -> float:
     """One-sided Mann-Whitney U p-value that ``current`` rounds are slower than ``baseline``'s."""
     return mann_whitney_p(current, baseline, alternative="greater")
@@ -238,7 +210,6 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
     medians = {n: [r[n].median_s for r in base if n in r] for n in names}
     noise = pooled_noise(medians, kinds)
     judged = [n for n in names if n in now and len(medians[n]) >= config.min_baseline_runs]
-    quantile_level = 1.0 - config.alpha / max(len(judged), 1)
     rows = []
     for name in names:
         bench = now.get(name)
@@ -248,7 +219,7 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
             rows.append(count_row(name, operation, kinds[name], bench, counts, medians[name], config))
             continue
         factor = config.factor_for(operation)
-        logs = _log_medians(medians[name])
+        logs = log_medians(medians[name])
         reference = float(math.exp(logs.mean())) if logs.size else None
         cur = bench.median_s if bench else None
         data = rounds_of(bench)
@@ -271,8 +242,7 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
             rows.append(GateRow(**common, ratio=ratio, sigma=None if dof == 0 else sigma, limit=None, p_value=None,
                                 mark=MARK_NO_DATA, verdict="not enough data"))
             continue
-        t = float(sps.t.ppf(quantile_level, dof))
-        limit = max(factor, math.exp(t * sigma * math.sqrt(1.0 + 1.0 / logs.size)))
+        limit = max(factor, prediction_limit(sigma, dof, logs.size, config.alpha, len(judged)))
         pooled = np.concatenate(base_data)
         if ratio > limit:
             p = slower_p(data, pooled)
@@ -295,7 +265,7 @@ def count_row(name: str, operation: str | None, kind: str, bench: Benchmark, cou
               medians: list[float], config: GateConfig) -> GateRow:
     """A counted case judged on instructions per call by the count rule."""
     v = CR.judge_count(operation, counts, bench.instructions, config.counts)
-    logs = _log_medians(medians)
+    logs = log_medians(medians)
     return GateRow(name=name, operation=operation, kind=kind, baseline_medians_s=tuple(medians),
                    reference_s=float(math.exp(logs.mean())) if logs.size else None, current_s=bench.median_s,
                    ratio=v.ratio, sigma=None, limit=None if v.mark == CR.MARK_NO_VERDICT else 1.0 + v.threshold,

@@ -87,17 +87,6 @@ def test_limit_follows_the_noise_and_hides_smaller_slowdowns(tmp_path):
     assert any("between-run noise" in line for line in text.lines)
 
 
-def test_pooled_noise_per_kind_and_overall():
-    kinds = {"a": "inference/litert", "b": "inference/litert", "c": "serialization/keras"}
-    medians = {"a": [1.0, math.e ** 0.1, math.e ** -0.1], "b": [2.0, 2.0 * math.e ** 0.1, 2.0 * math.e ** -0.1],
-               "c": [5.0, 5.0]}
-    noise = G.pooled_noise(medians, kinds)
-    assert noise["inference/litert"] == (pytest.approx(0.1), 4)
-    # one degree of freedom of its own: the kind borrows the estimate pooled over all benchmarks
-    assert noise["serialization/keras"] == (pytest.approx(math.sqrt(0.04 / 5)), 5)
-    assert G.pooled_noise({"a": [1.0]}, {"a": "x"})["x"][1] == 0
-
-
 def test_faster_is_marked_but_passes(tmp_path):
     storage = _history(tmp_path, [D.honest_run(60 + i, between_sd=0.01) for i in range(3)])
     fast = D.honest_run(64, slowdown={"inference": 0.7})
