@@ -347,10 +347,9 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
              format: str = "text") -> Outcome:
     """``gate``: the current run against the baseline (exit 0 ok, 1 slowdown, 2 bad input or no verdict);
     with ``aa``, the false-alarm (or, with ``slowdown``, detection) rate over the saved runs."""
-    import json
-
     from . import gate as G
     from .config import gate_config
+    from .storage import list_entries, profile_storage
 
     if slowdown and not aa:
         return _bad("--slowdown goes with --aa", "gate: ")
@@ -362,18 +361,37 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
         check_format(format, ("text", "json"))
         cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
                           min_baseline_runs=min_baseline_runs)
+        root = profile_storage(storage, profile)
         if aa:
             slow = G.parse_slowdown(slowdown) if slowdown else None
-            check = G.aa_check(storage, profile, machine_id=machine_id, config=cfg, slowdown=slow)
+            entries = list_entries(root, profile=profile, machine_id=machine_id)
+            check = G.aa_check(entries, profile, where=root, config=cfg, slowdown=slow)
             return Outcome(tuple(G.format_aa(check, profile, cfg, slow)), EXIT_OK)
-        result = G.gate(profile, storage, current, machine_id=machine_id, config=cfg)
+        current_run, entries = _gate_inputs(profile, root, current, machine_id)
+        result = G.gate(entries, current_run, where=root, config=cfg)
     except ValueError as exc:
         return _bad(exc, "gate --aa: " if aa else "gate: ")
-    if format == "json":
-        lines = json.dumps(G.result_dict(result), indent=2, allow_nan=False, default=str).splitlines()
-    else:
-        lines = G.format_text(result, profile)
+    lines = G.format_json(result) if format == "json" else G.format_text(result, profile)
     return Outcome(tuple(lines), OUTCOME_EXIT[result.outcome])
+
+
+def _gate_inputs(profile: str, root: Path, current: str, machine_id: str | None):
+    """The current run (of ``profile``, valid) and the saved runs of its host folder under ``root``, the
+    current run's own file left out; ResultsError (CompareError) naming what is wrong."""
+    from .compare import CompareError
+    from .storage import entry_host, list_entries, load_run, refuse_invalid
+
+    current_run = load_run(current)
+    if current_run.profile != profile:
+        raise CompareError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
+    refuse_invalid(current_run)
+    if machine_id is None:
+        machine_id = entry_host(current, root)
+    try:
+        entries = list_entries(root, profile=profile, machine_id=machine_id)
+    except ResultsError as exc:
+        raise CompareError(f"no baseline for profile {profile!r}: {exc}") from exc
+    return current_run, [e for e in entries if e.path.resolve() != Path(current).resolve()]
 
 
 def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), allow_unenforced: bool = False,

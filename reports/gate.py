@@ -41,6 +41,10 @@ runs to ``results/history/<profile>``; on a change ``tox -e gate`` runs the same
 cases and calls ``continuum-bench gate --profile <profile> --storage
 results/history --current <current>``.
 
+Loading is the command line's (reports.cli reads the current run and the saved runs through
+reports.storage); this module judges loaded runs (:func:`gate`, :func:`aa_check`) and formats the
+verdicts (:func:`format_text`, :func:`result_dict`, :func:`format_aa`).
+
 Exit codes (reports.cli): 0 no significant slowdown beyond the limit; 1 at least one; 2 too few or
 no baseline runs, no benchmark with enough rounds to judge, unreadable input, or a
 current run from another profile or preset.
@@ -48,6 +52,7 @@ current run from another profile or preset.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -59,9 +64,8 @@ from . import countrule as CR
 from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
                       GateConfig, outcome_of, rounds_of, run_flags, same_run)
 from .render import fmt_count, fmt_time, format_table, short_name
-from .model import Benchmark, HistoryEntry, ResultsError, Run
+from .model import Benchmark, HistoryEntry, Run
 from .stats import log_medians, mann_whitney_p, pooled_noise, prediction_limit
-from .storage import entry_host, list_entries, load_run, profile_storage, refuse_invalid
 
 @dataclass(frozen=True)
 class GateRow:
@@ -145,21 +149,15 @@ def needed_baseline_runs(current: Run, config: GateConfig) -> int:
     return config.counts.min_baseline_runs if current.counted else config.min_baseline_runs
 
 
-def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None = None,
-                  exclude: Path | None = None, config: GateConfig | None = None
-                  ) -> tuple[list[HistoryEntry], list[tuple[HistoryEntry, str]]]:
-    """The newest ``config.baseline_runs`` saved runs of ``current``'s profile, preset and cases on the
-    host (oldest first), and the newer runs passed over with the reason. CompareError when fewer than
-    ``config.min_baseline_runs`` remain: the message says how many there are and how to save more."""
+def baseline_runs(entries: list[HistoryEntry], current: Run, *, where: Path | str,
+                  config: GateConfig | None = None) -> tuple[list[HistoryEntry], list[tuple[HistoryEntry, str]]]:
+    """The newest ``config.baseline_runs`` of the saved runs ``entries`` (oldest first, the current run
+    left out) that share ``current``'s preset and cases, oldest first, and the newer runs passed over with
+    the reason. CompareError when fewer than ``config.min_baseline_runs`` remain: the message says how many
+    there are in ``where`` (the profile's storage folder) and how to save more."""
     config = config or GateConfig()
     profile, presets = current.profile, current.presets
-    root = profile_storage(storage, profile)
-    try:
-        entries = list_entries(root, profile=profile, machine_id=machine_id)
-    except ResultsError as exc:
-        raise CompareError(f"no baseline for profile {profile!r}: {exc}") from exc
-    if exclude is not None:
-        entries = [e for e in entries if e.path.resolve() != exclude.resolve()]
+    root = where
     chosen: list[HistoryEntry] = []
     skipped: list[tuple[HistoryEntry, str]] = []
     for entry in reversed(entries):
@@ -173,13 +171,13 @@ def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None =
     chosen.reverse()
     needed = needed_baseline_runs(current, config)
     if len(chosen) < needed:
-        where = f"{root}" + (f"/{entries[0].machine_id}" if entries else "")
+        folder = f"{root}" + (f"/{entries[0].machine_id}" if entries else "")
         reasons = sorted({why for _, why in skipped})
         other = (f" ({len(skipped)} newer run(s) not counted: {'; '.join(reasons[:3])}:"
                  f" {', '.join(e.path.name for e, _ in skipped[:3])})") if skipped else ""
         raise CompareError(
             f"no baseline for profile {profile!r}, preset {', '.join(presets)!r}: {len(chosen)} saved run(s) in "
-            f"{where}{other}; the gate needs {needed}" + (
+            f"{folder}{other}; the gate needs {needed}" + (
                 " (a counted run: tox -e counts saves one per run)" if current.counted else
                 " to measure this host's between-run noise. Save more on the main branch: tox -e gate-baseline")
         )
@@ -274,24 +272,18 @@ def count_row(name: str, operation: str | None, kind: str, bench: Benchmark, cou
                    current_count=v.current, note=v.reason)
 
 
-def gate(profile: str, storage: Path | str, current: Path | str, *, machine_id: str | None = None,
+def gate(entries: list[HistoryEntry], current: Run, *, where: Path | str,
          config: GateConfig | None = None) -> GateResult:
-    """Judge ``current`` against the baseline runs; raises ResultsError (CompareError) on bad input,
-    InvalidRunError when the current run's load was not valid."""
+    """Judge the loaded ``current`` run against the baseline chosen from the saved runs ``entries`` (the
+    current run left out; see :func:`baseline_runs`); CompareError when there is no baseline or nothing in
+    common."""
     config = config or GateConfig()
-    current_run = load_run(current)
-    if current_run.profile != profile:
-        raise CompareError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
-    refuse_invalid(current_run)
-    root = profile_storage(storage, profile)
-    if machine_id is None:
-        machine_id = entry_host(current, root)
-    chosen, skipped = baseline_runs(root, current_run, machine_id=machine_id, exclude=Path(current), config=config)
-    rows = judge([e.run for e in chosen], current_run, config)
+    chosen, skipped = baseline_runs(entries, current, where=where, config=config)
+    rows = judge([e.run for e in chosen], current, config)
     if not any(r.ratio is not None for r in rows):
-        raise CompareError(f"{current} has no benchmark in common with the baseline runs "
+        raise CompareError(f"{current.source} has no benchmark in common with the baseline runs "
                            f"({', '.join(e.path.name for e in chosen)})")
-    return GateResult(tuple(chosen), tuple(skipped), current_run, config, rows)
+    return GateResult(tuple(chosen), tuple(skipped), current, config, rows)
 
 
 #: Most A/A trials ``aa_check`` judges (combinations of baseline runs, in itertools order).
@@ -318,10 +310,11 @@ def scaled_run(run: Run, operation: str, factor: float) -> Run:
     return run.with_benchmarks(b.scaled(factor) if b.operation == operation else b for b in run.benchmarks)
 
 
-def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None,
+def aa_check(entries: list[HistoryEntry], profile: str, *, where: Path | str,
              config: GateConfig | None = None, slowdown: tuple[str, float] | None = None) -> AACheck:
-    """Judge every saved run of ``profile`` (the newest run's preset) against every set of
-    ``min_baseline_runs`` of the others (a counted run: against all the others, up to ``baseline_runs``): how often would the gate fail an unchanged commit here?
+    """Judge every saved run of ``profile`` in ``entries`` (the newest run's preset) against every set of
+    ``min_baseline_runs`` of the others (a counted run: against all the others, up to ``baseline_runs``): how
+    often would the gate fail an unchanged commit here? ``where`` names the storage folder in errors.
     Meaningful when the runs are of one commit (or commits that did not change the speed).
     With ``slowdown`` (operation, factor) the judged run's rounds of that operation are made
     ``factor`` times longer (and its counts ``factor`` times larger) first: how often would the gate
@@ -330,8 +323,7 @@ def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None
     import itertools
 
     config = config or GateConfig()
-    root = profile_storage(storage, profile)
-    entries = list_entries(root, profile=profile, machine_id=machine_id)
+    root = where
     if entries:  # the newest run's preset and cases, valid runs only
         newest = next((e for e in reversed(entries) if not e.run.injected and not e.run.invalid), entries[-1])
         entries = [e for e in entries if (e is newest and not e.run.injected and not e.run.invalid)
@@ -463,6 +455,11 @@ def result_dict(result: GateResult) -> dict:
         "failed": bool(result.regressions),
         "rows": [asdict(r) for r in result.rows],
     }
+
+
+def format_json(result: GateResult) -> list[str]:
+    """The result as indented JSON lines (:func:`result_dict`)."""
+    return json.dumps(result_dict(result), indent=2, allow_nan=False, default=str).splitlines()
 
 
 def parse_slowdown(text: str) -> tuple[str, float]:
