@@ -20,12 +20,13 @@ import pandas as pd
 from costmodel import radio
 from costmodel.curves import DEFAULT_Q_GRID, best_ranges_table, crossovers, curve_points
 from costmodel.paper import PF70_MODEL_BYTES, paper_report
+from costmodel.render import render_json
 
 from harness.contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
 from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, closer_assumption, inference_comparison,
                        scenario_from_results, table1)
 from .page import MISSING_REMEDY
-from .render import render_json, write_table
+from .render import write_table
 from .model import ResultsError, ResultSet
 from .storage import load_results
 
