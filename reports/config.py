@@ -30,6 +30,8 @@ GATE_KEYS = frozenset({"factor", "alpha", "min_rounds", "factors", "baseline_run
 COUNTS_KEYS = frozenset({"threshold", "thresholds", "min_baseline_runs"})
 PAIRED_KEYS = frozenset({"factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock",
                          "renew"})
+#: Keys that are tables of operation -> value.
+_SUBTABLES = ("factors", "thresholds")
 #: Keys whose TOML array becomes a tuple of the dataclass.
 _TUPLE_KEYS = ("cases", "renew")
 DEFAULT_FILE = Path("pyproject.toml")
@@ -65,6 +67,10 @@ def table_of(doc: Mapping, table: tuple[str, ...], allowed, path: Path) -> dict:
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)} in [{_name(table)}]; allowed: {sorted(allowed)}")
     out = dict(found)
+    for key in _SUBTABLES:
+        if key in out and not isinstance(out[key], Mapping):
+            raise ConfigError(f"{path}: [{_name(table)}]: {key} must be a table [{_name(table)}.{key}] of "
+                              f"operation = value, got {out[key]!r}")
     for key in _TUPLE_KEYS:
         if isinstance(out.get(key), list):
             out[key] = tuple(out[key])

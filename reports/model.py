@@ -15,8 +15,8 @@ Counted runs carry ``machine_info.counts`` and every benchmark's
 :data:`COUNTS_PROFILE`. A run made with ``--inject-slowdown`` records
 ``machine_info.injected_slowdown``: :attr:`Run.injected` names it.
 
-The suite imports the model before the profile sets the thread variables, so it imports
-no numpy or pandas at module level (pandas only in :meth:`ResultSet.frame`).
+It imports no numpy or pandas at module level (pandas only in :meth:`ResultSet.frame`), so
+results can be read in a process before a profile sets the BLAS/OpenMP thread variables.
 """
 from __future__ import annotations
 

@@ -80,6 +80,13 @@ def test_every_table_names_the_file_the_table_and_the_key(tmp_path, text, match)
         loader(path)
 
 
+def test_a_factors_key_that_is_not_a_table_is_named(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.continuum-bench.counts]\nthresholds = 0.1\n")
+    with pytest.raises(ConfigError, match=r"\[tool\.continuum-bench\.counts\]: thresholds must be a table"):
+        load_gate_config(path)
+
+
 def test_a_missing_or_broken_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=f"{tmp_path / 'none.toml'}: configuration file not found"):
         load_gate_config(tmp_path / "none.toml")

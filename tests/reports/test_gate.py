@@ -5,7 +5,6 @@ A/A (the same results; honest runs whose sessions differ) gives no alarm, infere
 presets are refused or passed over.
 """
 import json
-import math
 
 import numpy as np
 import pytest
