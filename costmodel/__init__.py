@@ -2,9 +2,10 @@
 
 Modules: ``radio`` (5G link, TR 38.901 UMi), ``pipelines`` (latency / energy / data
 per pipeline, affine in Q), ``curves`` (curves, crossovers, best ranges), ``tables``
-(Table II from a scenario), ``paper`` (the study's inputs from its packaged CSVs).
-Reading results, figures, the HTML report and the command line live in ``reports``;
-``python -m costmodel paper|advise`` is served by ``reports.cli``.
+(Table II from a scenario), ``paper`` (the study's inputs from its packaged CSVs),
+``render`` (a result as text, Markdown or JSON lines), ``cli`` (``python -m costmodel
+paper|advise`` on the study's figures). It imports none of the suite's other packages:
+reading results, figures, the HTML report and ``continuum-bench`` live in ``reports``.
 """
 from .pipelines import (BASELINES, METRICS, PIPELINES, Affine, DevicePowers, PipelineInputs,
                         cost_coefficients, cost_terms, data_exchanged, device_energy,

@@ -19,14 +19,14 @@ The study's recipe: learning rate 0.001, dropout, validation data. Here:
   ``fit`` did the same work with twice the graph building: on one core, 18.2 s of
   CPU before the first step of a magnitude-pruned quick model against 8.3 s here
   (11.3 s against 4.9 s filter-pruned), for the same steps (``python -m
-  benchmarks.stepcost``, docs/pipeline.md);
+  tools.stepcost``, docs/pipeline.md);
 - Adam is Keras' fused implementation (``keras.optimizers.legacy.Adam``: one
   ``ResourceApplyAdam`` op per variable), the same update rule and defaults as
   ``keras.optimizers.Adam``, whose update is a dozen small ops per variable. A
   quick model's step is bound by per-op overhead, not arithmetic (70 % of the
   filters gone cut the step only from 45 to 36 ms), so the op count is the lever
   (with the stripped magnitude models below: figures in docs/pipeline.md, from
-  ``python -m benchmarks.stepcost --batch 16``);
+  ``python -m tools.stepcost --batch 16``);
 - dropout is the model's own ``dropout`` layer (``keras.applications.MobileNet``
   puts ``Dropout(preset.dropout)`` before the classifier; :func:`filter_prune`
   keeps it with the same rate): active in training steps, inactive at inference;
@@ -42,7 +42,7 @@ The study's recipe: learning rate 0.001, dropout, validation data. Here:
   assertion and an assignment per layer and step) cost graph building and first-call
   time at about the same step time. Together with the fused Adam, graph building
   plus the first pass fell from 3.7-5.5 s to 0.8-0.9 s on one core (magnitude pf
-  70 %; ``python -m benchmarks.stepcost --batch 16``, old and new code alternated);
+  70 %; ``python -m tools.stepcost --batch 16``, old and new code alternated);
 - BatchNorm layers train with the momentum in the model's config:
   ``fixtures.model.BN_MOMENTUM`` (0.9) for the models built there, kept by both
   pruning methods. Pruning changes every channel's statistics; at Keras'

@@ -4,8 +4,9 @@ Parsing is separate from the work: ``run_<command>(**kw)`` takes plain values an
 returns an :class:`Outcome` (lines for stdout, an error for stderr, an exit code);
 only :func:`main` prints, and only ``__main__`` modules exit. Exit codes, for every
 command: 0 done (no regression), 1 a significant slowdown (compare, gate), 2 bad
-input, a refused run, or no verdict. ``python -m costmodel paper|advise`` is this
-command line too.
+input, a refused run, or no verdict. ``paper`` and ``advise`` build on
+:mod:`costmodel.cli` (``python -m costmodel``: the same two commands on the study's
+figures alone); ``advise --results`` adds the measured results.
 
 Each command imports what it needs when it runs (``paper`` and ``advise`` never load
 matplotlib or scipy).
@@ -14,23 +15,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from costmodel import radio
-from costmodel.pipelines import METRIC_UNITS, METRICS, scenario_coefficients, validate_q
+from costmodel.cli import (add_advise_parser, add_format, add_paper_parser, add_pruning_factor, add_radio,
+                           advice_result, check_format, check_pruning_factor, check_scenario, paper_result,
+                           radio_link, study_inputs, whole_q)
+from costmodel.pipelines import validate_q
+from costmodel.render import render
 
 from harness.contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
-from .render import FORMATS, render
-from .store import STATISTICS, ResultsError
+from .model import STATISTICS, ResultsError
 
 PROG = "continuum-bench"
-SCENARIOS = tuple(SCENARIO_PROFILES)
 SIZE_SOURCES = ("study", "results")
-#: TR 38.901 Table 7.4.1-1: the UMi street-canyon path loss holds for 10 m <= d_2D <= 5 km.
-UMI_DISTANCE_RANGE_M = (10.0, 5000.0)
 
 #: Exit codes of every command.
 EXIT_OK = 0
@@ -53,51 +53,6 @@ def _bad(exc: Exception | str, prefix: str = "") -> Outcome:
     return Outcome((), EXIT_BAD_INPUT, f"{prefix}{exc}")
 
 
-# ---- shared checks ------------------------------------------------------------------------
-
-def whole_q(text) -> int:
-    """Q, a number of requests: a whole number >= 1 ("100", "1e3"); ValueError naming the value."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value) or value < 1 or not value.is_integer():
-        raise ValueError(f"--q must be a whole number of requests >= 1, got {text!r}")
-    return int(value)
-
-
-def check_format(fmt: str, formats=FORMATS) -> None:
-    if fmt not in formats:
-        raise ValueError(f"--format must be one of {tuple(formats)}, got {fmt!r}")
-
-
-def radio_link(radio_preset: str, distance: float | None, allow_distance: bool = False):
-    """The link of a preset at ``distance`` [m], and the note when the distance is outside the UMi
-    model's validity (refused unless ``allow_distance``). ValueError naming --distance otherwise."""
-    note = None
-    if distance is not None:
-        lo, hi = UMI_DISTANCE_RANGE_M
-        if not math.isfinite(distance) or distance <= 0:
-            raise ValueError(f"--distance must be a positive number of metres, got {distance!r}")
-        if not lo <= distance <= hi:
-            msg = (f"--distance {distance:g} m is outside the UMi street-canyon path loss model's validity "
-                   f"(TR 38.901 Table 7.4.1-1: {lo:g} m to {hi / 1000:g} km)")
-            if not allow_distance:
-                raise ValueError(msg + "; pass --allow-distance-outside-model to extrapolate anyway")
-            note = "EXTRAPOLATED: " + msg
-    link = radio.get_link(radio_preset, distance=distance)
-    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
-    if not (up > 0 and down > 0):
-        raise ValueError(f"--distance {link.distance:g} m: the link carries no data there (uplink {up:g} bit/s, "
-                         f"downlink {down:g} bit/s)")
-    return link, note
-
-
-def radio_summary(link, preset: str) -> dict:
-    return {"preset": preset, **dataclasses.asdict(link), "uplink_bps": float(radio.uplink_rate(link)),
-            "downlink_bps": float(radio.downlink_rate(link))}
-
-
 def _model_download(inference_format, finetune_format, uncompressed):
     from .measured import ModelDownload
 
@@ -108,20 +63,12 @@ def _model_download(inference_format, finetune_format, uncompressed):
 
 def run_paper(*, q=None, radio_preset: str = "paper", distance: float | None = None,
               allow_distance: bool = False, published_swap: bool = False, format: str = "text") -> Outcome:
-    """The study's own figures through the model (costmodel.paper.paper_report)."""
-    from costmodel.paper import paper_report
-
+    """The study's own figures through the model (costmodel.cli.paper_result)."""
     try:
-        check_format(format)
-        qs = None if q is None else [whole_q(v) for v in q]
-        link, note = radio_link(radio_preset, distance, allow_distance)
-        out = paper_report(None if qs is None else validate_q(qs).ravel(), link,
-                           published_swap=published_swap, radio_preset=radio_preset)
+        out = paper_result(q=q, radio_preset=radio_preset, distance=distance, allow_distance=allow_distance,
+                           published_swap=published_swap, format=format)
     except ValueError as exc:
         return _bad(exc)
-    out["radio"] = radio_summary(link, radio_preset)
-    if note:
-        out = {"warning": note, **out}
     return Outcome(tuple(render(out, format)), EXIT_OK)
 
 
@@ -132,53 +79,18 @@ RESULTS_ONLY = ("pruning_method", "runtime", "statistic", "sizes", "inference_mo
                 "finetune_model_format", "uncompressed", "allow_invalid", "inference")
 
 
-def advice_rows(inputs: dict, q: int) -> tuple[list[dict], list[dict]]:
-    """(best per metric with the runner-up and the margin, the full ranking) for ``q`` requests."""
-    from costmodel.curves import ranking
-
-    advice, ranks = [], []
-    for metric in METRICS:
-        ranked = ranking(scenario_coefficients(inputs, metric), q)
-        (best, v0), (second, v1) = ranked[0], ranked[1]
-        advice.append({"metric": metric, "unit": METRIC_UNITS[metric], "best": best, "value": v0,
-                       "runner_up": second, "runner_up_value": v1, "margin": v1 - v0,
-                       "margin_pct": 100 * (v1 - v0) / v0 if v0 > 0 else math.inf})
-        ranks += [{"metric": metric, "rank": i + 1, "pipeline": p, "value": v} for i, (p, v) in enumerate(ranked)]
-    return advice, ranks
-
-
-def inputs_frame(inputs: dict):
-    """The inputs each pipeline's cost rests on [s, byte, bit/s], one row per pipeline."""
-    import pandas as pd
-
-    rows = []
-    for name, x in inputs.items():
-        d = dataclasses.asdict(x)
-        d.pop("powers", None)
-        rows.append({"pipeline": name, **d})
-    return pd.DataFrame(rows)
-
-
 def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 0.7,
                   pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
                   sizes: str | None = None, model_download=None, allow_invalid: bool = False,
                   inference: str | None = None) -> tuple[dict, str]:
     """({pipeline: PipelineInputs}, where they come from); ValueError naming the option it cannot honour."""
-    if isinstance(pruning_factor, bool) or not 0 < pruning_factor < 1:
-        raise ValueError(f"--pruning-factor must be a fraction in (0, 1), 0.7 for 70 %, got {pruning_factor!r}")
-    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
+    check_pruning_factor(pruning_factor)
     if not results:
-        from costmodel.paper import PAPER_PRUNING_FACTOR_PCT, study_scenario
-
-        if abs(pruning_factor * 100 - PAPER_PRUNING_FACTOR_PCT) > 1e-9:
-            raise ValueError(
-                f"--pruning-factor {pruning_factor:g}: the study gives the pruned pipelines' inputs only at "
-                f"{PAPER_PRUNING_FACTOR_PCT / 100:g} (Table I has fine-tuning and inference times at 0.5, 0.6, "
-                "0.7, 0.8 and 0.85, but the pruning and encryption times and the pruned model's size come from "
-                f"Table II, published for {PAPER_PRUNING_FACTOR_PCT} % only); measure the others and pass --results")
-        return study_scenario(scenario, link), f"the study's figures (pruning factor {pruning_factor:g})"
+        return study_inputs(scenario, link, pruning_factor)
     from .measured import scenario_from_results
-    from .store import load_results
+    from .storage import load_results
+
+    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
 
     rs = load_results(*results, allow_invalid=allow_invalid)
     edge = SCENARIO_PROFILES[scenario]
@@ -209,16 +121,13 @@ def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allo
                allow_invalid: bool = False, inference: str | None = None, format: str = "text") -> Outcome:
     """Best pipeline by latency, energy and data for ``q`` requests, a scenario and a distance,
     with the margin to the runner-up and the inputs the answer rests on."""
-    import pandas as pd
-
     given = {"pruning_method": pruning_method, "runtime": runtime, "statistic": statistic, "sizes": sizes,
              "inference_model_format": inference_model_format, "finetune_model_format": finetune_model_format,
              "uncompressed": uncompressed or None, "allow_invalid": allow_invalid or None, "inference": inference}
     try:
         check_format(format)
         qv = whole_q(q)
-        if scenario not in SCENARIOS:
-            raise ValueError(f"--scenario must be one of {SCENARIOS}, got {scenario!r}")
+        check_scenario(scenario)
         if not results:
             used = [k for k in RESULTS_ONLY if given[k] is not None]
             if used:
@@ -236,14 +145,9 @@ def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allo
             pruning_method=pruning_method, runtime=runtime, statistic=statistic, sizes=sizes,
             model_download=_model_download(inference_model_format, finetune_model_format, uncompressed),
             allow_invalid=allow_invalid, inference=inference)
-        advice, ranks = advice_rows(inputs, qv)
+        out = advice_result(qv, scenario, link, note, radio_preset, inputs, source)
     except ValueError as exc:  # includes ResultsError
         return _bad(exc)
-    out = {"q": qv, "scenario": scenario, "source": source}
-    if note:
-        out["warning"] = note
-    out.update({"radio": radio_summary(link, radio_preset), "advice": pd.DataFrame(advice),
-                "ranking": pd.DataFrame(ranks), "inputs": inputs_frame(inputs)})
     return Outcome(tuple(render(out, format)), EXIT_OK)
 
 
@@ -298,11 +202,12 @@ def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: b
                 alpha: float | None = None, min_rounds: int | None = None, format: str = "text") -> Outcome:
     """``compare A B``: exit 0 no slowdown, 1 a significant slowdown, 2 bad input, refused, or no verdict."""
     from . import compare as C
-    from .store import load_run, refuse_invalid, resolve_run_path
+    from .config import gate_config
+    from .storage import load_run, refuse_invalid, resolve_run_path
 
     try:
         check_format(format, C.RENDERERS)
-        cfg = C.gate_config(config, factor, alpha, min_rounds)
+        cfg = gate_config(config, factor, alpha, min_rounds)
         run_a, run_b = (load_run(resolve_run_path(r, storage)) for r in (a, b))
         if not allow_invalid:
             refuse_invalid(run_a)
@@ -317,7 +222,7 @@ def run_history(storage: str, *, profile: str | None = None, machine_id: str | N
                 benchmark: str | None = None, plot: str | None = None, format: str = "text") -> Outcome:
     """``history``: list runs; with ``benchmark``, its median across them; with ``plot``, also the PNG."""
     from . import history as H
-    from .store import list_entries
+    from .storage import list_entries
 
     if plot and not benchmark:
         return _bad("--plot needs --benchmark NAME")
@@ -346,10 +251,9 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
              format: str = "text") -> Outcome:
     """``gate``: the current run against the baseline (exit 0 ok, 1 slowdown, 2 bad input or no verdict);
     with ``aa``, the false-alarm (or, with ``slowdown``, detection) rate over the saved runs."""
-    import json
-
     from . import gate as G
-    from .compare import gate_config
+    from .config import gate_config
+    from .storage import list_entries, profile_storage
 
     if slowdown and not aa:
         return _bad("--slowdown goes with --aa", "gate: ")
@@ -361,18 +265,37 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
         check_format(format, ("text", "json"))
         cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
                           min_baseline_runs=min_baseline_runs)
+        root = profile_storage(storage, profile)
         if aa:
             slow = G.parse_slowdown(slowdown) if slowdown else None
-            check = G.aa_check(storage, profile, machine_id=machine_id, config=cfg, slowdown=slow)
+            entries = list_entries(root, profile=profile, machine_id=machine_id)
+            check = G.aa_check(entries, profile, where=root, config=cfg, slowdown=slow)
             return Outcome(tuple(G.format_aa(check, profile, cfg, slow)), EXIT_OK)
-        result = G.gate(profile, storage, current, machine_id=machine_id, config=cfg)
+        current_run, entries = _gate_inputs(profile, root, current, machine_id)
+        result = G.gate(entries, current_run, where=root, config=cfg)
     except ValueError as exc:
         return _bad(exc, "gate --aa: " if aa else "gate: ")
-    if format == "json":
-        lines = json.dumps(G.result_dict(result), indent=2, allow_nan=False, default=str).splitlines()
-    else:
-        lines = G.format_text(result, profile)
+    lines = G.format_json(result) if format == "json" else G.format_text(result, profile)
     return Outcome(tuple(lines), OUTCOME_EXIT[result.outcome])
+
+
+def _gate_inputs(profile: str, root: Path, current: str, machine_id: str | None):
+    """The current run (of ``profile``, valid) and the saved runs of its host folder under ``root``, the
+    current run's own file left out; ResultsError (CompareError) naming what is wrong."""
+    from .compare import CompareError
+    from .storage import entry_host, list_entries, load_run, refuse_invalid
+
+    current_run = load_run(current)
+    if current_run.profile != profile:
+        raise CompareError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
+    refuse_invalid(current_run)
+    if machine_id is None:
+        machine_id = entry_host(current, root)
+    try:
+        entries = list_entries(root, profile=profile, machine_id=machine_id)
+    except ResultsError as exc:
+        raise CompareError(f"no baseline for profile {profile!r}: {exc}") from exc
+    return current_run, [e for e in entries if e.path.resolve() != Path(current).resolve()]
 
 
 def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), allow_unenforced: bool = False,
@@ -384,11 +307,11 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
     job (reports/pairedrun.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
     import json
 
-    from . import paired as P
     from . import pairedrun as R
+    from .config import load_paired_config
 
     try:
-        cfg = P.load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None,
+        cfg = load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None,
                                    clock=clock)
     except ValueError as exc:
         return _bad(exc, "gate --against: ")
@@ -414,25 +337,11 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
 
 # ---- parsing ------------------------------------------------------------------------------
 
-def _format(p, choices=FORMATS):
-    p.add_argument("--format", choices=choices, default="text", help="output format (default: text)")
-
-
-def _radio(p):
-    p.add_argument("--radio", dest="radio_preset", choices=sorted(radio.PRESETS), default="paper",
-                   help="radio preset for the link rates (default: paper)")
-    p.add_argument("--distance", type=float, default=None,
-                   help="distance device-base station [m], 10 m to 5 km (default: the preset's, 100 m)")
-    p.add_argument("--allow-distance-outside-model", dest="allow_distance", action="store_true",
-                   help="extrapolate the UMi path loss beyond 10 m-5 km; the output says so (default: refuse)")
-
-
 def _results_options(p, *, defaults: bool):
     """The options choosing among measured results; ``defaults`` False: None, so that advise can
     tell an option given from one left alone."""
     d = (lambda v: v) if defaults else (lambda v: None)
-    p.add_argument("--pruning-factor", type=float, default=0.7,
-                   help="pruning factor of the pruned pipelines, a fraction (default: 0.7)")
+    add_pruning_factor(p)
     p.add_argument("--pruning-method", choices=PRUNING_METHODS, default=d("magnitude"),
                    help="pruning method of the pruned pipelines, and Table I's first (default: magnitude, "
                         "the study's)")
@@ -471,28 +380,21 @@ def _gate_options(p):
                         "that an unchanged commit fails it (default: config, else 0.05)")
     p.add_argument("--min-rounds", type=int, default=None,
                    help="fewest rounds in either run for a verdict (default: config, else 5)")
-    _format(p, ("text", "json"))
+    add_format(p, ("text", "json"))
 
 
 def _add_paper(sub):
-    p = sub.add_parser("paper", help="the study's own figures through the model")
-    _format(p)
-    _radio(p)
-    p.add_argument("--q", nargs="+", default=None, help="also give curve points at these Q (default: none)")
-    p.add_argument("--published-swap", action="store_true",
-                   help="use the study's D-FT,D-Inf energy formula with P_inf/P_ft swapped (default: off)")
+    add_paper_parser(sub)
     return lambda a: run_paper(q=a.q, radio_preset=a.radio_preset, distance=a.distance,
                                allow_distance=a.allow_distance, published_swap=a.published_swap, format=a.format)
 
 
 def _add_advise(sub):
-    p = sub.add_parser("advise", help="best pipeline for Q requests, an edge load and a distance")
-    p.add_argument("--q", required=True, help="number of requests per model, a whole number >= 1 (required)")
-    p.add_argument("--scenario", choices=SCENARIOS, default="idle", help="edge load (default: idle)")
+    p = add_advise_parser(sub)
     p.add_argument("--results", nargs="+", default=None,
                    help="use measured results (files or folders) instead of the study's figures (default: study)")
-    _format(p)
-    _radio(p)
+    add_format(p)
+    add_radio(p)
     _results_options(p, defaults=False)
     return lambda a: run_advise(q=a.q, scenario=a.scenario, distance=a.distance, allow_distance=a.allow_distance,
                                 radio_preset=a.radio_preset, results=a.results, format=a.format,
@@ -507,8 +409,8 @@ def _add_report(sub):
     p.add_argument("--out", default=None, help="parent folder of the report (default: results/report)")
     p.add_argument("--run", default=None, help="report folder name under --out (default: UTC time YYYYmmdd-HHMMSS)")
     p.add_argument("--q", nargs="+", default=None, help="Q values of the curves (default: 1..10000 log spaced)")
-    _format(p)
-    _radio(p)
+    add_format(p)
+    add_radio(p)
     _results_options(p, defaults=True)
     return lambda a: run_report(results=a.results, out=a.out, run=a.run, q=a.q, radio_preset=a.radio_preset,
                                 distance=a.distance, allow_distance=a.allow_distance, format=a.format,
@@ -541,7 +443,7 @@ def _add_history(sub):
                         "hostname/machine-id (default: the only one, else this host's)")
     p.add_argument("--benchmark", default=None, help="benchmark name or fullname to follow (default: none)")
     p.add_argument("--plot", default=None, help="write its median across runs to this PNG (default: no plot)")
-    _format(p, ("text", "json"))
+    add_format(p, ("text", "json"))
     return lambda a: run_history(a.storage, profile=a.profile, machine_id=a.machine_id, benchmark=a.benchmark,
                                  plot=a.plot, format=a.format)
 

@@ -20,7 +20,7 @@ mark  meaning
 ====  =====================================================================
 
 Only ``+`` fails a comparison. The factor defaults to 1.10 and may be set per
-operation (``extra_info["operation"]``) in ``pyproject.toml``::
+operation (``extra_info["operation"]``) in ``pyproject.toml`` (read by :mod:`reports.config`)::
 
     [tool.continuum-bench.gate]
     factor = 1.10
@@ -35,25 +35,23 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-from scipy import stats as sps
 
 from . import countrule as CR
 from .countrule import CountRule
 from .render import fmt_count, fmt_time, format_table, short_name
-from .store import Benchmark, ResultsError, Run
+from .stats import mann_whitney_p
+from .model import Benchmark, ResultsError, Run
 
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_ROUNDS = 5
 DEFAULT_BASELINE_RUNS = 5
 DEFAULT_MIN_BASELINE_RUNS = 3
-CONFIG_TABLE = ("tool", "continuum-bench", "gate")
 
 MARK_SLOWER = "+"
 MARK_FASTER = "-"
@@ -108,43 +106,6 @@ class GateConfig:
 
     def factor_for(self, operation: str | None) -> float:
         return float(self.factors.get(operation, self.factor)) if operation else float(self.factor)
-
-
-def _table(doc: Mapping, names: tuple[str, ...], allowed, path: Path) -> dict:
-    """The table ``names`` of a parsed TOML document ({} when absent); unknown keys are a ValueError."""
-    table = doc
-    for key in names:
-        table = table.get(key, {})
-    unknown = set(table) - set(allowed)
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(names)}]; allowed: {sorted(allowed)}")
-    return dict(table)
-
-
-def load_gate_config(pyproject: Path | str | None = None) -> GateConfig:
-    """Read ``[tool.continuum-bench.gate]`` and the count rule's ``[tool.continuum-bench.counts]``
-    from ``pyproject`` (default: ./pyproject.toml).
-
-    A missing file or table gives the defaults; unknown keys or bad values are a ValueError naming
-    the file and the table.
-    """
-    path = Path(pyproject) if pyproject is not None else Path("pyproject.toml")
-    if not path.is_file():
-        if pyproject is not None:
-            raise CompareError(f"{path}: configuration file not found")
-        return GateConfig()
-    try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CompareError(f"{path}: not valid TOML ({exc})") from exc
-    table = _table(doc, CONFIG_TABLE, {"factor", "alpha", "min_rounds", "factors", "baseline_runs",
-                                       "min_baseline_runs"}, path)
-    counts = _table(doc, CR.CONFIG_TABLE, CR.CONFIG_KEYS, path)
-    try:
-        rule = CountRule(**counts)
-    except ValueError as err:
-        raise ValueError(f"{path}: [{'.'.join(CR.CONFIG_TABLE)}]: {err}") from None
-    return GateConfig(**table, counts=rule)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -223,15 +184,6 @@ def same_run(a: Run, b: Run) -> str | None:
     if a.datetime and (a.datetime, a.commit, a.machine_info) == (b.datetime, b.commit, b.machine_info):
         return f"A and B are the same session (datetime {a.datetime}, commit {(a.commit or '-')[:10]})"
     return None
-
-
-def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
-    """Mann-Whitney U p-value (``alternative="greater"``: ``a`` tends to be larger than ``b``);
-    1.0 where both samples are one constant."""
-    if np.ptp(np.concatenate([a, b])) == 0.0:
-        return 1.0
-    p = float(sps.mannwhitneyu(a, b, alternative=alternative).pvalue)
-    return 1.0 if math.isnan(p) else p
 
 
 def rounds_of(bench: Benchmark | None) -> np.ndarray:
@@ -387,13 +339,3 @@ def format_json(comparison: Comparison) -> list[str]:
 
 
 RENDERERS = {"text": format_text, "json": format_json}
-
-
-def gate_config(path: str | None = None, factor: float | None = None, alpha: float | None = None,
-                min_rounds: int | None = None, **gate_keys: int | None) -> GateConfig:
-    """The configuration file's thresholds (see :func:`load_gate_config`), with command-line overrides
-    (``gate_keys``: ``baseline_runs``, ``min_baseline_runs``)."""
-    config = load_gate_config(path)
-    changes = {k: v for k, v in (("factor", factor), ("alpha", alpha), ("min_rounds", min_rounds),
-                                 *gate_keys.items()) if v is not None}
-    return replace(config, **changes) if changes else config

@@ -1,7 +1,7 @@
 """The gate's rule for counted cases: instructions per call against the baseline runs'.
 
-Pure: no file reading (the configuration comes through reports.compare.load_gate_config,
-the runs through reports.store). A counted case (``extra_info["instructions"]``:
+Pure: no file reading (the configuration comes through reports.config.load_gate_config,
+the runs through reports.storage). A counted case (``extra_info["instructions"]``:
 instructions per call of the timed callable, benchmarks/test_counts.py) is judged by
 
     ratio = current / median(baseline counts)
@@ -28,12 +28,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from .stats import count_ratio, count_spread
+
 DEFAULT_THRESHOLD = 0.005
 DEFAULT_MIN_BASELINE_RUNS = 1
 #: A baseline whose counts spread by more than this share of the threshold gives no verdict.
 MAX_SPREAD_OF_THRESHOLD = 0.5
-CONFIG_TABLE = ("tool", "continuum-bench", "counts")
-CONFIG_KEYS = frozenset({"threshold", "thresholds", "min_baseline_runs"})
 #: The extra_info field of a counted case: instructions per call.
 COUNT_KEY = "instructions"
 
@@ -85,11 +85,11 @@ class CountVerdict:
     def ratio(self) -> float | None:
         if self.current is None or not self.baseline:
             return None
-        return self.current / statistics.median(self.baseline)
+        return count_ratio(self.current, self.baseline)
 
     @property
     def baseline_spread(self) -> float | None:
-        return max(self.baseline) / min(self.baseline) - 1 if self.baseline else None
+        return count_spread(self.baseline) if self.baseline else None
 
 
 def judge_count(operation: str | None, baseline: Sequence[float], current: float | None,
@@ -105,11 +105,11 @@ def judge_count(operation: str | None, baseline: Sequence[float], current: float
         return verdict(MARK_NO_VERDICT, "not counted in the current run")
     if len(baseline) < rule.min_baseline_runs:
         return verdict(MARK_NO_VERDICT, f"{len(baseline)} baseline count(s), fewer than {rule.min_baseline_runs}")
-    spread = max(baseline) / min(baseline) - 1
+    spread = count_spread(baseline)
     if spread > threshold * MAX_SPREAD_OF_THRESHOLD:
         return verdict(MARK_NO_VERDICT, f"baseline counts spread {spread:.3%}, more than {MAX_SPREAD_OF_THRESHOLD:g} x "
                                         f"the {threshold:.2%} threshold: not deterministic enough to judge")
-    ratio = current / statistics.median(baseline)
+    ratio = count_ratio(current, baseline)
     if ratio > 1 + threshold:
         return verdict(MARK_SLOWER, f"{ratio - 1:+.3%} instructions per call, beyond +{threshold:.2%}")
     if ratio < 1 - threshold:

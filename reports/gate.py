@@ -41,6 +41,10 @@ runs to ``results/history/<profile>``; on a change ``tox -e gate`` runs the same
 cases and calls ``continuum-bench gate --profile <profile> --storage
 results/history --current <current>``.
 
+Loading is the command line's (reports.cli reads the current run and the saved runs through
+reports.storage); this module judges loaded runs (:func:`gate`, :func:`aa_check`) and formats the
+verdicts (:func:`format_text`, :func:`result_dict`, :func:`format_aa`).
+
 Exit codes (reports.cli): 0 no significant slowdown beyond the limit; 1 at least one; 2 too few or
 no baseline runs, no benchmark with enough rounds to judge, unreadable input, or a
 current run from another profile or preset.
@@ -48,25 +52,20 @@ current run from another profile or preset.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as sps
 
 from . import countrule as CR
 from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
-                      GateConfig, mann_whitney_p, outcome_of, rounds_of, run_flags, same_run)
+                      GateConfig, outcome_of, rounds_of, run_flags, same_run)
 from .render import fmt_count, fmt_time, format_table, short_name
-from .store import (Benchmark, HistoryEntry, ResultsError, Run, entry_host, list_entries, load_run,
-                    profile_storage, refuse_invalid)
-
-#: Fewest degrees of freedom for a kind's own pooled noise estimate; below it the
-#: estimate pooled over every benchmark of the run is used.
-MIN_KIND_DOF = 4
-
+from .model import Benchmark, HistoryEntry, Run
+from .stats import log_medians, mann_whitney_p, pooled_noise, prediction_limit
 
 @dataclass(frozen=True)
 class GateRow:
@@ -150,21 +149,15 @@ def needed_baseline_runs(current: Run, config: GateConfig) -> int:
     return config.counts.min_baseline_runs if current.counted else config.min_baseline_runs
 
 
-def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None = None,
-                  exclude: Path | None = None, config: GateConfig | None = None
-                  ) -> tuple[list[HistoryEntry], list[tuple[HistoryEntry, str]]]:
-    """The newest ``config.baseline_runs`` saved runs of ``current``'s profile, preset and cases on the
-    host (oldest first), and the newer runs passed over with the reason. CompareError when fewer than
-    ``config.min_baseline_runs`` remain: the message says how many there are and how to save more."""
+def baseline_runs(entries: list[HistoryEntry], current: Run, *, where: Path | str,
+                  config: GateConfig | None = None) -> tuple[list[HistoryEntry], list[tuple[HistoryEntry, str]]]:
+    """The newest ``config.baseline_runs`` of the saved runs ``entries`` (oldest first, the current run
+    left out) that share ``current``'s preset and cases, oldest first, and the newer runs passed over with
+    the reason. CompareError when fewer than ``config.min_baseline_runs`` remain: the message says how many
+    there are in ``where`` (the profile's storage folder) and how to save more."""
     config = config or GateConfig()
     profile, presets = current.profile, current.presets
-    root = profile_storage(storage, profile)
-    try:
-        entries = list_entries(root, profile=profile, machine_id=machine_id)
-    except ResultsError as exc:
-        raise CompareError(f"no baseline for profile {profile!r}: {exc}") from exc
-    if exclude is not None:
-        entries = [e for e in entries if e.path.resolve() != exclude.resolve()]
+    root = where
     chosen: list[HistoryEntry] = []
     skipped: list[tuple[HistoryEntry, str]] = []
     for entry in reversed(entries):
@@ -178,13 +171,13 @@ def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None =
     chosen.reverse()
     needed = needed_baseline_runs(current, config)
     if len(chosen) < needed:
-        where = f"{root}" + (f"/{entries[0].machine_id}" if entries else "")
+        folder = f"{root}" + (f"/{entries[0].machine_id}" if entries else "")
         reasons = sorted({why for _, why in skipped})
         other = (f" ({len(skipped)} newer run(s) not counted: {'; '.join(reasons[:3])}:"
                  f" {', '.join(e.path.name for e, _ in skipped[:3])})") if skipped else ""
         raise CompareError(
             f"no baseline for profile {profile!r}, preset {', '.join(presets)!r}: {len(chosen)} saved run(s) in "
-            f"{where}{other}; the gate needs {needed}" + (
+            f"{folder}{other}; the gate needs {needed}" + (
                 " (a counted run: tox -e counts saves one per run)" if current.counted else
                 " to measure this host's between-run noise. Save more on the main branch: tox -e gate-baseline")
         )
@@ -194,29 +187,6 @@ def baseline_runs(storage: Path | str, current: Run, *, machine_id: str | None =
 def _kind(bench: Benchmark) -> str:
     variant = bench.runtime or bench.model_format
     return "/".join(str(p) for p in (bench.operation, variant) if p)
-
-
-def _log_medians(medians: list[float]) -> np.ndarray:
-    return np.log(np.asarray([m for m in medians if m > 0], dtype=float))
-
-
-def pooled_noise(medians_by_name: dict[str, list[float]], kinds: dict[str, str]) -> dict[str, tuple[float, int]]:
-    """(sigma, degrees of freedom) of log(median) between runs for each kind, pooled over its benchmarks.
-
-    A kind with fewer than :data:`MIN_KIND_DOF` degrees of freedom gets the estimate pooled over all
-    benchmarks; (nan, 0) when no benchmark was seen in two runs.
-    """
-    ss: dict[str, float] = defaultdict(float)
-    dof: dict[str, int] = defaultdict(int)
-    for name, medians in medians_by_name.items():
-        logs = _log_medians(medians)
-        if logs.size >= 2:
-            ss[kinds[name]] += float(((logs - logs.mean()) ** 2).sum())
-            dof[kinds[name]] += logs.size - 1
-    total_ss, total_dof = sum(ss.values()), sum(dof.values())
-    overall = (math.sqrt(total_ss / total_dof), total_dof) if total_dof else (math.nan, 0)
-    return {kind: (math.sqrt(ss[kind] / dof[kind]), dof[kind]) if dof[kind] >= MIN_KIND_DOF else overall
-            for kind in set(kinds.values())}
 
 
 def slower_p(current: np.ndarray, baseline: np.ndarray) -> float:
@@ -238,7 +208,6 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
     medians = {n: [r[n].median_s for r in base if n in r] for n in names}
     noise = pooled_noise(medians, kinds)
     judged = [n for n in names if n in now and len(medians[n]) >= config.min_baseline_runs]
-    quantile_level = 1.0 - config.alpha / max(len(judged), 1)
     rows = []
     for name in names:
         bench = now.get(name)
@@ -248,7 +217,7 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
             rows.append(count_row(name, operation, kinds[name], bench, counts, medians[name], config))
             continue
         factor = config.factor_for(operation)
-        logs = _log_medians(medians[name])
+        logs = log_medians(medians[name])
         reference = float(math.exp(logs.mean())) if logs.size else None
         cur = bench.median_s if bench else None
         data = rounds_of(bench)
@@ -271,8 +240,7 @@ def judge(baselines: list[Run], current: Run, config: GateConfig) -> tuple[GateR
             rows.append(GateRow(**common, ratio=ratio, sigma=None if dof == 0 else sigma, limit=None, p_value=None,
                                 mark=MARK_NO_DATA, verdict="not enough data"))
             continue
-        t = float(sps.t.ppf(quantile_level, dof))
-        limit = max(factor, math.exp(t * sigma * math.sqrt(1.0 + 1.0 / logs.size)))
+        limit = max(factor, prediction_limit(sigma, dof, logs.size, config.alpha, len(judged)))
         pooled = np.concatenate(base_data)
         if ratio > limit:
             p = slower_p(data, pooled)
@@ -295,7 +263,7 @@ def count_row(name: str, operation: str | None, kind: str, bench: Benchmark, cou
               medians: list[float], config: GateConfig) -> GateRow:
     """A counted case judged on instructions per call by the count rule."""
     v = CR.judge_count(operation, counts, bench.instructions, config.counts)
-    logs = _log_medians(medians)
+    logs = log_medians(medians)
     return GateRow(name=name, operation=operation, kind=kind, baseline_medians_s=tuple(medians),
                    reference_s=float(math.exp(logs.mean())) if logs.size else None, current_s=bench.median_s,
                    ratio=v.ratio, sigma=None, limit=None if v.mark == CR.MARK_NO_VERDICT else 1.0 + v.threshold,
@@ -304,24 +272,18 @@ def count_row(name: str, operation: str | None, kind: str, bench: Benchmark, cou
                    current_count=v.current, note=v.reason)
 
 
-def gate(profile: str, storage: Path | str, current: Path | str, *, machine_id: str | None = None,
+def gate(entries: list[HistoryEntry], current: Run, *, where: Path | str,
          config: GateConfig | None = None) -> GateResult:
-    """Judge ``current`` against the baseline runs; raises ResultsError (CompareError) on bad input,
-    InvalidRunError when the current run's load was not valid."""
+    """Judge the loaded ``current`` run against the baseline chosen from the saved runs ``entries`` (the
+    current run left out; see :func:`baseline_runs`); CompareError when there is no baseline or nothing in
+    common."""
     config = config or GateConfig()
-    current_run = load_run(current)
-    if current_run.profile != profile:
-        raise CompareError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
-    refuse_invalid(current_run)
-    root = profile_storage(storage, profile)
-    if machine_id is None:
-        machine_id = entry_host(current, root)
-    chosen, skipped = baseline_runs(root, current_run, machine_id=machine_id, exclude=Path(current), config=config)
-    rows = judge([e.run for e in chosen], current_run, config)
+    chosen, skipped = baseline_runs(entries, current, where=where, config=config)
+    rows = judge([e.run for e in chosen], current, config)
     if not any(r.ratio is not None for r in rows):
-        raise CompareError(f"{current} has no benchmark in common with the baseline runs "
+        raise CompareError(f"{current.source} has no benchmark in common with the baseline runs "
                            f"({', '.join(e.path.name for e in chosen)})")
-    return GateResult(tuple(chosen), tuple(skipped), current_run, config, rows)
+    return GateResult(tuple(chosen), tuple(skipped), current, config, rows)
 
 
 #: Most A/A trials ``aa_check`` judges (combinations of baseline runs, in itertools order).
@@ -348,10 +310,11 @@ def scaled_run(run: Run, operation: str, factor: float) -> Run:
     return run.with_benchmarks(b.scaled(factor) if b.operation == operation else b for b in run.benchmarks)
 
 
-def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None,
+def aa_check(entries: list[HistoryEntry], profile: str, *, where: Path | str,
              config: GateConfig | None = None, slowdown: tuple[str, float] | None = None) -> AACheck:
-    """Judge every saved run of ``profile`` (the newest run's preset) against every set of
-    ``min_baseline_runs`` of the others (a counted run: against all the others, up to ``baseline_runs``): how often would the gate fail an unchanged commit here?
+    """Judge every saved run of ``profile`` in ``entries`` (the newest run's preset) against every set of
+    ``min_baseline_runs`` of the others (a counted run: against all the others, up to ``baseline_runs``): how
+    often would the gate fail an unchanged commit here? ``where`` names the storage folder in errors.
     Meaningful when the runs are of one commit (or commits that did not change the speed).
     With ``slowdown`` (operation, factor) the judged run's rounds of that operation are made
     ``factor`` times longer (and its counts ``factor`` times larger) first: how often would the gate
@@ -360,8 +323,7 @@ def aa_check(storage: Path | str, profile: str, *, machine_id: str | None = None
     import itertools
 
     config = config or GateConfig()
-    root = profile_storage(storage, profile)
-    entries = list_entries(root, profile=profile, machine_id=machine_id)
+    root = where
     if entries:  # the newest run's preset and cases, valid runs only
         newest = next((e for e in reversed(entries) if not e.run.injected and not e.run.invalid), entries[-1])
         entries = [e for e in entries if (e is newest and not e.run.injected and not e.run.invalid)
@@ -493,6 +455,11 @@ def result_dict(result: GateResult) -> dict:
         "failed": bool(result.regressions),
         "rows": [asdict(r) for r in result.rows],
     }
+
+
+def format_json(result: GateResult) -> list[str]:
+    """The result as indented JSON lines (:func:`result_dict`)."""
+    return json.dumps(result_dict(result), indent=2, allow_nan=False, default=str).splitlines()
 
 
 def parse_slowdown(text: str) -> tuple[str, float]:

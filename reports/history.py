@@ -1,6 +1,6 @@
 """Saved runs of a profile on a host: list them, and one benchmark's median across them.
 
-The layout of the saved runs is :mod:`reports.store`'s (``list_entries``); this module
+The layout of the saved runs is :mod:`reports.storage`'s (``list_entries``); this module
 only formats and plots what it reads.
 """
 
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from .render import format_table
-from .store import HistoryEntry, ResultsError
+from .model import HistoryEntry, ResultsError
 
 
 def median_series(entries: list[HistoryEntry], benchmark: str) -> list[tuple[HistoryEntry, float]]:

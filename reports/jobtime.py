@@ -7,7 +7,7 @@ timed seconds against the set-up around them. This module puts the sessions of
 one job side by side, adds them up and, when the sessions ran back to back (as
 ``tox -e device,edge-idle,edge-loaded`` runs them), names the time between them:
 tox creating the next environment (the installs) and starting its process.
-Pure: reads :class:`reports.store.Run` objects, returns lines; only the command
+Pure: reads :class:`reports.model.Run` objects, returns lines; only the command
 line prints them.
 """
 

@@ -1,6 +1,6 @@
 """From measured results to the cost model's inputs: pipeline inputs per scenario, Table I.
 
-Reads a :class:`reports.store.ResultSet` (never a file): the edge times of a scenario
+Reads a :class:`reports.model.ResultSet` (never a file): the edge times of a scenario
 come from its edge profile (``idle``: edge-idle, ``loaded``: edge-loaded), the device
 times from ``device``. Every result is taken with :meth:`ResultSet.one`, which refuses
 two matches: the encryption time is the hybrid scheme's unless asked otherwise.
@@ -15,7 +15,7 @@ import pandas as pd
 from costmodel.pipelines import STUDY_RESULT_BYTES, STUDY_SAMPLE_BYTES, DevicePowers, PipelineInputs
 
 from harness.contract import COLD_FIELDS, HYBRID_SCHEME, INFERENCE_ASSUMPTIONS, PRUNING_METHODS, SCENARIO_PROFILES
-from .store import ResultsError, ResultSet
+from .model import ResultsError, ResultSet
 
 SIZE_SOURCES = ("study", "results")
 PROFILE_ORDER = ("device", "edge-idle", "edge-loaded")

@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from .render import cell
+from costmodel.render import cell
 
 REPORT_TITLE = "continuum-bench report"
 TABLE_NOTES = {

@@ -8,25 +8,9 @@ both sides nearly equally and cancels in their ratio.
 
 Design (reports/pairedrun.py takes the blocks). For each case the blocks come in
 quads, ABBA then BAAB, ... (the sides alternate which goes first). One quad gives one
-paired log ratio::
-
-    d = (log b1 + log b2 - log a1 - log a2) / 2
-
-where ``a1, a2, b1, b2`` are the per-call times of the quad's blocks. A drift that is
-linear over the quad's four blocks cancels exactly (a1 + a2 and b1 + b2 sit at the same
-mean time), a step change cancels on average over the alternating quads.
-
-Estimate and interval. The ``d`` of the quads are taken as independent draws of a
-distribution symmetric about the true log ratio ``delta`` (the assumption of the
-Wilcoxon signed-rank test; the ABBA/BAAB alternation makes the order effect
-symmetric). The Hodges-Lehmann estimate of ``delta`` is the median of the
-``n (n + 1) / 2`` Walsh averages ``(d_i + d_j) / 2, i <= j``; its distribution-free
-confidence interval (Hollander & Wolfe, *Nonparametric Statistical Methods*, 3rd ed.,
-section 3.3) is ``[W_(k), W_(M + 1 - k)]`` of the sorted Walsh averages, ``M = n(n+1)/2``,
-with ``k`` the largest integer such that ``P(T < k) <= (1 - confidence) / 2`` under the
-null distribution of the signed-rank statistic ``T`` (exact, by counting subsets of
-ranks, for ``n <= EXACT_MAX_PAIRS``; the normal approximation with continuity correction
-above). The ratio and its interval are ``exp`` of those.
+paired log ratio (:func:`reports.stats.quad_log_ratio`); the case's ratio and interval are
+the Hodges-Lehmann estimate and signed-rank interval of those log ratios
+(:func:`reports.stats.hodges_lehmann`, where the derivation is), exponentiated.
 
 Verdict of a case with factor ``f`` (per operation; ``[tool.continuum-bench.paired]``):
 
@@ -46,22 +30,19 @@ Verdict of a case with factor ``f`` (per operation; ``[tool.continuum-bench.pair
 
 Every verdict carries its half-width: the smallest change the case could have seen.
 
-Pure functions and frozen dataclasses, no I/O, no TensorFlow.
+Judging and formatting: pure functions and frozen dataclasses, no I/O, no TensorFlow; the
+configuration is read by reports.config.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from statistics import NormalDist, median
+from statistics import median
 from typing import Mapping, Sequence
 
-#: Exact signed-rank null distribution up to this many pairs; the normal approximation above.
-EXACT_MAX_PAIRS = 200
-#: The configuration table in pyproject.toml.
-CONFIG_TABLE = ("tool", "continuum-bench", "paired")
-CONFIG_KEYS = ("factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock", "renew")
+from .stats import DEFAULT_CONFIDENCE, hodges_lehmann, quad_log_ratio
+
 #: Runtimes whose runners are rebuilt before every quad (cheap for LiteRT; a Keras retrace is not).
 DEFAULT_RENEW = ("litert",)
 #: What a block's time is: ``wall`` (perf_counter: what a user waits) or ``cpu`` (the worker
@@ -71,7 +52,6 @@ CLOCKS = ("wall", "cpu")
 REMEDY_MARGIN = 1.25
 
 DEFAULT_FACTOR = 1.02
-DEFAULT_CONFIDENCE = 0.95
 DEFAULT_MIN_PAIRS = 10
 DEFAULT_PAIRS = 60
 DEFAULT_BLOCK_S = 0.1
@@ -93,7 +73,7 @@ QUAD_ORDERS = ("ABBA", "BAAB")
 
 @dataclass(frozen=True)
 class PairedConfig:
-    """Settings of the paired gate (``[tool.continuum-bench.paired]`` in pyproject.toml).
+    """Settings of the paired gate (``[tool.continuum-bench.paired]`` in pyproject.toml, read by reports.config).
 
     factor: ratio B/A a regression's whole interval must lie beyond [unitless, > 1]
     factors: per-operation factor overriding ``factor``
@@ -138,102 +118,6 @@ class PairedConfig:
 
     def factor_for(self, operation: str | None) -> float:
         return float(self.factors.get(operation, self.factor)) if operation else float(self.factor)
-
-
-def load_paired_config(pyproject: Path | str | None = None, **overrides) -> PairedConfig:
-    """``[tool.continuum-bench.paired]`` of ``pyproject`` (default ./pyproject.toml; missing: defaults),
-    then the non-None ``overrides``; unknown keys or bad values are a ValueError naming the file."""
-    import tomllib
-
-    path = Path(pyproject) if pyproject is not None else Path("pyproject.toml")
-    table: dict = {}
-    if path.is_file():
-        try:
-            doc = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not valid TOML ({exc})") from None
-        for key in CONFIG_TABLE:
-            doc = doc.get(key, {})
-        table = dict(doc)
-    elif pyproject is not None:
-        raise ValueError(f"{path}: configuration file not found")
-    unknown = set(table) - set(CONFIG_KEYS)
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} in [{'.'.join(CONFIG_TABLE)}]; "
-                         f"allowed: {sorted(CONFIG_KEYS)}")
-    for key in ("cases", "renew"):
-        if key in table:
-            table[key] = tuple(table[key])
-    table.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return PairedConfig(**table)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: [{'.'.join(CONFIG_TABLE)}]: {err}") from None
-
-
-# ---- statistics ---------------------------------------------------------------------------
-
-def quad_log_ratio(a_s: Sequence[float], b_s: Sequence[float]) -> float:
-    """One quad's paired log ratio ``(log b1 + log b2 - log a1 - log a2) / 2`` (module docstring);
-    ``a_s``, ``b_s``: the per-call times [s] of A's and B's two blocks."""
-    if len(a_s) != 2 or len(b_s) != 2:
-        raise ValueError(f"a quad has two blocks per side, got {len(a_s)} of A and {len(b_s)} of B")
-    if min(*a_s, *b_s) <= 0:
-        raise ValueError(f"block times must be > 0 s, got A {list(a_s)}, B {list(b_s)}")
-    return (math.log(b_s[0]) + math.log(b_s[1]) - math.log(a_s[0]) - math.log(a_s[1])) / 2
-
-
-def signed_rank_cdf_counts(n: int) -> list[int]:
-    """Cumulative counts ``C[t]`` = number of the ``2**n`` sign patterns with signed-rank statistic <= t."""
-    counts = [1] + [0] * (n * (n + 1) // 2)
-    top = 0
-    for rank in range(1, n + 1):
-        top += rank
-        for total in range(top, rank - 1, -1):
-            counts[total] += counts[total - rank]
-    cumulative, running = [], 0
-    for c in counts:
-        running += c
-        cumulative.append(running)
-    return cumulative
-
-
-def interval_rank(n: int, confidence: float) -> int:
-    """``k``: the interval is the k-th smallest to the k-th largest Walsh average (0: none exists)."""
-    alpha_half = (1.0 - confidence) / 2
-    if n <= EXACT_MAX_PAIRS:
-        cdf = signed_rank_cdf_counts(n)
-        total = 2 ** n
-        k = 0
-        while k < len(cdf) and cdf[k] <= alpha_half * total:  # P(T <= k) <= alpha/2  ->  P(T < k + 1) <= alpha/2
-            k += 1
-        return k
-    mean = n * (n + 1) / 4
-    sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
-    return max(0, math.floor(mean - NormalDist().inv_cdf(1 - alpha_half) * sd + 0.5))
-
-
-@dataclass(frozen=True)
-class ShiftEstimate:
-    """Hodges-Lehmann estimate of the log ratio and its interval; ``lo``/``hi`` None when ``n`` is too small."""
-
-    n: int
-    estimate: float
-    lo: float | None
-    hi: float | None
-
-
-def hodges_lehmann(d: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> ShiftEstimate:
-    """Median of the Walsh averages of ``d`` and the signed-rank interval (module docstring)."""
-    d = [float(x) for x in d]
-    n = len(d)
-    if n == 0:
-        raise ValueError("no paired differences")
-    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
-    k = interval_rank(n, confidence)
-    if k == 0:
-        return ShiftEstimate(n, median(walsh), None, None)
-    return ShiftEstimate(n, median(walsh), walsh[k - 1], walsh[len(walsh) - k])
 
 
 @dataclass(frozen=True)

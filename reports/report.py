@@ -1,6 +1,6 @@
 """The one report: results in, ``results/report/<run>/`` out.
 
-:func:`build_report` loads the results through the store, builds the measured
+:func:`build_report` loads the results through the storage, builds the measured
 scenarios that the profiles present allow (a missing profile is said, never a
 failure: the study's figures stand in for it), computes Table I, Table II, the
 crossovers and the cheapest pipeline per range of Q, and :func:`write_report`
@@ -20,13 +20,15 @@ import pandas as pd
 from costmodel import radio
 from costmodel.curves import DEFAULT_Q_GRID, best_ranges_table, crossovers, curve_points
 from costmodel.paper import PF70_MODEL_BYTES, paper_report
+from costmodel.render import render_json
 
 from harness.contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
 from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, closer_assumption, inference_comparison,
                        scenario_from_results, table1)
 from .page import MISSING_REMEDY
-from .render import render_json, write_table
-from .store import ResultsError, ResultSet, load_results
+from .render import write_table
+from .model import ResultsError, ResultSet
+from .storage import load_results
 
 DEFAULT_OUT = Path("results") / "report"
 #: Study model sizes [byte] for the paper panel of the size figure: the full model
@@ -101,7 +103,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                  runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
                  sizes: str = "study", statistic: str = "mean", radio_preset: str = "paper",
                  distance: float | None = None, allow_invalid: bool = False, inference: str = "warm") -> Report:
-    """Compute everything the report shows from results files / folders (see ``store.result_files``).
+    """Compute everything the report shows from results files / folders (see ``storage.result_files``).
 
     The answer, the main curves and ``crossovers`` take each request's inference time as
     ``inference`` says (warm: steady state; cold: model set-up plus first call); the curves and

@@ -1,14 +1,13 @@
-"""The gate, compare and the store on counted runs (tox -e counts): the count rule of reports.countrule."""
-from pathlib import Path
+"""The gate, compare and the storage on counted runs (tox -e counts): the count rule of reports.countrule."""
 
 import pytest
 
-from reports import countrule as CR
 from reports import gate as G
 from reports.cli import main
-from reports.compare import compare_runs, load_gate_config
+from reports.compare import compare_runs
 from reports.countrule import CountRule, judge_count
-from reports.store import COUNTS_PROFILE, ResultsError, list_entries, load_run
+from reports.model import COUNTS_PROFILE, ResultsError
+from reports.storage import list_entries, load_run
 
 from . import benchjson as B
 from . import conftest_data as D
@@ -16,7 +15,6 @@ from . import conftest_data as D
 INF = "test_count_inference[full-litert]"
 RSA = "test_count_encrypt_pure_rsa"
 SER = "test_count_serialize_tflite[full-tflite]"
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _counts(**change):
@@ -81,26 +79,7 @@ def test_bad_rules_are_refused(kwargs, message):
         CountRule(**kwargs)
 
 
-def test_the_rule_is_read_by_the_gates_loader(tmp_path):
-    path = tmp_path / "pyproject.toml"
-    path.write_text("[tool.continuum-bench.gate]\nfactor = 1.2\n[tool.continuum-bench.counts]\nthreshold = 0.02\n"
-                    "[tool.continuum-bench.counts.thresholds]\ninference = 0.005\n")
-    config = load_gate_config(path)
-    assert config.factor == 1.2
-    assert config.counts.threshold_for("encryption") == 0.02 and config.counts.threshold_for("inference") == 0.005
-    path.write_text("[tool.continuum-bench.counts]\nthreshhold = 0.02\n")
-    with pytest.raises(ValueError, match=r"unknown key.*threshhold.*tool.continuum-bench.counts"):
-        load_gate_config(path)
-    path.write_text("[tool.continuum-bench.counts]\nthreshold = 2\n")
-    with pytest.raises(ValueError, match=f"{path}.*counts.*threshold must"):
-        load_gate_config(path)
-
-
-def test_the_repository_config_is_valid():
-    assert load_gate_config(REPO / "pyproject.toml").counts.threshold == CR.DEFAULT_THRESHOLD
-
-
-# ---- the store --------------------------------------------------------------------------------
+# ---- the storage -------------------------------------------------------------------------------
 
 def test_a_counted_run_is_of_the_counts_profile_and_lists_in_its_history(tmp_path):
     storage = _history(tmp_path, [B.counts_doc(), B.counts_doc()])
@@ -231,7 +210,7 @@ def test_aa_leaves_injected_runs_out(tmp_path, capsys):
 
 
 def test_the_report_loader_names_a_counted_run_instead_of_calling_it_profile_less(tmp_path):
-    from reports.store import load_results
+    from reports.storage import load_results
 
     with pytest.raises(ResultsError, match="a counted run .*continuum-bench gate --profile counts"):
         load_results(B.write(tmp_path / "counts.json", B.counts_doc()))

@@ -5,7 +5,6 @@ A/A (the same results; honest runs whose sessions differ) gives no alarm, infere
 presets are refused or passed over.
 """
 import json
-import math
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from reports import compare as C
 from reports import gate as G
 from reports.cli import main, run_gate
-from reports.store import parse_run
+from reports.storage import list_entries, parse_run, profile_storage
 
 from . import benchjson as B
 from . import conftest_data as D
@@ -25,6 +24,12 @@ def _history(tmp_path, docs, machine_id=D.MACHINE_ID):
     storage = tmp_path / "results" / "history"
     D.save_history(storage / PROFILE, docs, machine_id=machine_id)
     return storage
+
+
+def _aa(storage, **kw):
+    """The A/A check on the saved runs of ``storage``, loaded as the command line loads them."""
+    root = profile_storage(storage, PROFILE)
+    return G.aa_check(list_entries(root, profile=PROFILE), PROFILE, where=root, **kw)
 
 
 def _current(tmp_path, doc, name="current.json"):
@@ -85,17 +90,6 @@ def test_limit_follows_the_noise_and_hides_smaller_slowdowns(tmp_path):
     assert min(limits) > 1.3 and out.exit_code == 0
     text = run_gate(PROFILE, str(storage), _current(tmp_path, slow))
     assert any("between-run noise" in line for line in text.lines)
-
-
-def test_pooled_noise_per_kind_and_overall():
-    kinds = {"a": "inference/litert", "b": "inference/litert", "c": "serialization/keras"}
-    medians = {"a": [1.0, math.e ** 0.1, math.e ** -0.1], "b": [2.0, 2.0 * math.e ** 0.1, 2.0 * math.e ** -0.1],
-               "c": [5.0, 5.0]}
-    noise = G.pooled_noise(medians, kinds)
-    assert noise["inference/litert"] == (pytest.approx(0.1), 4)
-    # one degree of freedom of its own: the kind borrows the estimate pooled over all benchmarks
-    assert noise["serialization/keras"] == (pytest.approx(math.sqrt(0.04 / 5)), 5)
-    assert G.pooled_noise({"a": [1.0]}, {"a": "x"})["x"][1] == 0
 
 
 def test_faster_is_marked_but_passes(tmp_path):
@@ -191,11 +185,11 @@ def test_slower_p_is_one_sided():
 def test_aa_check_counts_false_alarms_over_saved_runs(tmp_path, capsys):
     honest = [D.honest_run(150 + i, between_sd=0.05) for i in range(5)]
     storage = _history(tmp_path, honest)
-    check = G.aa_check(storage, PROFILE)
+    check = _aa(storage)
     assert (check.sessions, check.baseline_size, check.trials) == (5, 3, 20)  # 5 runs x C(4, 3)
     assert check.alarms == 0
     odd = _history(tmp_path / "odd", honest[:4] + [D.scaled(honest[4], "inference", 2.0)])
-    check = G.aa_check(odd, PROFILE)
+    check = _aa(odd)
     assert check.alarms >= 4 and all("test_inference" in name for name in check.flagged)
     assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa"]) == 0
     assert "false alarms: 0 of 20" in capsys.readouterr().out
@@ -211,10 +205,10 @@ def test_aa_check_needs_one_run_more_than_a_baseline(tmp_path, capsys):
 
 def test_aa_check_with_a_slowdown_measures_detection(tmp_path, capsys):
     storage = _history(tmp_path, [D.honest_run(170 + i, between_sd=0.02) for i in range(5)])
-    caught = G.aa_check(storage, PROFILE, slowdown=("inference", 1.5))
+    caught = _aa(storage, slowdown=("inference", 1.5))
     assert caught.alarms == caught.trials == 20
     assert all("test_inference" in name for name in caught.flagged)
-    assert G.aa_check(storage, PROFILE, slowdown=("serialization", 1.0)).alarms == 0
+    assert _aa(storage, slowdown=("serialization", 1.0)).alarms == 0
     assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa", "--slowdown", "inference=1.5"]) == 0
     assert "the gate failed 20 of 20" in capsys.readouterr().out
     for bad in ("inference", "inference=x", "=1.2", "inference=-1"):

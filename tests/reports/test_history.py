@@ -5,7 +5,7 @@ import pytest
 
 from harness import contract
 from reports import history as H
-from reports import store as S
+from reports import storage as S
 from reports.cli import main, run_history
 
 from . import conftest_data as D

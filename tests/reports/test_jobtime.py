@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from reports.jobtime import job_time_lines
-from reports.store import load_results
+from reports.storage import load_results
 
 from .benchjson import profile_doc, write
 

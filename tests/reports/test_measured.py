@@ -6,7 +6,8 @@ from numpy.testing import assert_allclose
 
 from costmodel.pipelines import PIPELINES
 from reports import measured as M
-from reports.store import ResultsError, load_results
+from reports.model import ResultsError
+from reports.storage import load_results
 
 from . import benchjson as B
 

@@ -7,7 +7,8 @@ import pytest
 
 from reports import page as P
 from reports.cli import run_report
-from reports.store import ResultsError, load_results
+from reports.model import ResultsError
+from reports.storage import load_results
 
 from . import benchjson as B
 

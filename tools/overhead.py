@@ -1,6 +1,6 @@
 """Harness overhead: the suite's median for one case versus a bare loop of the same call.
 
-    TF_USE_LEGACY_KERAS=1 taskset -c 1 python -m benchmarks.overhead results/device.json
+    TF_USE_LEGACY_KERAS=1 taskset -c 1 python -m tools.overhead results/device.json
 
 runs the full model's LiteRT batch-1 inference in a plain loop (same model, same
 sample, same thread count, the same rounds x iterations as the preset) in this
@@ -11,11 +11,12 @@ loop's. Run it pinned like the profile that wrote the JSON (``device``: one CPU)
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from reports.storage import load_run
 
 CASE = "test_inference[full-litert]"
 
@@ -39,27 +40,26 @@ def run(results: Path, repeats: int = 3) -> dict:
     from fixtures.presets import get_preset
     from pipeline.infer import LiteRTRunner, to_tflite
 
-    doc = json.loads(Path(results).read_text())
-    bench = next((b for b in doc["benchmarks"] if b["name"] == CASE), None)
+    bench = next((b for b in load_run(results).benchmarks if b.name == CASE), None)
     if bench is None:
         raise ValueError(f"{results}: no benchmark named {CASE}")
-    info = bench["extra_info"]
+    info = bench.extra_info
     preset = get_preset(info["preset"])
     dataset = dataset_for(preset)
     runner = LiteRTRunner(to_tflite(base_model(preset, dataset, progress=False)), num_threads=info["num_threads"])
     sample = dataset.x_test[:1].copy()
     rounds = preset.rounds
-    iterations = bench["stats"]["iterations"]  # the suite's own choice for this case
+    iterations = bench.iterations  # the suite's own choice for this case
     bare = [
         bare_loop_median(lambda: runner.run(sample), rounds.inference_rounds, iterations, rounds.warmup_rounds)
         for _ in range(repeats)
     ]
-    suite = bench["stats"]["median"]
+    suite = bench.median_s
     return {"case": CASE, "suite_median_s": suite, "bare_median_s": statistics.median(bare), "ratio": suite / statistics.median(bare)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.overhead", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.overhead", description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a profile's results JSON, e.g. results/device.json")
     parser.add_argument("--repeats", type=int, default=3, help="bare-loop repetitions, median taken (default: 3)")
     args = parser.parse_args(argv)

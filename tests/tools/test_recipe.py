@@ -1,10 +1,10 @@
-"""The fine-tuning recipe command (benchmarks/recipe.py): its argument parsing (recipes and losses)."""
+"""The fine-tuning recipe command (tools/recipe.py): its argument parsing (recipes and losses)."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.recipe import parse_recipe
+from tools.recipe import parse_recipe
 
 
 def test_a_recipe_is_batch_by_epochs():
@@ -19,7 +19,7 @@ def test_a_bad_recipe_names_itself(text):
 
 
 def test_a_loss_is_label_weight_and_temperature_or_none():
-    from benchmarks.recipe import parse_distill
+    from tools.recipe import parse_distill
 
     assert parse_distill("0.2:4") == (0.2, 4.0)
     assert parse_distill("0:1") == (0.0, 1.0)
@@ -28,7 +28,7 @@ def test_a_loss_is_label_weight_and_temperature_or_none():
 
 @pytest.mark.parametrize("text", ["0.2", "0.2:", ":4", "a:4", "1.5:4", "-0.1:4", "0.2:0", "0.2:4:1"])
 def test_a_bad_loss_names_itself(text):
-    from benchmarks.recipe import parse_distill
+    from tools.recipe import parse_distill
 
     with pytest.raises(ValueError, match=repr(text)):
         parse_distill(text)

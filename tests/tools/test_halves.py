@@ -1,10 +1,9 @@
-"""benchmarks.halves: a case's median over half its rounds against another half, from a saved JSON."""
-
-import json
+"""tools.halves: a case's median over half its rounds against another half, from a saved JSON."""
 
 import pytest
 
-from benchmarks.halves import case_spreads, main, spreads
+from tests.reports import benchjson as B
+from tools.halves import case_spreads, main, spreads
 
 
 def test_spreads_of_known_rounds():
@@ -21,18 +20,21 @@ def test_bad_rounds_are_refused():
         case_spreads([1.0, 0.0, 1.0, 1.0])
 
 
-def _write(path, benchmarks):
-    path.write_text(json.dumps({"benchmarks": benchmarks}))
-    return path
+def _write(path, rounds):
+    """A device run whose named cases hold these saved rounds; every other case none."""
+    def set_rounds(doc):
+        for b in doc["benchmarks"]:
+            b["stats"]["data"] = rounds.get(b["name"], [])
+    return B.write(path, B.edit(B.profile_doc("device"), set_rounds))
 
 
 def test_reads_the_operations_cases_with_saved_rounds(tmp_path, capsys):
-    path = _write(tmp_path / "r.json", [
-        {"name": "test_inference[full-keras]", "stats": {"data": [1.0, 1.0, 1.0, 1.0]}},
-        {"name": "test_inference[pf=70-filter-litert]", "stats": {"data": [1.0, 2.0, 1.0, 2.0]}},
-        {"name": "test_inference[pf=50-filter-litert]", "stats": {"data": [1.0, 2.0]}},  # too few: left out
-        {"name": "test_prune[pf=50-filter]", "stats": {"data": [1.0, 2.0, 3.0, 4.0]}},  # another operation
-    ])
+    path = _write(tmp_path / "r.json", {
+        "test_inference[full-keras]": [1.0, 1.0, 1.0, 1.0],
+        "test_inference[pf=70-filter-litert]": [1.0, 2.0, 1.0, 2.0],
+        "test_inference[full-litert]": [1.0, 2.0],  # too few: left out
+        "test_finetune[pf=70-filter]": [1.0, 2.0, 3.0, 4.0],  # another operation
+    })
     got = spreads(path, "inference")
     assert set(got) == {"test_inference[full-keras]", "test_inference[pf=70-filter-litert]"}
     assert got["test_inference[pf=70-filter-litert]"][0] == pytest.approx(0.5)
@@ -41,9 +43,9 @@ def test_reads_the_operations_cases_with_saved_rounds(tmp_path, capsys):
 
 
 def test_a_file_without_saved_rounds_names_the_file(tmp_path, capsys):
-    path = _write(tmp_path / "r.json", [{"name": "test_inference[full-keras]", "stats": {"median": 1.0}}])
+    path = _write(tmp_path / "r.json", {})
     assert main([str(path)]) == 2
     assert f"{path}: no test_inference case" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("[1, 2")
     assert main([str(tmp_path / "bad.json")]) == 2
-    assert "not a readable pytest-benchmark JSON" in capsys.readouterr().err
+    assert f"{tmp_path / 'bad.json'}: malformed or truncated JSON" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """How much a case's median moves with the rounds it is taken over, from one session's saved rounds.
 
-    python -m benchmarks.halves results/device.json [--op inference]
+    python -m tools.halves results/device.json [--op inference]
 
 For every case of the operation whose rounds the JSON holds (``--benchmark-save-data``,
 as the main job writes) with at least 4 rounds: the median of its odd rounds against the
@@ -14,10 +14,11 @@ Nothing here is timed; it reads a file.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
+
+from reports.storage import load_run
 
 
 def case_spreads(rounds: list[float]) -> tuple[float, float]:
@@ -33,25 +34,17 @@ def case_spreads(rounds: list[float]) -> tuple[float, float]:
 
 def spreads(path: Path, op: str) -> dict[str, tuple[float, float]]:
     """Per case name, :func:`case_spreads` of its saved rounds; ``ValueError`` naming the file when
-    it is not a pytest-benchmark JSON or holds no such case with saved rounds."""
-    try:
-        document = json.loads(Path(path).read_text())
-        benchmarks = document["benchmarks"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a readable pytest-benchmark JSON ({error})") from None
-    out = {}
-    for bench in benchmarks:
-        data = (bench.get("stats") or {}).get("data")
-        if not bench.get("name", "").startswith(f"test_{op}") or not data or len(data) < 4:
-            continue
-        out[bench["name"]] = case_spreads(data)
+    it is not a valid pytest-benchmark JSON (reports.storage) or holds no such case with saved rounds."""
+    run = load_run(path)
+    out = {b.name: case_spreads(list(b.data)) for b in run.benchmarks
+           if b.name.startswith(f"test_{op}") and len(b.data) >= 4}
     if not out:
         raise ValueError(f"{path}: no test_{op} case with >= 4 saved rounds (run with --benchmark-save-data)")
     return out
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.halves", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.halves", description=__doc__.splitlines()[0])
     parser.add_argument("json", nargs="+", type=Path, help="pytest-benchmark JSON files with saved rounds")
     parser.add_argument("--op", default="inference", help="operation (test_<op>... cases; default inference)")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Top-1 after fine-tuning under other recipes and seeds: how a preset's fine-tuning was chosen.
 
-    TF_USE_LEGACY_KERAS=1 taskset -c 1 .tox/device/bin/python -m benchmarks.recipe \\
+    TF_USE_LEGACY_KERAS=1 taskset -c 1 .tox/device/bin/python -m tools.recipe \\
         --preset quick --pf 0.7 --method magnitude --recipe 32x1 --recipe 16x2 --seeds 1 2 3 1234
     ... --recipe 16x2 --distill none --distill 0.2:4 --seeds 1 2 3 1234   # labels only against distillation
 
@@ -56,7 +56,7 @@ def parse_distill(text: str) -> tuple[float, float]:
 def main(argv=None) -> int:
     from fixtures.presets import FINETUNE_LR_SCHEDULES
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.recipe", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.recipe", description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", help="preset (default: quick)")
     parser.add_argument("--pf", type=float, action="append", help="pruning factor, repeatable (default: 0.7)")
     parser.add_argument("--method", action="append", choices=("magnitude", "filter"),

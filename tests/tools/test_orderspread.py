@@ -1,16 +1,18 @@
-"""benchmarks.orderspread: the ratio of medians and the spread it reports, from written JSON."""
-import json
-
+"""tools.orderspread: the ratio of medians and the spread it reports, from written JSON."""
 import pytest
 
-from benchmarks.orderspread import main, ratio_of_medians, spread
+from tests.reports import benchjson as B
+from tools.orderspread import main, ratio_of_medians, spread
 
 
 def _session(path, full, pruned):
-    benchmarks = [{"name": "test_inference[full-litert]", "stats": {"median": full}},
-                  {"name": "test_inference[pf=70-filter-litert]", "stats": {"median": pruned}}]
-    path.write_text(json.dumps({"benchmarks": benchmarks}))
-    return path
+    medians = {"test_inference[full-litert]": full, "test_inference[pf=70-filter-litert]": pruned}
+
+    def set_medians(doc):
+        for b in doc["benchmarks"]:
+            if b["name"] in medians:
+                b["stats"]["median"] = medians[b["name"]]
+    return B.write(path, B.edit(B.profile_doc("device"), set_medians))
 
 
 def test_ratio_of_medians_and_a_missing_case_named(tmp_path):
@@ -36,3 +38,10 @@ def test_main_judges_written_sessions(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "interleaved" in out and "spread max/min-1 4.0 %" in out
     assert "sequential" in out and "spread max/min-1 20.0 %" in out
+
+
+def test_a_session_that_is_not_a_results_file_is_an_error_naming_it(tmp_path, capsys):
+    _session(tmp_path / "interleaved-1.json", 1.0, 0.25)
+    (tmp_path / "interleaved-2.json").write_text('{"benchmarks": [')
+    assert main(["--sessions", "2", "--out", str(tmp_path), "--from-json"]) == 2
+    assert f"{tmp_path / 'interleaved-2.json'}: malformed or truncated JSON" in capsys.readouterr().err

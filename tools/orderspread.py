@@ -1,6 +1,6 @@
 """Between-session spread of inference ratios, with interleaved rounds against sequential ones.
 
-    TF_USE_LEGACY_KERAS=1 .tox/device/bin/python -m benchmarks.orderspread --sessions 5 --profile device
+    TF_USE_LEGACY_KERAS=1 .tox/device/bin/python -m tools.orderspread --sessions 5 --profile device
 
 Runs ``2 x --sessions`` inference-only benchmark sessions (``pytest benchmarks -k
 test_inference``, each its own process under the profile), alternating
@@ -8,7 +8,7 @@ test_inference``, each its own process under the profile), alternating
 job hits both alike, and prints, per order, each session's ratio of medians
 (``--case`` over ``--reference``, by default pf 70 % filter LiteRT over the full
 model's LiteRT) and their spread between sessions (max / min - 1, and the
-coefficient of variation). This is issue 13's figure: interleaving should make
+coefficient of variation). Interleaving should make
 Table I's trend over pruning factors independent of when the host changed speed.
 
 The sessions run without fine-tuning (``-k`` selects inference only), so the pruned
@@ -20,23 +20,23 @@ instead of running them. Nothing here is part of the benchmark grid.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+from reports.storage import load_run
+
 ORDERS = ("interleaved", "sequential")
 
 
 def ratio_of_medians(path: Path, case: str, reference: str) -> float:
-    """Median of ``case`` over median of ``reference`` in one pytest-benchmark JSON."""
-    data = json.loads(Path(path).read_text())
+    """Median of ``case`` over median of ``reference`` in one pytest-benchmark JSON (reports.storage)."""
     medians = {}
-    for bench in data.get("benchmarks", []):
-        name = bench["name"]
+    for bench in load_run(path).benchmarks:
+        name = bench.name
         key = name[name.index("[") + 1 : -1] if "[" in name else name
-        medians[key] = bench["stats"]["median"]
+        medians[key] = bench.median_s
     for wanted in (case, reference):
         if wanted not in medians:
             raise ValueError(f"{path}: no inference case {wanted!r}; it has {', '.join(sorted(medians)) or 'none'}")
@@ -56,7 +56,7 @@ def spread(values: list[float]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.orderspread", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.orderspread", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=5, help="sessions per order (default 5, >= 2)")
     parser.add_argument("--profile", default="device", help="hardware profile (default: device)")
     parser.add_argument("--preset", default="quick")
@@ -76,15 +76,19 @@ def main(argv: list[str] | None = None) -> int:
                 command = [sys.executable, "-m", "pytest", "benchmarks", "-k", "test_inference", "-q",
                            "-p", "no:cacheprovider", f"--profile={args.profile}", f"--preset={args.preset}",
                            f"--inference-order={order}", f"--benchmark-json={path}"]
-                print(f"benchmarks.orderspread: session {i} {order}", flush=True)
+                print(f"tools.orderspread: session {i} {order}", flush=True)
                 code = subprocess.run(command, stdout=subprocess.DEVNULL).returncode
                 if code != 0:
-                    print(f"benchmarks.orderspread: session {i} ({order}) exited {code}; stopping", file=sys.stderr)
+                    print(f"tools.orderspread: session {i} ({order}) exited {code}; stopping", file=sys.stderr)
                     return code
     for order in ORDERS:
         paths = sorted(out.glob(f"{order}-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-        ratios = [ratio_of_medians(p, args.case, args.reference) for p in paths]
-        s = spread(ratios)
+        try:
+            ratios = [ratio_of_medians(p, args.case, args.reference) for p in paths]
+            s = spread(ratios)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(f"{order:<11} {args.case} / {args.reference}: " + " ".join(f"{r:.3f}" for r in ratios)
               + f"  spread max/min-1 {100 * s['max_over_min_minus_1']:.1f} %, CV {100 * s['cv']:.1f} %")
     return 0

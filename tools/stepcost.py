@@ -1,6 +1,6 @@
 """What one fine-tuning step costs: Keras ``fit`` against the pipeline's compiled step.
 
-    TF_USE_LEGACY_KERAS=1 taskset -c 1 .tox/device/bin/python -m benchmarks.stepcost \\
+    TF_USE_LEGACY_KERAS=1 taskset -c 1 .tox/device/bin/python -m tools.stepcost \\
         --preset quick --pf 0.7 --images 256 --batch 8 32
 
 Runs with one TensorFlow thread (the device profile's) on a pruned MobileNet of

@@ -1,7 +1,8 @@
-"""The one store of results: the pytest-benchmark JSON format and the history layout.
+"""The storage of results: the pytest-benchmark JSON format and the history layout.
 
-Every reader (report, compare, history, gate, advise --results) goes through this
-module; nothing else parses the JSON or knows where saved runs lie.
+Every reader (report, compare, history, gate, advise --results, tools/) goes through this
+module; nothing else parses the results JSON or knows where saved runs lie. What it
+returns is :mod:`reports.model`'s.
 
 Files. A run is one pytest-benchmark document (``--benchmark-json``, pytest-benchmark
 5.3): ``machine_info`` (with ``continuum``, the profile record the suite's
@@ -17,14 +18,9 @@ the suite's conftest adds ``<host>`` (:func:`harness.contract.host_storage`; pyt
 machine id, ``Linux-CPython-3.11-64bit``, does not tell two hosts apart), plain
 pytest-benchmark writes ``<storage>/<machine id>/NNNN_*.json``; both are read.
 
-The suite's conftest imports this module before the profile sets the thread variables,
-so it imports no numpy or pandas at module level (pandas only in :meth:`ResultSet.frame`).
-
-Validity. A run whose background load died (``machine_info.continuum.load.valid:
-false``, ``died``) is *invalid*: :attr:`Run.invalid` names the field, and the
-commands refuse it unless asked to show it anyway. A limit that was not enforced
-(``profile.enforced.<limit>.enforced: false``) is listed in :attr:`Run.unenforced`
-and flagged wherever the run is shown.
+It imports no numpy or pandas (the model's :meth:`ResultSet.frame` imports pandas when called).
+Validity (:attr:`Run.invalid`, :attr:`Run.unenforced`) is the model's; :func:`load_run` and
+:func:`load_results` refuse an invalid run unless asked not to.
 
 Counted runs. A run made by ``python -m benchmarks.counts`` (``tox -e counts``) carries
 ``machine_info.counts`` (the tool, valgrind's version, the CPU features) and every benchmark's
@@ -39,211 +35,21 @@ Injected slowdowns. A run made with ``--inject-slowdown`` records
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import platform
 import re
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
-from harness.contract import OPERATIONS, PROFILES, contract_errors, current_hostname
+from harness.contract import PROFILES, contract_errors, current_hostname
 
-NO_PROFILE = "none"  # what the suite records when it ran without --profile
-COUNTS_PROFILE = "counts"  # the profile of a counted run (machine_info.counts)
-COUNT_FIELD = "instructions"  # extra_info of a counted case: instructions per call
-MAX_CV = 0.10  # coefficient of variation above which a result is flagged unstable
-MIN_ROUNDS = 5  # fewer rounds than this is flagged unstable
+from .model import (COUNT_FIELD, COUNTS_PROFILE, NO_PROFILE, Benchmark, HistoryEntry, InvalidRunError, ResultsError,
+                    ResultSet, Run)
+
 STATS_FIELDS = ("mean", "stddev", "rounds", "median", "min")
-STATISTICS = ("mean", "median", "min")
 ENTRY_NAME = re.compile(r"^(\d{4})_.*\.json$")  # NNNN_<anything>.json; group 1: the number
 HISTORY_ID = re.compile(r"^\d{4}$")
-
-
-class ResultsError(ValueError):
-    """A results file or history that is unreadable, breaks the contract, or is not there."""
-
-
-class InvalidRunError(ResultsError):
-    """A run whose background load (or session) was not valid, read without ``allow_invalid``."""
-
-
-# ---- the data model -----------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class Benchmark:
-    """One benchmark of one run: its timing statistics [s], raw rounds [s] and extra_info."""
-
-    source: str
-    profile: str | None
-    name: str
-    fullname: str
-    operation: str
-    mean_s: float
-    median_s: float
-    min_s: float
-    stddev_s: float
-    rounds: int
-    data: tuple[float, ...] = ()
-    extra_info: Mapping = dataclasses.field(default_factory=dict, repr=False)
-
-    @property
-    def key(self) -> str:
-        """What matches one benchmark across runs: the fullname, else the name."""
-        return self.fullname or self.name
-
-    def field(self, name: str):
-        return self.extra_info.get(name)
-
-    @property
-    def instructions(self) -> float | None:
-        """Instructions per call of a counted case (``extra_info.instructions``); None when timed only."""
-        value = self.extra_info.get(COUNT_FIELD)
-        return None if value is None else float(value)
-
-    @property
-    def pruning_factor(self) -> float | None:
-        pf = self.extra_info.get("pruning_factor")
-        return None if pf is None else float(pf)
-
-    #: extra_info fields of the contract read as attributes (None where the record has none);
-    #: model_state: ``full``, ``finetuned`` or ``pruned`` (only), the model an inference or
-    #: serialization measured.
-    pruning_method = property(lambda self: self.extra_info.get("pruning_method"))
-    runtime = property(lambda self: self.extra_info.get("runtime"))
-    model_format = property(lambda self: self.extra_info.get("model_format"))
-    scheme = property(lambda self: self.extra_info.get("scheme"))
-    model_state = property(lambda self: self.extra_info.get("model_state"))
-
-    @property
-    def preset(self) -> str | None:
-        p = self.extra_info.get("preset")
-        return None if p is None else str(p)
-
-    @property
-    def cv(self) -> float:
-        return self.stddev_s / self.mean_s if self.mean_s > 0 else math.inf
-
-    @property
-    def unstable(self) -> bool:
-        return self.cv > MAX_CV or self.rounds < MIN_ROUNDS
-
-    @property
-    def warning(self) -> str | None:
-        """One line: why the result is unstable and the remedy; None when it is stable."""
-        if not self.unstable:
-            return None
-        why = []
-        if self.cv > MAX_CV:
-            why.append(f"CV {self.cv:.1%} > {MAX_CV:.0%}")
-        if self.rounds < MIN_ROUNDS:
-            why.append(f"{self.rounds} rounds < {MIN_ROUNDS}")
-        return (f"{self.profile}: {self.name} unstable ({', '.join(why)}); rerun with more "
-                f"rounds (--benchmark-min-rounds) on a quieter machine ({self.source})")
-
-    def time(self, statistic: str = "mean") -> float:
-        if statistic not in STATISTICS:
-            raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
-        return getattr(self, f"{statistic}_s")
-
-    def scaled(self, factor: float) -> Benchmark:
-        """A copy whose every round (and statistic) is ``factor`` times longer, and whose count
-        (if counted) is ``factor`` times larger."""
-        info = self.extra_info
-        if self.instructions is not None:
-            info = {**info, COUNT_FIELD: self.instructions * factor}
-        return dataclasses.replace(self, mean_s=self.mean_s * factor, median_s=self.median_s * factor,
-                                   min_s=self.min_s * factor, stddev_s=self.stddev_s * factor,
-                                   data=tuple(v * factor for v in self.data), extra_info=info)
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """One pytest-benchmark document: where it came from, its profile record and benchmarks."""
-
-    source: str
-    profile: str | None
-    record: Mapping  # machine_info["continuum"]
-    commit: str | None
-    datetime: str | None
-    benchmarks: tuple[Benchmark, ...]
-    machine_info: Mapping = dataclasses.field(default_factory=dict, repr=False)
-
-    @property
-    def label(self) -> str:
-        return self.source
-
-    @property
-    def by_key(self) -> dict[str, Benchmark]:
-        return {b.key: b for b in self.benchmarks}
-
-    @property
-    def presets(self) -> tuple[str, ...]:
-        return tuple(sorted({b.preset for b in self.benchmarks if b.preset is not None}))
-
-    @property
-    def case_set(self) -> frozenset[str]:
-        """The benchmarks the run holds: runs of other case sets are never one baseline."""
-        return frozenset(b.key for b in self.benchmarks)
-
-    @property
-    def counted(self) -> bool:
-        """A counted run (``machine_info.counts``): its cases carry instructions per call."""
-        return isinstance(self.machine_info.get("counts"), Mapping)
-
-    @property
-    def injected(self) -> dict[str, float]:
-        """``machine_info.injected_slowdown``: operation -> extra share of work injected ({} on a plain run)."""
-        value = self.machine_info.get("injected_slowdown")
-        return dict(value) if isinstance(value, Mapping) else {}
-
-    @property
-    def invalid(self) -> tuple[str, ...]:
-        """Why the run is not valid (its background load died), each naming the field."""
-        return load_problems(self.record)
-
-    @property
-    def unenforced(self) -> tuple[str, ...]:
-        """Limits of the profile that were requested and not enforced, each naming the field."""
-        return unenforced_limits(self.record)
-
-    def with_benchmarks(self, benchmarks: Iterable[Benchmark]) -> Run:
-        return dataclasses.replace(self, benchmarks=tuple(benchmarks))
-
-
-def load_problems(record: Mapping) -> tuple[str, ...]:
-    """``machine_info.continuum.load``: ``valid: false`` or a non-empty ``died`` list."""
-    load = record.get("load") if isinstance(record, Mapping) else None
-    if not isinstance(load, Mapping):
-        return ()
-    died = load.get("died") or []
-    if load.get("valid") is False or died:
-        who = ", ".join(f"worker {d.get('index')} pid {d.get('pid')} exit {d.get('returncode')}"
-                        for d in died if isinstance(d, Mapping)) or "none listed"
-        return (f"machine_info.continuum.load.valid: {str(load.get('valid')).lower()} "
-                f"(died: {who}; state {load.get('state')!r}): the background load was not the one claimed",)
-    return ()
-
-
-def unenforced_limits(record: Mapping) -> tuple[str, ...]:
-    """Each requested limit with ``enforced: false`` under ``profile.enforced``, with its reason."""
-    prof = record.get("profile") if isinstance(record, Mapping) else None
-    enforced = prof.get("enforced") if isinstance(prof, Mapping) else None
-    if not isinstance(enforced, Mapping):
-        return ()
-    base = "machine_info.continuum.profile.enforced"
-    out = []
-    loose_reason = enforced.get("reason") or enforced.get("unenforced")
-    for key, entry in enforced.items():
-        if entry is False:  # a flat {limit: bool} record (older files, hand-written ones)
-            out.append(f"{base}.{key}: false" + (f" ({loose_reason})" if loose_reason else ""))
-        elif isinstance(entry, Mapping):
-            subs = entry.items() if key == "threads" else [(None, entry)]
-            for sub, e in subs:
-                if isinstance(e, Mapping) and e.get("requested", True) and e.get("enforced") is False:
-                    where = f"{base}.{key}" + (f".{sub}" if sub else "")
-                    out.append(f"{where}.enforced: false ({e.get('reason', 'no reason recorded')})")
-    return tuple(out)
 
 
 # ---- reading one file ---------------------------------------------------------------------
@@ -334,6 +140,9 @@ def parse_benchmark(b, index: int, profile: str | None, source: str) -> Benchmar
     if not isinstance(data, list):
         raise ResultsError(f"{where}: field 'stats.data' must be a list of round times, got {type(data).__name__}")
     data = tuple(_number(f"{where}: field 'stats.data[{i}]'", v) for i, v in enumerate(data))
+    iterations = _number(f"{where}: field 'stats.iterations'", stats.get("iterations", 1), integer=True)
+    if iterations < 1:
+        raise ResultsError(f"{where}: stats.iterations must be >= 1, got {iterations!r}")
     if COUNT_FIELD in info:
         count = info[COUNT_FIELD]
         if isinstance(count, bool) or not isinstance(count, (int, float)) or not count > 0 or not math.isfinite(count):
@@ -342,7 +151,7 @@ def parse_benchmark(b, index: int, profile: str | None, source: str) -> Benchmar
     return Benchmark(source=source, profile=profile, name=name, fullname=b.get("fullname") or name,
                      operation=info["operation"], mean_s=values["mean"], median_s=values["median"],
                      min_s=values["min"], stddev_s=values["stddev"], rounds=values["rounds"], data=data,
-                     extra_info=dict(info))
+                     extra_info=dict(info), iterations=iterations)
 
 
 def parse_run(doc: Mapping, source: str) -> Run:
@@ -457,28 +266,6 @@ def entry_host(path: Path | str, root: Path | str) -> str | None:
     return None
 
 
-@dataclasses.dataclass(frozen=True)
-class HistoryEntry:
-    """One saved run: ``id`` is its 4-digit number within the host folder."""
-
-    id: str
-    path: Path
-    machine_id: str
-    run: Run
-
-    @property
-    def label(self) -> str:
-        return f"{self.id}_{(self.run.commit or 'nocommit')[:7]}"
-
-    @property
-    def profile(self) -> str | None:
-        return self.run.profile
-
-    @property
-    def presets(self) -> tuple[str, ...]:
-        return self.run.presets
-
-
 def list_entries(storage: Path | str, *, profile: str | None = None,
                  machine_id: str | None = None) -> list[HistoryEntry]:
     """Saved runs of one host (see :func:`select_host`), oldest first.
@@ -542,108 +329,6 @@ def result_files(path: Path | str) -> list[Path]:
     if not newest:
         raise ResultsError(f"{path}: no pytest-benchmark JSON files found")
     return [newest[k] for k in sorted(newest)]
-
-
-# ---- several profiles: the results the report and the cost model read ---------------------
-
-@dataclasses.dataclass(frozen=True)
-class ResultSet:
-    """The runs of one or more profiles (one run per profile), read through one model."""
-
-    runs: tuple[Run, ...] = ()
-    #: the counted run (``tox -e counts``) given beside them, if any: its counts serve every profile
-    counted: Run | None = None
-
-    @property
-    def measurements(self) -> tuple[Benchmark, ...]:
-        return tuple(b for r in self.runs for b in r.benchmarks)
-
-    @property
-    def profiles(self) -> dict[str, Mapping]:
-        """profile -> its machine_info.continuum record."""
-        return {r.profile: r.record for r in self.runs}
-
-    @property
-    def sources(self) -> dict[str, str]:
-        return {r.profile: r.source for r in self.runs}
-
-    def notes(self) -> list[str]:
-        """One line per run problem (load not valid, limit not enforced), with the remedy."""
-        out = []
-        for r in self.runs:
-            out += [f"{r.profile}: INVALID {p} ({r.source}); rerun the profile" for p in r.invalid]
-            out += [f"{r.profile}: limit not enforced, {p}; its times are not the profile's "
-                    f"(run where cgroups are writable, or read them as unconstrained) ({r.source})"
-                    for p in r.unenforced]
-            pruned_only = [b.name for b in r.benchmarks if b.field("model_state") == "pruned"]
-            if pruned_only:
-                out.append(f"{r.profile}: {len(pruned_only)} inference/serialization result(s) measured a model "
-                           f"that was only pruned, not fine-tuned in that session (extra_info.model_state: pruned; "
-                           f"e.g. {pruned_only[0]}): run the whole grid, not a -k selection ({r.source})")
-        return out
-
-    def warnings(self) -> list[str]:
-        return self.notes() + [m.warning for m in self.measurements if m.unstable]
-
-    def frame(self):
-        """Every benchmark as a pandas DataFrame row."""
-        import pandas as pd
-
-        cols = ["profile", "operation", "name", "pruning_factor", "pruning_method", "runtime",
-                "model_format", "scheme", "model_state", "mean_s", "median_s", "min_s", "stddev_s", "rounds", "cv",
-                "unstable", "source"]
-        rows = [{c: getattr(m, c) for c in cols} for m in self.measurements]
-        return pd.DataFrame(rows, columns=cols)
-
-    def pruning_factors(self, operation: str | None = None) -> list[float]:
-        return sorted({m.pruning_factor for m in self.measurements if m.pruning_factor is not None
-                       and (operation is None or m.operation == operation)})
-
-    def presets(self) -> dict[str, list[str]]:
-        """preset -> the files holding it (the counted run's too)."""
-        out: dict[str, set[str]] = {}
-        for m in self.measurements + (self.counted.benchmarks if self.counted is not None else ()):
-            out.setdefault(str(m.preset), set()).add(m.source)
-        return {p: sorted(s) for p, s in sorted(out.items())}
-
-    def select(self, operation: str, profile: str | None = None, pruning_factor=None,
-               **fields) -> list[Benchmark]:
-        """Benchmarks matching operation, profile, pruning factor (to 1e-9) and any extra_info
-        ``fields`` (pruning_method, runtime, model_format, scheme; None = any)."""
-        if operation not in OPERATIONS:
-            raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
-        out = []
-        for m in self.measurements:
-            if m.operation != operation or (profile is not None and m.profile != profile):
-                continue
-            if pruning_factor is not None and (m.pruning_factor is None
-                                               or abs(m.pruning_factor - pruning_factor) > 1e-9):
-                continue
-            if any(v is not None and m.extra_info.get(k) != v for k, v in fields.items()):
-                continue
-            out.append(m)
-        return out
-
-    def one(self, operation: str, profile: str | None = None, pruning_factor=None,
-            **fields) -> Benchmark:
-        """The single matching benchmark. ResultsError when none matches (naming what was asked
-        and what exists) and when several do (naming them and the field that tells them apart):
-        the result of an operation never depends on the order of the cases."""
-        found = self.select(operation, profile, pruning_factor, **fields)
-        ask = {"profile": profile, "pruning_factor": pruning_factor,
-               **{k: v for k, v in fields.items() if v is not None}}
-        if not found:
-            have = sorted({(m.profile, m.pruning_factor, m.pruning_method, m.runtime, m.model_format, m.scheme)
-                           for m in self.measurements if m.operation == operation}, key=str)
-            raise ResultsError(f"no '{operation}' result with {ask}; available "
-                               f"(profile, pf, method, runtime, format, scheme): {have or 'none'}")
-        if len(found) > 1:
-            differ = sorted({k for m in found for k, v in m.extra_info.items()
-                             if any(o.extra_info.get(k) != v for o in found)} - {"preset"})
-            raise ResultsError(f"{len(found)} '{operation}' results match {ask}: "
-                               f"{', '.join(f'{m.name} ({m.source})' for m in found)}; "
-                               f"tell them apart by {', '.join(differ) or 'their file'}")
-        return found[0]
 
 
 def load_results(*paths, allow_invalid: bool = False) -> ResultSet:

@@ -1,12 +1,13 @@
-"""The store: loading and validating pytest-benchmark JSON (hand-made 5.3-format fixtures),
-the history layout, validity of the load and limits, selecting "the" result."""
+"""The storage: loading and validating pytest-benchmark JSON (hand-made 5.3-format fixtures),
+the history layout, refusing a run whose load was not valid."""
 import json
 
 import pytest
 from numpy.testing import assert_allclose
 
 from harness import contract
-from reports import store as R
+from reports import model as M
+from reports import storage as R
 
 from . import benchjson as B
 
@@ -18,7 +19,7 @@ def results_dir(tmp_path):
 
 def test_load_results_dir(results_dir):
     rs = R.load_results(results_dir)
-    assert set(rs.profiles) == set(R.PROFILES)
+    assert set(rs.profiles) == set(contract.PROFILES)
     assert rs.pruning_factors() == [0.0, 0.7]
     m = rs.one("inference", "edge-idle", 0.7, runtime="litert", pruning_method="filter")
     assert m.name == "test_inference[pf=70-filter-litert]"
@@ -35,7 +36,7 @@ def test_load_single_files(results_dir):
 
 def test_same_profile_twice_is_an_error(results_dir, tmp_path):
     B.write(tmp_path / "other.json", B.profile_doc("device"))
-    with pytest.raises(R.ResultsError, match="'device' found in both"):
+    with pytest.raises(M.ResultsError, match="'device' found in both"):
         R.load_results(results_dir / "device.json", tmp_path / "other.json")
 
 
@@ -112,7 +113,7 @@ def _dead_load(doc):
 
 def test_a_run_whose_load_died_is_refused_naming_the_field(tmp_path):
     path = B.write(tmp_path / "edge-loaded.json", B.edit(B.profile_doc("edge-loaded"), _dead_load))
-    with pytest.raises(R.InvalidRunError, match=r"edge-loaded\.json: not a valid run: "
+    with pytest.raises(M.InvalidRunError, match=r"edge-loaded\.json: not a valid run: "
                                                 r"machine_info\.continuum\.load\.valid: false \(died: worker 1 "
                                                 r"pid 4242 exit -9"):
         R.load_results(path)
@@ -124,7 +125,7 @@ def test_the_one_result_of_an_operation_refuses_two_matches(tmp_path):
     """The suite writes two encryption results (hybrid and pure RSA): "the" encryption names the scheme."""
     rs = R.load_results(B.write(tmp_path / "d.json", B.profile_doc("device")))
     assert len(rs.select("encryption", "device")) == 2
-    with pytest.raises(R.ResultsError, match=r"2 'encryption' results match.*tell them apart by .*scheme"):
+    with pytest.raises(M.ResultsError, match=r"2 'encryption' results match.*tell them apart by .*scheme"):
         rs.one("encryption", "device")
     assert rs.one("encryption", "device", scheme=contract.HYBRID_SCHEME).name == "test_encrypt_dataset_hybrid"
 
@@ -134,20 +135,20 @@ def test_malformed_json_names_the_file(tmp_path):
     p = tmp_path / "device.json"
     text = json.dumps(B.profile_doc("device"))
     p.write_text(text[: len(text) // 2])  # truncated
-    with pytest.raises(R.ResultsError, match=r"device\.json: malformed or truncated JSON"):
+    with pytest.raises(M.ResultsError, match=r"device\.json: malformed or truncated JSON"):
         R.load_results(p)
     p.write_text("")
-    with pytest.raises(R.ResultsError, match="device.json"):
+    with pytest.raises(M.ResultsError, match="device.json"):
         R.load_results(p)
 
 
 def test_not_a_benchmark_file(tmp_path):
-    with pytest.raises(R.ResultsError, match="no 'benchmarks' list"):
+    with pytest.raises(M.ResultsError, match="no 'benchmarks' list"):
         R.load_results(B.write(tmp_path / "x.json", {"hello": 1}))
-    with pytest.raises(R.ResultsError, match="no such file"):
+    with pytest.raises(M.ResultsError, match="no such file"):
         R.load_results(tmp_path / "missing.json")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(R.ResultsError, match="no pytest-benchmark JSON"):
+    with pytest.raises(M.ResultsError, match="no pytest-benchmark JSON"):
         R.load_results(tmp_path / "empty")
 
 
@@ -159,7 +160,7 @@ def test_not_a_benchmark_file(tmp_path):
 ])
 def test_profile_errors(tmp_path, mutate, field):
     p = B.write(tmp_path / "d.json", B.edit(B.profile_doc("device"), mutate))
-    with pytest.raises(R.ResultsError, match=f"d.json.*{field}"):
+    with pytest.raises(M.ResultsError, match=f"d.json.*{field}"):
         R.load_results(p)
 
 
@@ -179,20 +180,20 @@ def test_required_extra_info_per_operation(tmp_path, op):
     for field in contract.REQUIRED_FIELDS[op]:
         bad = B.edit(doc, lambda d: d["benchmarks"][_bench_index(d, op)]["extra_info"].pop(field))
         p = B.write(tmp_path / f"{op}-{field}.json", bad)
-        with pytest.raises(R.ResultsError, match=rf"{op}-{field}\.json: benchmark .*'{field}'.* missing"):
+        with pytest.raises(M.ResultsError, match=rf"{op}-{field}\.json: benchmark .*'{field}'.* missing"):
             R.load_results(p)
 
 
 def test_bad_operation_and_pruning_factor(tmp_path):
     doc = B.profile_doc("device")
     bad = B.edit(doc, lambda d: d["benchmarks"][0]["extra_info"].update(operation="train"))
-    with pytest.raises(R.ResultsError, match="extra_info.operation.*'train'"):
+    with pytest.raises(M.ResultsError, match="extra_info.operation.*'train'"):
         R.load_results(B.write(tmp_path / "a.json", bad))
     bad = B.edit(doc, lambda d: d["benchmarks"][1]["extra_info"].update(pruning_factor=70))
-    with pytest.raises(R.ResultsError, match=r"a\.json.*pruning_factor must be a fraction"):
+    with pytest.raises(M.ResultsError, match=r"a\.json.*pruning_factor must be a fraction"):
         R.load_results(B.write(tmp_path / "a.json", bad))
     bad = B.edit(doc, lambda d: d["benchmarks"][1]["stats"].pop("mean"))
-    with pytest.raises(R.ResultsError, match="stats.mean"):
+    with pytest.raises(M.ResultsError, match="stats.mean"):
         R.load_results(B.write(tmp_path / "a.json", bad))
 
 
@@ -201,23 +202,23 @@ def test_no_pruning_factors_is_an_error(tmp_path):
         d["benchmarks"] = [b for b in d["benchmarks"] if b["extra_info"]["operation"] == "inference"]
         for b in d["benchmarks"]:
             b["extra_info"]["pruning_factor"] = None
-    with pytest.raises(R.ResultsError, match="pruning_factor"):
+    with pytest.raises(M.ResultsError, match="pruning_factor"):
         R.load_results(B.write(tmp_path / "a.json", B.edit(B.profile_doc("device"), strip)))
 
 
-def test_the_store_imports_no_numpy():
-    """conftest.py asks the store for the history path before the profile sets OMP/BLAS threads:
-    numpy imported then would ignore them (the profile's check refuses to run)."""
+def test_the_storage_imports_no_numpy():
+    """The storage and the model may be read before a profile sets OMP/BLAS threads: numpy
+    imported then would ignore them (the profile's check refuses to run)."""
     import subprocess
     import sys
 
-    code = "import sys, reports.store; bad = [m for m in ('numpy', 'pandas') if m in sys.modules]; assert not bad, bad"
+    code = "import sys, reports.storage; bad = [m for m in ('numpy', 'pandas') if m in sys.modules]; assert not bad, bad"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
 
 
 def test_a_pruned_only_model_is_flagged(tmp_path):
-    """A -k selection that skips fine-tuning measures the pruned model: the record says so, the store warns."""
+    """A -k selection that skips fine-tuning measures the pruned model: the record says so, the run set warns."""
     def pruned_only(doc):
         for b in doc["benchmarks"]:
             if b["extra_info"]["operation"] == "inference":
@@ -228,7 +229,7 @@ def test_a_pruned_only_model_is_flagged(tmp_path):
     assert len(notes) == 1 and notes[0].startswith("device: 2 inference/serialization result(s)")  # pf 70 % filter, magnitude
     assert "model_state" in rs.frame().columns
     bad = B.edit(B.profile_doc("device"), lambda d: d["benchmarks"][0]["extra_info"].update(model_state="tuned"))
-    with pytest.raises(R.ResultsError, match=r"extra_info\.model_state is 'tuned'"):
+    with pytest.raises(M.ResultsError, match=r"extra_info\.model_state is 'tuned'"):
         R.load_results(B.write(tmp_path / "e.json", bad))
 
 

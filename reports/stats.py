@@ -1,0 +1,200 @@
+"""The statistics of the comparisons: pure functions of numbers, no I/O, no printing.
+
+Four tests, each used by one judge (the judges add the factors, marks and wording):
+
+1. **Mann-Whitney U** on raw round times (``compare`` two-sided; the history ``gate``
+   one-sided): :func:`mann_whitney_p`.
+2. **Pooled between-run noise** of a benchmark kind and the **prediction limit** of one new
+   run (the history ``gate``): :func:`pooled_noise`, :func:`prediction_limit`.
+3. **Hodges-Lehmann interval** of per-quad log ratios (the ``paired`` gate):
+   :func:`quad_log_ratio`, :func:`hodges_lehmann`.
+4. **The count rule's arithmetic** (``countrule``): :func:`count_ratio`, :func:`count_spread`.
+
+The derivation of each is in its function's docstring.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Mapping, Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+#: Fewest degrees of freedom for a kind's own pooled noise estimate; below it the
+#: estimate pooled over every benchmark of the run is used.
+MIN_KIND_DOF = 4
+#: Exact signed-rank null distribution up to this many pairs; the normal approximation above.
+EXACT_MAX_PAIRS = 200
+DEFAULT_CONFIDENCE = 0.95
+
+
+# ---- 1. Mann-Whitney U ----------------------------------------------------------------------
+
+def mann_whitney_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
+    """Mann-Whitney U p-value of samples ``a`` and ``b`` (``alternative="greater"``: ``a`` tends to
+    be larger than ``b``); 1.0 where both samples are one constant.
+
+    ``U`` counts the pairs ``(a_i, b_j)`` with ``a_i > b_j`` (ties count one half); under the null
+    hypothesis (one distribution) ``P(a_i > b_j) = 1/2``. The p-value is scipy's
+    ``mannwhitneyu`` (exact for small samples without ties, else the normal approximation with
+    tie correction). Round times are never normal (a right tail of interruptions), which is why a
+    rank test and not Student's t judges them. Two constant, equal samples have no ranks to
+    compare: that is no evidence of a change (p = 1), not an undefined test.
+    """
+    if np.ptp(np.concatenate([a, b])) == 0.0:
+        return 1.0
+    p = float(sps.mannwhitneyu(a, b, alternative=alternative).pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+# ---- 2. pooled between-run noise ------------------------------------------------------------
+
+def log_medians(medians: Sequence[float]) -> np.ndarray:
+    """log of the positive medians [log s] (a zero median carries no ratio)."""
+    return np.log(np.asarray([m for m in medians if m > 0], dtype=float))
+
+
+def pooled_noise(medians_by_name: Mapping[str, Sequence[float]],
+                     kinds: Mapping[str, str]) -> dict[str, tuple[float, int]]:
+    """(sigma, degrees of freedom) of log(median) between runs for each kind, pooled over its benchmarks.
+
+    A benchmark ``i`` seen in ``k_i`` runs gives ``SS_i = sum_r (log m_ir - mean_r log m_ir)^2``
+    with ``k_i - 1`` degrees of freedom. Assuming the benchmarks of one kind (operation and
+    runtime or format) share one between-run variance of log(median), the pooled estimate is
+    ``sigma^2 = sum_i SS_i / sum_i (k_i - 1)``: a handful of runs of many benchmarks still gives
+    a usable estimate. A kind with fewer than :data:`MIN_KIND_DOF` degrees of freedom gets the
+    estimate pooled over all benchmarks; (nan, 0) when no benchmark was seen in two runs.
+    """
+    ss: dict[str, float] = defaultdict(float)
+    dof: dict[str, int] = defaultdict(int)
+    for name, medians in medians_by_name.items():
+        logs = log_medians(medians)
+        if logs.size >= 2:
+            ss[kinds[name]] += float(((logs - logs.mean()) ** 2).sum())
+            dof[kinds[name]] += logs.size - 1
+    total_ss, total_dof = sum(ss.values()), sum(dof.values())
+    overall = (math.sqrt(total_ss / total_dof), total_dof) if total_dof else (math.nan, 0)
+    return {kind: (math.sqrt(ss[kind] / dof[kind]), dof[kind]) if dof[kind] >= MIN_KIND_DOF else overall
+            for kind in set(kinds.values())}
+
+
+def prediction_limit(sigma: float, dof: int, runs: int, alpha: float, tests: int) -> float:
+    """The one-sided prediction bound of one new run's median ratio to the reference [unitless].
+
+    The reference is the geometric mean of ``runs`` baseline medians, so ``log(new / reference)``
+    has variance ``sigma^2 (1 + 1/runs)`` (the new run's own noise plus the reference's). With
+    sigma estimated on ``dof`` degrees of freedom the standardised ratio is Student's t with
+    ``dof`` degrees; at level ``alpha`` shared by ``tests`` benchmarks (Bonferroni: ``alpha`` is
+    the chance that an unchanged commit fails anywhere), the bound is
+    ``exp(t_{1 - alpha/tests, dof} * sigma * sqrt(1 + 1/runs))``.
+    """
+    t = float(sps.t.ppf(1.0 - alpha / max(tests, 1), dof))
+    return math.exp(t * sigma * math.sqrt(1.0 + 1.0 / runs))
+
+
+# ---- 3. Hodges-Lehmann interval of per-quad ratios ------------------------------------------
+
+def quad_log_ratio(a_s: Sequence[float], b_s: Sequence[float]) -> float:
+    """One quad's paired log ratio ``d = (log b1 + log b2 - log a1 - log a2) / 2``;
+    ``a_s``, ``b_s``: the per-call times [s] of A's and B's two blocks.
+
+    In an ABBA (or BAAB) quad, ``a1 + a2`` and ``b1 + b2`` sit at the same mean time, so a drift
+    that is linear over the quad's four blocks cancels exactly; a step change cancels on average
+    over the alternating quads.
+    """
+    if len(a_s) != 2 or len(b_s) != 2:
+        raise ValueError(f"a quad has two blocks per side, got {len(a_s)} of A and {len(b_s)} of B")
+    if min(*a_s, *b_s) <= 0:
+        raise ValueError(f"block times must be > 0 s, got A {list(a_s)}, B {list(b_s)}")
+    return (math.log(b_s[0]) + math.log(b_s[1]) - math.log(a_s[0]) - math.log(a_s[1])) / 2
+
+
+def signed_rank_cdf_counts(n: int) -> list[int]:
+    """Cumulative counts ``C[t]`` = number of the ``2**n`` sign patterns with signed-rank statistic <= t.
+
+    Under the null hypothesis each of the ranks ``1..n`` carries a + sign independently with
+    probability 1/2, so the number of patterns with sum ``t`` is the number of subsets of
+    ``{1..n}`` summing to ``t``: counted by the subset-sum recursion, rank by rank.
+    """
+    counts = [1] + [0] * (n * (n + 1) // 2)
+    top = 0
+    for rank in range(1, n + 1):
+        top += rank
+        for total in range(top, rank - 1, -1):
+            counts[total] += counts[total - rank]
+    cumulative, running = [], 0
+    for c in counts:
+        running += c
+        cumulative.append(running)
+    return cumulative
+
+
+def interval_rank(n: int, confidence: float) -> int:
+    """``k``: the interval is the k-th smallest to the k-th largest Walsh average (0: none exists).
+
+    ``k`` is the largest integer with ``P(T < k) <= (1 - confidence) / 2`` under the null
+    distribution of the signed-rank statistic ``T`` (Hollander & Wolfe, *Nonparametric
+    Statistical Methods*, 3rd ed., section 3.3): exact for ``n <= EXACT_MAX_PAIRS``
+    (:func:`signed_rank_cdf_counts`), above it the normal approximation with continuity
+    correction, ``T ~ N(n(n+1)/4, n(n+1)(2n+1)/24)``.
+    """
+    alpha_half = (1.0 - confidence) / 2
+    if n <= EXACT_MAX_PAIRS:
+        cdf = signed_rank_cdf_counts(n)
+        total = 2 ** n
+        k = 0
+        while k < len(cdf) and cdf[k] <= alpha_half * total:  # P(T <= k) <= alpha/2  ->  P(T < k + 1) <= alpha/2
+            k += 1
+        return k
+    mean = n * (n + 1) / 4
+    sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    return max(0, math.floor(mean - NormalDist().inv_cdf(1 - alpha_half) * sd + 0.5))
+
+
+@dataclass(frozen=True)
+class ShiftEstimate:
+    """Hodges-Lehmann estimate of the log ratio and its interval; ``lo``/``hi`` None when ``n`` is too small."""
+
+    n: int
+    estimate: float
+    lo: float | None
+    hi: float | None
+
+
+def hodges_lehmann(d: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> ShiftEstimate:
+    """Median of the Walsh averages of ``d`` and the signed-rank interval.
+
+    The ``d`` (one per quad) are taken as independent draws of a distribution symmetric about the
+    true log ratio ``delta`` (the assumption of the Wilcoxon signed-rank test; the ABBA/BAAB
+    alternation makes the order effect symmetric). The Hodges-Lehmann estimate of ``delta`` is
+    the median of the ``M = n(n+1)/2`` Walsh averages ``(d_i + d_j) / 2, i <= j``; its
+    distribution-free confidence interval is ``[W_(k), W_(M + 1 - k)]`` of the sorted Walsh
+    averages, ``k`` from :func:`interval_rank`. The ratio and its interval are ``exp`` of those.
+    """
+    d = [float(x) for x in d]
+    n = len(d)
+    if n == 0:
+        raise ValueError("no paired differences")
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    k = interval_rank(n, confidence)
+    if k == 0:
+        return ShiftEstimate(n, statistics.median(walsh), None, None)
+    return ShiftEstimate(n, statistics.median(walsh), walsh[k - 1], walsh[len(walsh) - k])
+
+
+# ---- 4. the count rule's arithmetic ---------------------------------------------------------
+
+def count_ratio(current: float, baseline: Sequence[float]) -> float:
+    """``current / median(baseline)`` [unitless]: a count is one number per run, not a sample, so the
+    median of the baseline runs' counts is the reference and the ratio is the whole estimate."""
+    return current / statistics.median(baseline)
+
+
+def count_spread(baseline: Sequence[float]) -> float:
+    """``max / min - 1`` of the baseline counts [unitless]: how far identical runs moved, the count
+    rule's whole noise model (a spread above half the threshold cannot resolve the threshold)."""
+    return max(baseline) / min(baseline) - 1

@@ -1,0 +1,148 @@
+"""reports.stats against independent references: plain numpy, brute-force enumeration, scipy's
+Wilcoxon test, and simulation of what each derivation claims."""
+import itertools
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from reports import stats as S
+
+
+# ---- Mann-Whitney U ---------------------------------------------------------------------------
+
+def exact_greater_p(a, b):
+    """P(U >= U_obs) over every split of the pooled sample into |a| and |b| (no ties): the exact null."""
+    pooled = np.concatenate([a, b])
+    u_obs = (a[:, None] > b[None, :]).sum()
+    hits = total = 0
+    for idx in itertools.combinations(range(pooled.size), a.size):
+        mask = np.zeros(pooled.size, bool)
+        mask[list(idx)] = True
+        u = (pooled[mask][:, None] > pooled[~mask][None, :]).sum()
+        hits += u >= u_obs
+        total += 1
+    return hits / total
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mann_whitney_is_the_exact_rank_test(seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(1.05, 0.03, 6), rng.normal(1.0, 0.03, 7)
+    assert S.mann_whitney_p(a, b, "greater") == pytest.approx(exact_greater_p(a, b), rel=1e-9)
+    assert S.mann_whitney_p(a, b) == pytest.approx(min(1.0, 2 * min(exact_greater_p(a, b), exact_greater_p(b, a))),
+                                                   rel=1e-9)
+
+
+def test_mann_whitney_of_one_constant_is_no_evidence():
+    assert S.mann_whitney_p(np.ones(5), np.ones(5)) == 1.0
+    assert S.mann_whitney_p(np.ones(5), np.ones(5), "greater") == 1.0
+
+
+# ---- pooled between-run noise and the prediction limit ----------------------------------------
+
+def test_pooled_noise_per_kind_and_overall():
+    kinds = {"a": "inference/litert", "b": "inference/litert", "c": "serialization/keras"}
+    medians = {"a": [1.0, math.e ** 0.1, math.e ** -0.1], "b": [2.0, 2.0 * math.e ** 0.1, 2.0 * math.e ** -0.1],
+               "c": [5.0, 5.0]}
+    noise = S.pooled_noise(medians, kinds)
+    assert noise["inference/litert"] == (pytest.approx(0.1), 4)
+    # one degree of freedom of its own: the kind borrows the estimate pooled over all benchmarks
+    assert noise["serialization/keras"] == (pytest.approx(math.sqrt(0.04 / 5)), 5)
+    assert S.pooled_noise({"a": [1.0]}, {"a": "x"})["x"][1] == 0
+
+
+def test_pooled_noise_is_the_one_way_anova_within_group_sd():
+    rng = np.random.default_rng(3)
+    medians = {f"b{i}": list(np.exp(rng.normal(math.log(0.01 * (i + 1)), 0.07, k))) for i, k in enumerate([3, 4, 5, 6])}
+    kinds = dict.fromkeys(medians, "inference/litert")
+    sigma, dof = S.pooled_noise(medians, kinds)["inference/litert"]
+    logs = [np.log(v) for v in medians.values()]
+    reference = math.sqrt(sum(np.var(x, ddof=1) * (x.size - 1) for x in logs) / sum(x.size - 1 for x in logs))
+    assert (sigma, dof) == (pytest.approx(reference, rel=1e-12), 3 + 4 + 5 + 6 - 4)
+
+
+def test_prediction_limit_tends_to_the_normal_bound():
+    z = NormalDist().inv_cdf(1 - 0.05 / 4)
+    assert S.prediction_limit(0.1, 10**7, 5, 0.05, 4) == pytest.approx(math.exp(z * 0.1 * math.sqrt(1.2)), rel=1e-5)
+    assert S.prediction_limit(0.1, 4, 5, 0.05, 4) > S.prediction_limit(0.1, 40, 5, 0.05, 4)
+
+
+def test_prediction_limit_is_exceeded_by_an_unchanged_run_alpha_of_the_time():
+    """Simulated lognormal runs: k baseline runs of g benchmarks estimate sigma on g (k - 1) degrees
+    of freedom; a new run of one benchmark beyond the limit should happen with probability alpha."""
+    rng = np.random.default_rng(11)
+    trials, g, k, alpha, sigma = 20000, 2, 3, 0.05, 0.1
+    base = rng.normal(0.0, sigma, (trials, g, k))
+    new = rng.normal(0.0, sigma, trials)
+    sigma_hat = np.sqrt(((base - base.mean(axis=2, keepdims=True)) ** 2).sum(axis=(1, 2)) / (g * (k - 1)))
+    ratio = np.exp(new - base[:, 0, :].mean(axis=1))
+    limits = np.array([S.prediction_limit(s, g * (k - 1), k, alpha, 1) for s in sigma_hat])
+    assert abs((ratio > limits).mean() - alpha) < 0.008
+
+
+# ---- Hodges-Lehmann interval of per-quad ratios -----------------------------------------------
+
+def test_a_linear_drift_cancels_in_one_quad():
+    a = (1.0, 1.3)  # A first and last of ABBA on a ramp 1.0, 1.1, 1.2, 1.3
+    b = (1.1 * 1.05, 1.2 * 1.05)
+    assert S.quad_log_ratio(a, b) == pytest.approx(math.log(1.05) + 0.5 * math.log(1.1 * 1.2 / 1.3), abs=2e-3)
+    assert math.exp(S.quad_log_ratio((1.0, 1.0), (1.05, 1.05))) == pytest.approx(1.05)
+    with pytest.raises(ValueError, match="two blocks per side"):
+        S.quad_log_ratio((1.0,), (1.0, 1.0))
+
+
+def test_signed_rank_counts_are_the_subsets_of_ranks():
+    n = 9
+    sums = [sum(r for r, s in zip(range(1, n + 1), signs) if s) for signs in itertools.product((0, 1), repeat=n)]
+    reference = np.cumsum(np.bincount(sums, minlength=n * (n + 1) // 2 + 1))
+    assert S.signed_rank_cdf_counts(n) == list(reference)
+
+
+@pytest.mark.parametrize(("n", "k"), [(5, 0), (6, 1), (10, 9), (20, 53), (30, 138)])
+def test_interval_rank_matches_the_signed_rank_table(n, k):
+    # two-sided 5 % critical values of T (Hollander & Wolfe Table A.4): k = critical value + 1
+    assert S.interval_rank(n, 0.95) == k
+
+
+def test_normal_approximation_joins_the_exact_one():
+    exact = S.interval_rank(S.EXACT_MAX_PAIRS, 0.95)
+    n = S.EXACT_MAX_PAIRS
+    mean, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    assert abs(exact - (mean - 1.959964 * sd)) < 5
+    # just above the exact range the approximation lands within a few ranks of the exact count
+    exact_above = sum(c <= 0.025 * 2 ** (n + 1) for c in S.signed_rank_cdf_counts(n + 1))
+    assert abs(S.interval_rank(n + 1, 0.95) - exact_above) <= 3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_interval_is_the_inverted_wilcoxon_test(seed):
+    d = np.random.default_rng(seed).normal(0.02, 0.05, 15)
+    shift = S.hodges_lehmann(d, 0.95)
+
+    def p(delta):
+        return sps.wilcoxon(d - delta, method="exact").pvalue
+
+    eps = 1e-9
+    assert p(shift.lo + eps) > 0.05 and p(shift.hi - eps) > 0.05  # inside: not rejected
+    assert p(shift.lo - eps) <= 0.05 and p(shift.hi + eps) <= 0.05  # outside: rejected
+    walsh = [(d[i] + d[j]) / 2 for i in range(len(d)) for j in range(i, len(d))]
+    assert shift.estimate == pytest.approx(np.median(walsh))
+
+
+def test_too_few_pairs_give_no_interval():
+    shift = S.hodges_lehmann([0.01, 0.02, 0.03], 0.95)
+    assert (shift.lo, shift.hi) == (None, None) and shift.estimate == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="no paired differences"):
+        S.hodges_lehmann([])
+
+
+# ---- the count rule's arithmetic --------------------------------------------------------------
+
+def test_count_ratio_and_spread_against_numpy():
+    baseline = [1000.0, 1003.0, 999.0, 1001.0]
+    assert S.count_ratio(1010.0, baseline) == pytest.approx(1010.0 / np.median(baseline))
+    assert S.count_spread(baseline) == pytest.approx(np.ptp(baseline) / np.min(baseline))
+    assert S.count_spread([5.0]) == 0.0
