@@ -177,3 +177,29 @@ def test_affinity_that_no_longer_holds_is_named(child):
     held = c.event()
     assert c.finish()[0] == 0
     assert "outside" in held["problems"]["affinity"]
+
+
+@pytest.mark.cgroup
+def test_a_leftover_group_under_this_pid_does_not_block_the_run(child, cgroup_places):
+    """A killed earlier holder of the child's pid left its groups: they are stale, not a reason to refuse."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.9}, "plant": "own_groups"})
+    ready = c.event()
+    assert c.finish()[0] == 0, c.stderr
+    assert ready["event"] == "ready", ready
+    removed = {s["group"] for s in ready["record"]["environment"]["stale_groups"] if s["removed"]}
+    assert set(ready["groups"].values()) <= removed
+    assert ready["record"]["all_enforced"]
+    assert not our_groups(cgroup_places, [ready["pid"]])
+
+
+@pytest.mark.cgroup
+def test_a_folder_at_the_note_refuses_the_run_before_any_group_exists(child, cgroup_places, tmp_path):
+    """A folder planted at the note's name in the shared temporary folder: a clear refusal, nothing left."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.9}, "plant": "note_dir",
+               "env": {"TMPDIR": str(tmp_path)}})
+    event = c.event()
+    rc, err = c.finish()
+    assert (rc, event["event"]) == (4, "refused"), err
+    assert f"cannot leave the run's note {event['planted'][0]}" in event["message"]
+    pid = int(event["planted"][0].rsplit("-", 1)[1].split(".")[0])
+    assert not our_groups(cgroup_places, [pid])
