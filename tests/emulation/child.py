@@ -14,8 +14,8 @@ note's name and at its former fixed temporary name), "own_groups" (empty cpu and
 groups named after this process's pid, as a killed earlier holder of the pid leaves them).
 ``tamper`` (after applying): {"cpu_quota": CPU-s/s, "memory_bytes": B} rewritten into the
 created groups behind the profile's back, then "held" reports ``held_problems``.
-``write_scale`` (while applying): write each limit times this factor, as a kernel or
-hierarchy that clamps the value would leave it.
+``write_scale`` (while applying): {"cpu_quota": factor, "memory_bytes": factor}: write
+that limit times the factor, as a hierarchy that clamps the value would leave it.
 It prints one JSON line ``{"event": "ready", ...}`` once everything is applied.
 """
 
@@ -63,10 +63,11 @@ def tamper(applied, values: dict) -> None:
             cgroups.write_memory_limit(group.place, group.path, values["memory_bytes"])
 
 
-def scale_writes(factor: float) -> None:
+def scale_writes(factors: dict) -> None:
     write_quota, write_memory = cgroups.write_cpu_quota, cgroups.write_memory_limit
-    cgroups.write_cpu_quota = lambda place, group, quota: write_quota(place, group, quota * factor)
-    cgroups.write_memory_limit = lambda place, group, limit: write_memory(place, group, int(limit * factor))
+    quota_factor, memory_factor = factors.get("cpu_quota", 1), factors.get("memory_bytes", 1)
+    cgroups.write_cpu_quota = lambda place, group, quota: write_quota(place, group, quota * quota_factor)
+    cgroups.write_memory_limit = lambda place, group, limit: write_memory(place, group, int(limit * memory_factor))
 
 
 def main(spec: dict) -> int:

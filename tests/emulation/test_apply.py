@@ -201,5 +201,36 @@ def test_a_folder_at_the_note_refuses_the_run_before_any_group_exists(child, cgr
     rc, err = c.finish()
     assert (rc, event["event"]) == (4, "refused"), err
     assert f"cannot leave the run's note {event['planted'][0]}" in event["message"]
-    pid = int(event["planted"][0].rsplit("-", 1)[1].split(".")[0])
-    assert not our_groups(cgroup_places, [pid])
+    assert not our_groups(cgroup_places, [c.proc.pid])
+
+
+@pytest.mark.cgroup
+@pytest.mark.parametrize("limit, tamper, says", [
+    ("cpu_quota", {"cpu_quota": 0.9}, "reads back a quota of 90000 us, not 50000"),
+    ("memory_limit", {"memory_bytes": 512 * 1024**2}, f"reads back a memory limit of {512 * 1024**2} B, not {256 * 1024**2}"),
+], ids=["cpu_quota", "memory_limit"])
+def test_a_limit_rewritten_behind_the_profiles_back_is_named(child, cgroup_places, limit, tamper, says):
+    """The child rewrites its own group's limit after the profile was applied: the run no longer holds it."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.5, "memory_bytes": 256 * 1024**2}, "tamper": tamper})
+    held = c.event()
+    assert c.finish()[0] == 0, c.stderr
+    assert set(held["problems"]) == {limit}
+    assert says in held["problems"][limit]
+
+
+@pytest.mark.cgroup
+@pytest.mark.parametrize("limit, scale, request_, read_back", [
+    ("cpu_quota", {"cpu_quota": 0.5}, 0.5, 0.25),
+    ("memory_limit", {"memory_bytes": 0.5}, 256 * 1024**2, 128 * 1024**2),
+], ids=["cpu_quota", "memory_limit"])
+def test_a_limit_that_reads_back_other_than_requested_is_not_enforced(child, cgroup_places, limit, scale, request_,
+                                                                      read_back):
+    """The limit is written at half the request (as a clamping hierarchy would leave it): the read-back says so."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.5, "memory_bytes": 256 * 1024**2},
+               "write_scale": scale})
+    event = c.event()
+    assert c.finish()[0] == 2, c.stderr
+    assert event["event"] == "not_enforced"
+    assert event["reasons"] == {
+        limit: f"read back {read_back!r} (process in group: True) for a request of {request_!r}"}
+    assert not our_groups(cgroup_places, [c.proc.pid])
