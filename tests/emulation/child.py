@@ -4,6 +4,7 @@
 ``allow_unenforced``, ``cgroup_root``, ``model`` (starts the background load),
 ``workload_s`` (runs the two-thread CPU workload and reports CPU/wall),
 ``tf_threads`` (imports TensorFlow and sets its pools from the profile),
+``tf_threads_after_first_op`` (then runs an op and asks for these ThreadCounts fields),
 ``then``: "exit" (release and exit 0), "raise" (raise RuntimeError), "wait"
 (sleep until signalled), "check" (poll load.check() until a worker dies),
 "oom_child" (start a child that allocates ``hog_bytes``, wait for it, report
@@ -21,6 +22,7 @@ It prints one JSON line ``{"event": "ready", ...}`` once everything is applied.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -104,7 +106,15 @@ def main(spec: dict) -> int:
         from emulation.threads import configure_tensorflow_threads
 
         result["tf_threads"] = configure_tensorflow_threads(applied)
-        result["record"] = applied.record()
+        result["record"] = json.loads(json.dumps(applied.record()))  # a copy: the next request rewrites it
+        if spec.get("tf_threads_after_first_op"):
+            from fixtures.tfenv import tf
+
+            tf.constant(1.0) + 1.0  # TF's pools start here, with the sizes set above
+            threads = dataclasses.replace(profile.threads, **spec["tf_threads_after_first_op"])
+            applied.profile = dataclasses.replace(profile, threads=threads)
+            configure_tensorflow_threads(applied)
+            result["tf_after_first_op"] = applied.enforced["threads"]["tensorflow"]
     if spec.get("workload_s"):
         result["workload"] = cpu_bound_threads(spec["workload_s"])
     emit("ready", **result)
