@@ -129,7 +129,9 @@ def remove_stale_groups(cgroup_root: Path | str | None = None, tmp: Path | str |
     for entry in out:
         if entry["pid"] not in notes:
             notes[entry["pid"]] = read_note(entry["pid"], tmp)
-        entry["profile"] = (notes[entry["pid"]] or {}).get("profile")
+        profile = (notes[entry["pid"]] or {}).get("profile")
+        # anyone may write a file at a note's name: only a plain short name goes into the messages
+        entry["profile"] = profile if isinstance(profile, str) and profile.isprintable() and len(profile) <= 64 else None
     kept = {e["pid"] for e in out if not e["removed"]}
     for pid in _dead_note_pids(tmp):
         if pid not in kept:

@@ -106,3 +106,18 @@ def test_a_note_of_this_pid_that_this_process_did_not_write_is_stale(tmp_path):
     stale.remove_stale_groups(cgroup_root=tmp_path / "no-hierarchy", tmp=tmp_path)
     assert mine.exists()
     stale.remove_note(tmp=tmp_path)
+
+
+
+@pytest.mark.cgroup
+def test_a_forged_note_cannot_put_control_characters_in_the_messages(tmp_path, cgroup_places):
+    """A note's name is predictable, so another user may write one: its profile reaches root's terminal."""
+    pid = _dead_pid()
+    group = cgroup_places["cpu"].own_group / cgroups.group_name(pid)
+    group.mkdir()
+    stale.note_path(pid, tmp_path).write_text(json.dumps({"profile": "device\x1b]0;owned\x07\nfake line"}))
+    try:
+        found = [e for e in stale.remove_stale_groups(tmp=tmp_path) if e["group"] == str(group)]
+    finally:
+        cgroups.remove_group(group)
+    assert [(e["removed"], e["profile"]) for e in found] == [(True, None)]
