@@ -22,7 +22,8 @@ import time
 from emulation import cgroups, stale
 from emulation.apply import apply_profile, choose_cpus
 from emulation.load import REPO_ROOT, BackgroundLoad
-from emulation.profiles import ALLOW_OPTION, OVERRIDE_KEYS, PROFILES, Profile, get_profile, parse_overrides
+from emulation.profiles import (ALLOW_OPTION, OVERRIDE_KEYS, PROFILES, Profile, ProfileNotEnforced, get_profile,
+                                parse_overrides)
 from emulation.threads import thread_env
 from emulation.workload import cpu_bound_threads
 from emulation.worker import uniform_input
@@ -225,6 +226,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, ProfileNotEnforced) as exc:  # bad --profile-set, an unenforceable limit, an unwritable note
+        print(f"python -m emulation {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     if args.command == "cleanup":
         groups, dirs = stale.remove_stale_groups(), stale.remove_stale_load_dirs()
         if args.json:

@@ -174,6 +174,7 @@ class AppliedProfile:
             threads.restore_thread_env(self._previous_env)
         if self._noted and not self._groups:
             stale.remove_note()
+            self._noted = False
         self._released = {"at_unix_s": time.time(), "groups_removed": removed, "errors": errors}
         if self._guard is not None:
             self._guard.disarm()
@@ -318,6 +319,8 @@ def apply_profile(
     ``cgroup_root`` (default: the mounted hierarchies) exists for tests. Raises
     :class:`ProfileNotEnforced` (after undoing what was applied) when a requested
     limit could not be applied and ``allow_unenforced`` is false.
+    Raises :class:`emulation.stale.NoteNotWritable` (a ValueError naming the
+    path) before any group exists when the run's note cannot be written.
     """
     applied = AppliedProfile(profile=profile, allow_unenforced=allow_unenforced, enforced={}, environment={})
     applied.environment = {
@@ -331,6 +334,11 @@ def apply_profile(
     applied.environment["stale_load_dirs"] = stale.remove_stale_load_dirs()
     try:
         _apply_affinity(profile, applied)
+        if profile.cpu_quota is not None or profile.memory_bytes is not None:
+            # before any group exists: should the note fail, nothing is left to clean; should this
+            # run be killed, the next start can name its profile
+            stale.write_note(profile.name, profile.memory_bytes)
+            applied._noted = True
         _apply_cgroup_limit("cpu", profile.cpu_quota, applied, cgroup_root)
         _apply_cgroup_limit("memory", profile.memory_bytes, applied, cgroup_root)
         applied._previous_env = threads.set_thread_env(profile.threads)
@@ -351,9 +359,6 @@ def apply_profile(
     if missing and not allow_unenforced:
         applied.release()
         raise ProfileNotEnforced(profile.name, missing)
-    if applied._groups:  # so that the next start can name the profile, should this run be killed
-        stale.write_note(profile.name, applied.groups, profile.memory_bytes)
-        applied._noted = True
     applied._guard = ExitGuard(applied.release, f"profile {profile.name}")
     applied.environment["signal_handlers"] = applied._guard.signals_handled
     return applied

@@ -32,6 +32,10 @@ RMDIR_RETRY_S = 2.0
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 DEFAULT_ROOT = Path("/sys/fs/cgroup")
 
+#: Groups this process created and has not removed: a group named after this process's pid
+#: that is not here was left by an earlier process with the same pid (pids repeat in containers).
+_created: set[Path] = set()
+
 
 class CgroupUnavailable(RuntimeError):
     """The controller cannot be used from this process; the message says why."""
@@ -145,6 +149,7 @@ def create_group(place: ControllerPlace, pid: int | None = None) -> Path:
         group.mkdir()
     except OSError as exc:
         raise CgroupUnavailable(f"{place.controller}: cannot create {group}: {exc.strerror}") from None
+    _created.add(group)
     return group
 
 
@@ -243,8 +248,10 @@ def remove_group(group: Path, retry_s: float = RMDIR_RETRY_S) -> None:
     while True:
         try:
             group.rmdir()
+            _created.discard(group)
             return
         except FileNotFoundError:
+            _created.discard(group)
             return
         except OSError as exc:
             if exc.errno != errno.EBUSY or time.monotonic() > deadline:
@@ -272,7 +279,8 @@ def pid_alive(pid: int) -> bool:
 def remove_stale_groups(place: ControllerPlace) -> list[dict]:
     """Remove ``continuum-bench-<pid>`` groups below this process's group whose owner is dead.
 
-    Only empty groups are removed (nothing is moved out of them); the others
+    A group named after this process's own pid that this process did not
+    create is stale too: an earlier process had the pid and was killed. Only empty groups are removed (nothing is moved out of them); the others
     are returned with the reason they were kept. Each entry names the group,
     its owner ``pid`` and the ``controller``; a memory group's entry also has
     ``oom_kills`` (:func:`oom_kills`, read before removal) and ``memory_limit`` [B].
@@ -287,7 +295,7 @@ def remove_stale_groups(place: ControllerPlace) -> list[dict]:
         if not entry.name.startswith(GROUP_PREFIX) or not suffix.isdigit() or not entry.is_dir():
             continue
         pid = int(suffix)
-        if pid == os.getpid() or pid_alive(pid):
+        if entry in _created or (pid != os.getpid() and pid_alive(pid)):
             continue
         found = {"group": str(entry), "pid": pid, "controller": place.controller}
         if place.controller == "memory":

@@ -5,8 +5,14 @@ memory limit -- runs no clean-up: its ``continuum-bench-<pid>`` cgroups stay
 (empty, the workers die with their parent) and so does the background load's
 temporary folder ``continuum-load-<pid>-*``. So that the next start can say
 *which* profile was killed and why, every run that creates groups leaves a note
-``<tmp>/continuum-bench-<pid>.json`` (its profile, groups and memory limit),
-removed with its groups on a normal release.
+``<tmp>/continuum-bench-<pid>.json`` (its profile and memory limit), written
+before its groups exist and removed with them on a normal release.
+
+The temporary folder is shared with other users, so no name there is trusted:
+the note is written to a fresh ``O_EXCL|O_NOFOLLOW`` file of a random name and
+renamed over its final name (a planted symlink is replaced, never followed); a
+note is read only from a regular file, without following a symlink; a load
+folder is removed only when it is a real folder owned by this user.
 
     groups = remove_stale_groups()        # apply_profile and `python -m emulation cleanup`
     dirs = remove_stale_load_dirs()
@@ -19,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -26,6 +33,16 @@ from emulation import cgroups
 
 #: Name prefix of the background load's temporary folder; the owner's pid and a dash follow.
 LOAD_DIR_PREFIX = "continuum-load-"
+#: Largest note read back [B]: a note is a few hundred bytes; anything bigger is not ours.
+MAX_NOTE_BYTES = 64 * 1024
+
+#: Notes this process wrote: a note under this process's pid that is not here was left by an
+#: earlier process that had the same pid (pids repeat, in containers especially).
+_written: set[Path] = set()
+
+
+class NoteNotWritable(ValueError):
+    """The run's note cannot be left in the temporary folder; the message names the path and why."""
 
 
 def _tmp(tmp: Path | str | None) -> Path:
@@ -37,27 +54,55 @@ def note_path(pid: int | None = None, tmp: Path | str | None = None) -> Path:
     return _tmp(tmp) / f"{cgroups.group_name(pid)}.json"
 
 
-def write_note(profile: str, groups: dict[str, str], memory_limit: int | None, tmp: Path | str | None = None) -> Path:
-    """Leave this run's note: its profile, its groups (controller -> path) and memory limit [B]."""
+def write_note(profile: str, memory_limit: int | None, tmp: Path | str | None = None) -> Path:
+    """Leave this run's note: its profile and memory limit [B]; call before creating any group.
+
+    Raises :class:`NoteNotWritable` naming the path when the temporary folder
+    refuses it (e.g. a folder sits at the note's name); nothing is left then.
+    """
     path = note_path(tmp=tmp)
-    record = {"pid": os.getpid(), "profile": profile, "groups": groups, "memory_limit": memory_limit}
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(record))
-    os.replace(partial, path)
+    record = {"pid": os.getpid(), "profile": profile, "memory_limit": memory_limit}
+    partial = None
+    try:
+        # mkstemp opens O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, under a random name
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        partial = Path(name)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(record))
+        os.replace(partial, path)  # rename replaces a symlink at ``path``; it never writes through it
+    except OSError as exc:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        raise NoteNotWritable(f"cannot leave the run's note {path}: {exc.strerror or exc}; remove what is at that "
+                              f"name or point TMPDIR at another folder") from None
+    _written.add(path)
     return path
 
 
 def read_note(pid: int, tmp: Path | str | None = None) -> dict | None:
-    """The note of run ``pid``, or None when there is none (or it is unreadable)."""
+    """The note of run ``pid``, or None when there is none, it is not a regular file, or unreadable."""
     try:
-        record = json.loads(note_path(pid, tmp).read_text())
+        fd = os.open(note_path(pid, tmp), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # a FIFO or device planted at the name would block or never end
+        data = os.read(fd, MAX_NOTE_BYTES + 1)
+        if len(data) > MAX_NOTE_BYTES:
+            return None
+        record = json.loads(data)
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
     return record if isinstance(record, dict) else None
 
 
 def remove_note(pid: int | None = None, tmp: Path | str | None = None) -> None:
-    note_path(pid, tmp).unlink(missing_ok=True)
+    path = note_path(pid, tmp)
+    path.unlink(missing_ok=True)
+    _written.discard(path)
 
 
 def load_dir_prefix(pid: int | None = None) -> str:
@@ -84,7 +129,9 @@ def remove_stale_groups(cgroup_root: Path | str | None = None, tmp: Path | str |
     for entry in out:
         if entry["pid"] not in notes:
             notes[entry["pid"]] = read_note(entry["pid"], tmp)
-        entry["profile"] = (notes[entry["pid"]] or {}).get("profile")
+        profile = (notes[entry["pid"]] or {}).get("profile")
+        # anyone may write a file at a note's name: only a plain short name goes into the messages
+        entry["profile"] = profile if isinstance(profile, str) and profile.isprintable() and len(profile) <= 64 else None
     kept = {e["pid"] for e in out if not e["removed"]}
     for pid in _dead_note_pids(tmp):
         if pid not in kept:
@@ -101,8 +148,13 @@ def _dead_note_pids(tmp: Path | str | None) -> list[int]:
         return pids
     for name in names:
         stem = name[len(prefix):-len(".json")] if name.startswith(prefix) and name.endswith(".json") else ""
-        if stem.isdigit() and int(stem) != os.getpid() and not cgroups.pid_alive(int(stem)):
-            pids.append(int(stem))
+        if not stem.isdigit() or os.path.isdir(_tmp(tmp) / name):
+            continue  # a folder at a note's name is no note (write_note refuses it, naming it)
+        pid = int(stem)
+        if pid == os.getpid() and _tmp(tmp) / name not in _written:
+            pids.append(pid)  # left by an earlier process with this pid
+        elif pid != os.getpid() and not cgroups.pid_alive(pid):
+            pids.append(pid)
     return pids
 
 
@@ -118,6 +170,12 @@ def remove_stale_load_dirs(tmp: Path | str | None = None) -> list[dict]:
         if not owner.isdigit() or int(owner) == os.getpid() or cgroups.pid_alive(int(owner)):
             continue
         path = _tmp(tmp) / name
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            continue  # not a folder this user's run made (mkdtemp makes real 0700 folders): not ours to remove
         try:
             shutil.rmtree(path)
             out.append({"dir": str(path), "pid": int(owner), "removed": True})

@@ -97,11 +97,35 @@ def generate_keypair(bits: int = DEFAULT_RSA_BITS) -> rsa.RSAPrivateKey:
 
 
 def private_key_to_pem(key: rsa.RSAPrivateKey, password: bytes | None = None) -> bytes:
-    """PKCS#8 PEM of a private key, encrypted with ``password`` when given."""
+    """PKCS#8 PEM of a private key, encrypted with ``password`` when given (None: unencrypted).
+
+    An empty ``password`` raises ``ValueError``: it would silently write the key unencrypted.
+    """
+    if password is not None and (not isinstance(password, bytes) or not password):
+        raise ValueError(f"password must be non-empty bytes, or None for an unencrypted key; got {password!r}")
     encryption = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(password) if password is not None else serialization.NoEncryption()
     )
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def write_private_key(path: Path | str, key: rsa.RSAPrivateKey, password: bytes | None = None) -> Path:
+    """Write :func:`private_key_to_pem` to a new file ``path`` readable by its owner only (0600).
+
+    The file is created with O_CREAT|O_EXCL|O_NOFOLLOW: an existing file or a
+    symlink at ``path`` raises ``FileExistsError`` and is not touched.
+    """
+    path = Path(path)
+    pem = private_key_to_pem(key, password)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # whatever the umask
+            fh.write(pem)
+    except BaseException:
+        path.unlink(missing_ok=True)  # O_EXCL made it: it is ours, and half a key is no key
+        raise
+    return path
 
 
 def public_key_to_pem(key: rsa.RSAPublicKey | rsa.RSAPrivateKey) -> bytes:
@@ -282,6 +306,18 @@ def decrypt_file(src: Path | str, dst: Path | str, private_key: rsa.RSAPrivateKe
 
 # --------------------------------------------------------------------------- pure RSA (for timing only)
 
+#: Start of every pure-RSA block's OAEP label; the block's index and the block count follow.
+RSA_BLOCK_LABEL = b"continuum-bench pure RSA block"
+#: Shared by every block's padding: only the label differs, so the timed loop builds no more than it must.
+_SHA256 = hashes.SHA256()
+_MGF1_SHA256 = padding.MGF1(algorithm=_SHA256)
+
+
+def _block_oaep(index: int, total: int) -> padding.OAEP:
+    """OAEP(SHA-256) whose label names block ``index`` of ``total``: a block decrypts only in its place
+    of a sequence of that length (RFC 8017 sec. 7.1.2 checks the label's hash), at no extra ciphertext byte."""
+    return padding.OAEP(mgf=_MGF1_SHA256, algorithm=_SHA256, label=RSA_BLOCK_LABEL + struct.pack(">QQ", index, total))
+
 
 def rsa_block_bytes(key_bits: int) -> int:
     """Largest plaintext per RSA-OAEP(SHA-256) operation [bytes]: ``k - 2 * 32 - 2`` (RFC 8017 sec. 7.1.1)."""
@@ -292,27 +328,39 @@ def rsa_encrypt_blocks(data: bytes, public_key: rsa.RSAPublicKey) -> bytes:
     """Encrypt ``data`` with RSA-OAEP alone, block by block (the study's wording; slow, for timing).
 
     Output: one ``key_bytes`` ciphertext block per ``rsa_block_bytes`` of input
-    (at least one, so empty input round-trips).
+    (at least one, so empty input round-trips). Each block's OAEP label holds
+    its index and the block count, so :func:`rsa_decrypt_blocks` refuses
+    reordered, dropped, duplicated or appended blocks. Not bound: which message
+    a block came from (a block can be swapped with the block at the same place
+    of another message of as many blocks under the same key), nor who sent it:
+    OAEP encrypts, it does not authenticate. The hybrid format of
+    :func:`encrypt_file` is the one to protect data with.
     """
     _check_key_size(public_key.key_size)
     step = rsa_block_bytes(public_key.key_size)
-    oaep = _oaep()
     blocks = [data[i:i + step] for i in range(0, len(data), step)] or [b""]
-    return b"".join(public_key.encrypt(block, oaep) for block in blocks)
+    return b"".join(public_key.encrypt(block, _block_oaep(i, len(blocks))) for i, block in enumerate(blocks))
 
 
 def rsa_decrypt_blocks(ciphertext: bytes, private_key: rsa.RSAPrivateKey) -> bytes:
-    """Inverse of :func:`rsa_encrypt_blocks`; a wrong key or tampered block raises :class:`DecryptionError`."""
+    """Inverse of :func:`rsa_encrypt_blocks`.
+
+    Raises :class:`DecryptionError` for a wrong key, a tampered block, and
+    blocks reordered, dropped, duplicated or appended (each block's label names
+    its place and the count); see :func:`rsa_encrypt_blocks` for what is not bound.
+    """
     size = (private_key.key_size + 7) // 8
     if len(ciphertext) % size or not ciphertext:
         raise DecryptionError(f"RSA ciphertext of {len(ciphertext)} bytes is not a whole number of {size}-byte blocks")
-    oaep = _oaep()
+    total = len(ciphertext) // size
     out = []
-    for i in range(0, len(ciphertext), size):
+    for index in range(total):
         try:
-            out.append(private_key.decrypt(ciphertext[i:i + size], oaep))
+            out.append(private_key.decrypt(ciphertext[index * size:(index + 1) * size], _block_oaep(index, total)))
         except ValueError:
-            raise DecryptionError(f"RSA block {i // size} cannot be decrypted: wrong private key or tampered data") from None
+            raise DecryptionError(
+                f"RSA block {index} of {total} cannot be decrypted: wrong private key, tampered data, or blocks "
+                "reordered, dropped, duplicated or appended") from None
     return b"".join(out)
 
 

@@ -103,15 +103,19 @@ def test_stale_group_of_a_killed_run_is_removed_next_time(child, cgroup_places):
     assert not our_groups(cgroup_places, [ready["pid"], ready2["pid"]])
 
 
-@pytest.mark.slow
-@pytest.mark.cgroup
-def test_tensorflow_pools_are_set_and_read_back(child, cgroup_places):
-    """Slow: imports TensorFlow in the child (10 to 60 s on a busy 2-core host)."""
-    c = child({"profile": "device", "tf_threads": True, "env": {"TF_USE_LEGACY_KERAS": "1"}})
+def test_tensorflow_pools_are_set_and_read_back(child, tmp_path):
+    """TensorFlow in a fresh process (the one import of it in the unit tests' children: about 10 s on an
+    idle 2-core host). Its pools take the profile's sizes before the first op, and a later request for
+    other sizes reads back as not enforced. No cgroups are needed: the limits are allowed unenforced."""
+    c = child({"profile": "device", "tf_threads": True, "tf_threads_after_first_op": {"tf_intra_op": 2, "tf_inter_op": 2},
+               "allow_unenforced": True, "cgroup_root": str(tmp_path / "missing"), "env": {"TF_USE_LEGACY_KERAS": "1"}})
     ready = c.event(timeout_s=300)
-    assert c.finish()[0] == 0
+    assert c.finish()[0] == 0, c.stderr
     assert ready["tf_threads"] == {"tensorflow_intra_op": 1, "tensorflow_inter_op": 1, "litert": 1, "enforced": True}
     assert ready["record"]["enforced"]["threads"]["tensorflow"]["enforced"] is True
+    after = ready["tf_after_first_op"]
+    assert (after["enforced"], after["intra_op_read_back"], after["inter_op_read_back"]) == (False, 1, 1)
+    assert after["reason"] == "tf.config.threading reads back intra=1, inter=1 for a request of 2, 2"
 
 
 def test_exit_guard_leaves_ignored_signals_ignored():
@@ -177,3 +181,60 @@ def test_affinity_that_no_longer_holds_is_named(child):
     held = c.event()
     assert c.finish()[0] == 0
     assert "outside" in held["problems"]["affinity"]
+
+
+@pytest.mark.cgroup
+def test_a_leftover_group_under_this_pid_does_not_block_the_run(child, cgroup_places):
+    """A killed earlier holder of the child's pid left its groups: they are stale, not a reason to refuse."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.9}, "plant": "own_groups"})
+    ready = c.event()
+    assert c.finish()[0] == 0, c.stderr
+    assert ready["event"] == "ready", ready
+    removed = {s["group"] for s in ready["record"]["environment"]["stale_groups"] if s["removed"]}
+    assert set(ready["groups"].values()) <= removed
+    assert ready["record"]["all_enforced"]
+    assert not our_groups(cgroup_places, [ready["pid"]])
+
+
+@pytest.mark.cgroup
+def test_a_folder_at_the_note_refuses_the_run_before_any_group_exists(child, cgroup_places, tmp_path):
+    """A folder planted at the note's name in the shared temporary folder: a clear refusal, nothing left."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.9}, "plant": "note_dir",
+               "env": {"TMPDIR": str(tmp_path)}})
+    event = c.event()
+    rc, err = c.finish()
+    assert (rc, event["event"]) == (4, "refused"), err
+    assert f"cannot leave the run's note {event['planted'][0]}" in event["message"]
+    assert not our_groups(cgroup_places, [c.proc.pid])
+
+
+@pytest.mark.cgroup
+@pytest.mark.parametrize("limit, tamper, says", [
+    ("cpu_quota", {"cpu_quota": 0.9}, "reads back a quota of 90000 us, not 50000"),
+    ("memory_limit", {"memory_bytes": 512 * 1024**2}, f"reads back a memory limit of {512 * 1024**2} B, not {256 * 1024**2}"),
+], ids=["cpu_quota", "memory_limit"])
+def test_a_limit_rewritten_behind_the_profiles_back_is_named(child, cgroup_places, limit, tamper, says):
+    """The child rewrites its own group's limit after the profile was applied: the run no longer holds it."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.5, "memory_bytes": 256 * 1024**2}, "tamper": tamper})
+    held = c.event()
+    assert c.finish()[0] == 0, c.stderr
+    assert set(held["problems"]) == {limit}
+    assert says in held["problems"][limit]
+
+
+@pytest.mark.cgroup
+@pytest.mark.parametrize("limit, scale, request_, read_back", [
+    ("cpu_quota", {"cpu_quota": 0.5}, 0.5, 0.25),
+    ("memory_limit", {"memory_bytes": 0.5}, 256 * 1024**2, 128 * 1024**2),
+], ids=["cpu_quota", "memory_limit"])
+def test_a_limit_that_reads_back_other_than_requested_is_not_enforced(child, cgroup_places, limit, scale, request_,
+                                                                      read_back):
+    """The limit is written at half the request (as a clamping hierarchy would leave it): the read-back says so."""
+    c = child({"profile": "device", "overrides": {"cpu_quota": 0.5, "memory_bytes": 256 * 1024**2},
+               "write_scale": scale})
+    event = c.event()
+    assert c.finish()[0] == 2, c.stderr
+    assert event["event"] == "not_enforced"
+    assert event["reasons"] == {
+        limit: f"read back {read_back!r} (process in group: True) for a request of {request_!r}"}
+    assert not our_groups(cgroup_places, [c.proc.pid])

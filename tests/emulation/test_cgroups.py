@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -63,3 +64,20 @@ def test_quota_and_memory_round_trip(cgroup_places):
             assert read(place, group) == expected
         finally:
             cgroups.remove_group(group)
+
+
+@pytest.mark.cgroup
+def test_a_leftover_group_of_this_pid_is_stale_unless_this_process_made_it(cgroup_places):
+    """pids repeat (in containers especially): a killed run's group may carry this process's pid."""
+    for place in cgroup_places.values():
+        leftover = place.own_group / cgroups.group_name()
+        leftover.mkdir()  # made by "another" process: not through create_group
+        try:
+            found = [e for e in cgroups.remove_stale_groups(place) if e["group"] == str(leftover)]
+            assert [(e["pid"], e["removed"]) for e in found] == [(os.getpid(), True)]
+            assert not leftover.exists()
+            mine = cgroups.create_group(place)
+            assert not [e for e in cgroups.remove_stale_groups(place) if e["group"] == str(mine)]
+            assert mine.is_dir()
+        finally:
+            cgroups.remove_group(leftover)

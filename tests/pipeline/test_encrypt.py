@@ -23,6 +23,7 @@ from pipeline.encrypt import (
     rsa_ciphertext_overhead,
     rsa_decrypt_blocks,
     rsa_encrypt_blocks,
+    write_private_key,
 )
 
 #: Small chunks so a few kB exercise many chunks.
@@ -208,3 +209,44 @@ def test_rsa_blocks_refuse_wrong_key_and_tampering(key, other_key):
         rsa_decrypt_blocks(bytes(ciphertext), key)
     with pytest.raises(DecryptionError, match="whole number"):
         rsa_decrypt_blocks(bytes(ciphertext[:-1]), key)
+
+
+def _blocks(ciphertext: bytes, size: int = 384) -> list[bytes]:
+    return [ciphertext[i:i + size] for i in range(0, len(ciphertext), size)]
+
+
+@pytest.mark.parametrize("change", ["swap", "drop last", "drop first", "duplicate", "append a block of another message"])
+def test_rsa_blocks_refuse_reordered_dropped_or_duplicated_blocks(key, change):
+    """Each block decrypts only in its own place of a sequence of its length."""
+    data = bytes(range(256)) * 4  # 1024 bytes: 4 blocks of 318
+    blocks = _blocks(rsa_encrypt_blocks(data, key.public_key()))
+    assert len(blocks) == 4
+    forged = {
+        "swap": [blocks[1], blocks[0], *blocks[2:]],
+        "drop last": blocks[:-1],
+        "drop first": blocks[1:],
+        "duplicate": [*blocks, blocks[-1]],
+        "append a block of another message": [*blocks, _blocks(rsa_encrypt_blocks(b"x" * 400, key.public_key()))[1]],
+    }[change]
+    with pytest.raises(DecryptionError, match=r"RSA block \d+ of \d+ cannot be decrypted.*reordered, dropped"):
+        rsa_decrypt_blocks(b"".join(forged), key)
+
+
+def test_an_empty_password_is_refused_not_an_unencrypted_key(key):
+    with pytest.raises(ValueError, match="non-empty bytes"):
+        private_key_to_pem(key, password=b"")
+    assert b"ENCRYPTED" not in private_key_to_pem(key)  # None: unencrypted, and said so
+
+
+def test_a_private_key_file_is_owner_only_and_never_written_through_a_symlink(key, tmp_path):
+    path = write_private_key(tmp_path / "key.pem", key, password=b"pw")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_private_key_pem(path.read_bytes(), password=b"pw").private_numbers() == key.private_numbers()
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "planted.pem").symlink_to(victim)
+    with pytest.raises(FileExistsError):
+        write_private_key(tmp_path / "planted.pem", key)
+    with pytest.raises(FileExistsError):
+        write_private_key(path, key)
+    assert victim.read_text() == "precious"
