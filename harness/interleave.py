@@ -92,6 +92,11 @@ def measure_sequential(cases: list[PreparedCase], rounds: int, warmup_rounds: in
                              {c.case: c.iterations for c in cases}, {c.case: c.info for c in cases})
 
 
+#: pytest-benchmark's private names :func:`report_rounds` relies on, the only code here that touches them
+#: (tests/harness/test_interleave.py checks they still exist).
+PYTEST_BENCHMARK_PRIVATE = ("_mode", "_make_stats")
+
+
 def report_rounds(benchmark: Any, rounds_s: tuple[float, ...], iterations: int) -> None:
     """Hand pre-measured rounds (each the duration of ``iterations`` calls) to pytest-benchmark's fixture.
 

@@ -199,11 +199,12 @@ def test_an_interrupt_pytest_cannot_render_still_ends_the_session_as_interrupted
     from _pytest._io import TerminalWriter
 
     from harness.commit import SessionResults
+    from harness.plugin import ResultsHooks
 
     reporter = _Reporter()
-    plugin = SessionResults(_Config(reporter), None, None, None)
+    hooks = ResultsHooks(SessionResults(_Config(reporter), None, None, None))
     excinfo = _interrupt()
-    hook = plugin.pytest_keyboard_interrupt(excinfo)
+    hook = hooks.pytest_keyboard_interrupt(excinfo)
     next(hook)  # the terminal reporter's own implementation runs here, and fails:
     with pytest.raises(StopIteration):
         hook.throw(TypeError("unsupported operand type(s) for -: 'NoneType' and 'int'"))
@@ -218,10 +219,11 @@ def test_an_interrupt_pytest_cannot_render_still_ends_the_session_as_interrupted
 
 def test_an_interrupt_pytest_renders_is_left_alone():
     from harness.commit import SessionResults
+    from harness.plugin import ResultsHooks
 
     reporter = _Reporter()
     reporter._keyboardinterrupt_memo = "the reporter's own"
-    hook = SessionResults(_Config(reporter), None, None, None).pytest_keyboard_interrupt(_interrupt())
+    hook = ResultsHooks(SessionResults(_Config(reporter), None, None, None)).pytest_keyboard_interrupt(_interrupt())
     next(hook)
     with pytest.raises(StopIteration):
         hook.send(None)
