@@ -3,7 +3,7 @@
 Pure standard library, no TensorFlow, no matplotlib: ``harness/record.py`` checks
 each case's ``extra_info`` with :func:`check_case` before it is written, and
 ``reports.store`` checks every file it reads against the same names. See
-../shared/DESIGN.md ("Results contract") and docs/INTERFACES.md.
+docs/design.md ("Results contract") and docs/INTERFACES.md.
 """
 from __future__ import annotations
 
