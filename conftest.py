@@ -1,5 +1,4 @@
-"""The suite's pytest plugin, harness/plugin.py: options, the hardware profile, machine_info,
-result files. Loaded as a plugin module, not written here: options a plugin registers are known
-before pytest reads the command line's paths (``--data-dir DIR`` is an option's value, not a path)."""
+"""The suite's pytest plugin is harness/plugin.py (options, the hardware profile, machine_info,
+result files); loading it here makes it every session's, whichever folder it collects."""
 
 pytest_plugins = ["harness.plugin"]

@@ -9,9 +9,9 @@ ones. The hooks hand their work to plain objects kept in ``config.stash``:
 :class:`harness.commit.SessionResults` (the verdict), :class:`harness.timing.SessionClock`
 (where the time went), :mod:`harness.inject` (``--inject-slowdown``). ``machine_info`` is
 built in one place, :func:`pytest_benchmark_update_machine_info`. Loaded by the root
-conftest.py (``pytest_plugins``): options a plugin module registers are known before pytest
-reads the command line's paths, so ``--data-dir DIR`` is never taken for a test path.
-This module must not import TensorFlow.
+conftest.py (``pytest_plugins``), so its options exist whichever folder a session collects
+(tests/harness/test_options.py runs ``--data-dir DIR`` from the checkout's root). This module
+must not import TensorFlow.
 """
 
 from __future__ import annotations
