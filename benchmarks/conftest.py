@@ -1,5 +1,6 @@
 """Session fixtures of the benchmark suite: the preset, the dataset, the base model,
-the chain of models, the thread counts and -- for edge-loaded -- the background load."""
+the chain of models, the thread counts and -- for edge-loaded -- the background load.
+The hooks (options, profile, case order, results) are harness/plugin.py's."""
 
 from __future__ import annotations
 
@@ -9,43 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.chain import ModelChain
-from benchmarks.progress import live_output
-from benchmarks.stash import APPLIED_KEY, BASE_INFO_KEY, GC_PHASE_KEY, LOAD_KEY
-from benchmarks.timing import OPERATION_MARKER, SessionClock
 from fixtures.presets import Preset, get_preset
-
-#: Cases run in the order of the pipeline, so each step can take the previous one's output.
-OPERATION_ORDER = ("test_prune", "test_bn_recalibration", "test_finetune", "test_inference", "test_serialization", "test_encryption")
-
-
-#: Name of the plugin that prints where the session's time went (benchmarks/timing.py).
-CLOCK_PLUGIN = "continuum-bench-session-clock"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not config.pluginmanager.has_plugin(CLOCK_PLUGIN):
-        config.pluginmanager.register(SessionClock(), CLOCK_PLUGIN)
-
-
-def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    """This folder's plugins: --inject-slowdown (benchmarks/inject.py) and the counted session's
-    machine_info (benchmarks/counts.py). Registered here, so their options and hooks exist
-    whenever this folder's cases do (pytest calls a late plugin's pytest_addoption too)."""
-    from benchmarks.counts import CountsPlugin
-    from benchmarks.inject import InjectPlugin
-
-    pluginmanager.register(InjectPlugin(), "continuum-bench-inject")
-    pluginmanager.register(CountsPlugin(), "continuum-bench-counts")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        module = Path(str(item.fspath)).stem
-        return OPERATION_ORDER.index(module) if module in OPERATION_ORDER else len(OPERATION_ORDER)
-
-    items.sort(key=rank)  # stable: keeps parametrize order inside a module
-
+from harness.plugin import stop_unless_still_valid
+from harness.progress import live_output
+from harness.stash import APPLIED_KEY, BASE_INFO_KEY, GC_PHASE_KEY, LOAD_KEY
+from harness.timing import OPERATION_MARKER
+from pipeline.chain import ModelChain
 
 @pytest.fixture(scope="session")
 def preset(pytestconfig: pytest.Config) -> Preset:
@@ -132,7 +102,7 @@ def background_load(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 @pytest.fixture(autouse=True)
 def _collect_garbage(request: pytest.FixtureRequest):
     """Collect before every case, outside its timing. The timed rounds run with the garbage
-    collector off (the root conftest sets --benchmark-disable-gc): with TensorFlow's and
+    collector off (harness/plugin.py sets --benchmark-disable-gc): with TensorFlow's and
     Keras' objects in the process a collection costs milliseconds and lands in random rounds:
     on the CI VM one LiteRT interpreter's median moved 7-9 % (SD) between 1-second blocks of
     rounds with the collector on, 2-3 % with it off (docs/reports.md, the gate).
@@ -155,34 +125,9 @@ def _collect_garbage(request: pytest.FixtureRequest):
     yield
 
 
-def _stop_unless_still_valid(config: pytest.Config, session: pytest.Session) -> None:
-    """Raise, and stop the session, when the profile no longer holds (a limit lost, an OOM
-    kill) or a load worker died: no further case is timed under conditions the results
-    would misstate (benchmarks/commit.py then keeps the last good results)."""
-    from emulation.apply import ProfileNotHeld
-    from emulation.load import WorkerDied
-
-    applied = config.stash.get(APPLIED_KEY, None)
-    load = config.stash.get(LOAD_KEY, None)
-    try:
-        if applied is not None:
-            applied.check_held()
-        if load is not None:
-            load.check()
-    except (ProfileNotHeld, WorkerDied) as exc:
-        session.shouldfail = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        raise
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    """Checked right before each timed call, after its fixtures were set up."""
-    _stop_unless_still_valid(item.config, item.session)
-
-
 @pytest.fixture(autouse=True)
 def _still_valid_after_the_case(request: pytest.FixtureRequest, background_load):
     """Checked after each case: one that ran while a worker died errors, with the message."""
     yield
     if not request.session.shouldfail:  # already stopped (and said why) before the call
-        _stop_unless_still_valid(request.config, request.session)
+        stop_unless_still_valid(request.config, request.session)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.record import case_id, case_info
-from benchmarks.test_prune import CASES
+from benchmarks.grid import CASES, ids
+from harness.record import case_info
 
 
 @pytest.mark.benchmark_op("bn_recalibration")
-@pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
+@pytest.mark.parametrize(("pf", "method"), CASES, ids=ids(CASES))
 def test_bn_recalibration(benchmark, preset, chain, dataset, pf, method):
     from pipeline.prune import measure_sparsity
     from pipeline.recalibrate import RECALIBRATION_BATCH_SIZE, recalibrate_batchnorm

@@ -1,11 +1,11 @@
-"""Instruction counts of the timed calls: the counted cases (run by ``python -m benchmarks.counts``).
+"""Instruction counts of the timed calls: the counted cases (run by ``python -m harness.counts``).
 
 Each case calls what its timed twin calls (test_inference.py, test_encryption.py,
 test_serialization.py), with the same arguments: a few untimed warm-up calls, then
 ``calls`` calls counted as one callgrind region. ``extra_info["instructions"]`` is
 instructions per call; the pytest-benchmark stats are the wall time of that region
 under valgrind (one round), recorded for completeness, never a latency. A ``.tflite``
-write is counted the same way, but in a fresh process of its own (benchmarks/freshcount.py;
+write is counted the same way, but in a fresh process of its own (harness/freshcount.py;
 its stats are then that process's wall time, valgrind's start included).
 
 Outside a counted session (the main job, the test command) every case skips with
@@ -19,11 +19,10 @@ import time
 
 import pytest
 
-from benchmarks import inject
-from benchmarks.counts import COUNTER_KEY, CountInputs, INPUTS_ENV_VARIABLE, skip_reason
-from benchmarks.record import case_id, case_info
-from benchmarks.test_encryption import PURE_RSA_INPUT_BYTES
-from benchmarks.test_inference import MODELS
+from benchmarks.grid import MODELS, PURE_RSA_INPUT_BYTES, case_id
+from harness import inject
+from harness.counts import COUNTER_KEY, CountInputs, INPUTS_ENV_VARIABLE, skip_reason
+from harness.record import case_info
 
 #: Calls counted per case, by operation. A LiteRT, RSA or AES-GCM call repeats to a few parts
 #: per million, so one call is enough (under valgrind a LiteRT call of the quick full model
@@ -48,7 +47,7 @@ def counted(pytestconfig: pytest.Config) -> CountInputs:
 
 @pytest.fixture(scope="module")
 def counter(pytestconfig: pytest.Config, counted: CountInputs):
-    from benchmarks.callgrind import Counter
+    from harness.callgrind import Counter
 
     found = Counter()
     if not found.running_on_valgrind:
@@ -66,7 +65,7 @@ def count_call(benchmark, request: pytest.FixtureRequest, counter, operation: st
 
     With --inject-slowdown OP=SHARE on ``operation`` the calls are counted as in a plain run
     (the same ``calls``, so the two counts compare like for like), then
-    :func:`benchmarks.inject.extra_region_calls` more calls of ``fn`` in a region of their
+    :func:`harness.inject.extra_region_calls` more calls of ``fn`` in a region of their
     own, and SHARE of their per-call count is added to the call's: the work of the
     ``floor(n x SHARE)`` repeats a timed run makes over n calls, per call. The extra calls
     are real calls, counted, never an estimate.
@@ -138,10 +137,10 @@ def test_count_inference(benchmark, request, preset, counted, counter, pf, metho
 @pytest.mark.benchmark_op("serialization")
 @pytest.mark.parametrize(("pf", "method"), MODELS, ids=[case_id(pf, m, "tflite") for pf, m in MODELS])
 def test_count_serialize_tflite(benchmark, request, preset, counted, counter, tmp_path, pf, method):
-    """Counted in fresh processes (benchmarks/freshcount.py), not in this one: here a write's count
+    """Counted in fresh processes (harness/freshcount.py), not in this one: here a write's count
     moved between runs with the state the earlier cases left (docs/counts.md, "Serialization")."""
-    from benchmarks.counts import model_file_name
-    from benchmarks.freshcount import count_write, median_count
+    from harness.counts import model_file_name
+    from harness.freshcount import count_write, median_count
 
     source = counted.tflite(pf, method)
     path = tmp_path / "model.tflite"

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.record import case_info
-
-#: Input of the pure-RSA case: small on purpose, RSA moves ~300 bytes per operation.
-PURE_RSA_INPUT_BYTES = 64 * 1024
+from benchmarks.grid import PURE_RSA_INPUT_BYTES
+from harness.record import case_info
 
 
 @pytest.fixture(scope="session")

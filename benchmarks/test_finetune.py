@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.progress import live_output
-from benchmarks.record import case_id, case_info
-from benchmarks.test_prune import CASES
+from benchmarks.grid import CASES, ids
+from harness.progress import live_output
+from harness.record import case_info
 
 
 @pytest.mark.benchmark_op("finetune")
-@pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
+@pytest.mark.parametrize(("pf", "method"), CASES, ids=ids(CASES))
 def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     from pipeline.finetune import FinetuneJob
     from pipeline.prune import measure_sparsity

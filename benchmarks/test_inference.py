@@ -3,7 +3,7 @@
 Initialisation and the first call are measured apart from the steady state (as
 TFLite's benchmark tool reports them); the timed rounds are the steady state.
 
-The rounds of all selected cases are taken round-robin (benchmarks/interleave.py): the
+The rounds of all selected cases are taken round-robin (harness/interleave.py): the
 first inference case prepares every selected one, then round r of each case is timed
 before round r + 1 of any; each case then hands its own rounds to its benchmark. With
 ``--benchmark-disable`` (the tiny test grid) nothing is timed: each case calls its runner once.
@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.calibrate import calls_per_round
-from benchmarks.record import RUNTIMES, case_id, case_info
-from benchmarks.test_prune import CASES
-
-MODELS = [(0.0, None)] + CASES
-INFERENCE_CASES = [(pf, method, runtime) for pf, method in MODELS for runtime in RUNTIMES]
+from benchmarks.grid import INFERENCE_CASES, case_id, ids
+from harness.calibrate import calls_per_round
+from harness.record import case_info
 
 
 def iterations_per_round(call, sample, rounds) -> int:
@@ -34,7 +31,7 @@ def _selected(session: pytest.Session) -> list[tuple[float, str | None, str]]:
 
 
 def _prepare(chain, threads, sample, rounds, share, pf, method, runtime):
-    from benchmarks.interleave import PreparedCase
+    from harness.interleave import PreparedCase
     from pipeline.infer import measure_phases
 
     if runtime == "litert":
@@ -45,7 +42,7 @@ def _prepare(chain, threads, sample, rounds, share, pf, method, runtime):
     output = runner.run(sample)
     call = runner.run
     if share is not None:
-        from benchmarks.inject import InjectedCall
+        from harness.inject import InjectedCall
 
         call = InjectedCall(call, share)
     return PreparedCase(case_id(pf, method, runtime), lambda: call(sample),
@@ -59,8 +56,8 @@ def interleaved(request, preset, chain, threads, sample):
     """Every selected case's rounds, measured round-robin once (None with --benchmark-disable)."""
     if request.config.getoption("benchmark_disable", False):
         return None
-    from benchmarks.inject import injections
-    from benchmarks.interleave import measure_interleaved, measure_sequential
+    from harness.inject import injections
+    from harness.interleave import measure_interleaved, measure_sequential
 
     share = injections(request.config).get("inference")
     rounds = preset.rounds
@@ -80,7 +77,7 @@ def _runner(chain, threads, pf, method, runtime):
 
 @pytest.mark.benchmark_op("inference")
 @pytest.mark.parametrize(
-    ("pf", "method", "runtime"), INFERENCE_CASES, ids=[case_id(pf, m, rt) for pf, m, rt in INFERENCE_CASES]
+    ("pf", "method", "runtime"), INFERENCE_CASES, ids=ids(INFERENCE_CASES)
 )
 def test_inference(benchmark, request, preset, chain, dataset, threads, sample, interleaved, pf, method, runtime):
     from pipeline.accounting import account
@@ -91,7 +88,7 @@ def test_inference(benchmark, request, preset, chain, dataset, threads, sample, 
         benchmark.pedantic(prepared.call, rounds=1, iterations=1)
         info = prepared.info
     else:
-        from benchmarks.interleave import report_rounds
+        from harness.interleave import report_rounds
 
         report_rounds(benchmark, interleaved.rounds_s[case], interleaved.iterations[case])
         info = interleaved.info[case]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.record import PRUNING_METHODS, case_id, case_info
-from fixtures.presets import PAPER_PRUNING_FACTORS
-
-CASES = [(pf, method) for pf in PAPER_PRUNING_FACTORS for method in PRUNING_METHODS]
+from benchmarks.grid import CASES, ids
+from harness.record import case_info
 
 
 @pytest.mark.benchmark_op("prune")
-@pytest.mark.parametrize(("pf", "method"), CASES, ids=[case_id(pf, m) for pf, m in CASES])
+@pytest.mark.parametrize(("pf", "method"), CASES, ids=ids(CASES))
 def test_prune(benchmark, preset, chain, pf, method):
     from pipeline.accounting import account
     from pipeline.prune import measure_sparsity, prune

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.calibrate import calls_per_round
-from benchmarks.record import case_id, case_info
-from benchmarks.test_inference import MODELS
-
-FORMATS = ("keras", "h5", "tflite")
-SERIALIZATION_CASES = [(pf, method, fmt) for pf, method in MODELS for fmt in FORMATS]
+from benchmarks.grid import SERIALIZATION_CASES, ids
+from harness.calibrate import calls_per_round
+from harness.record import case_info
 
 
 @pytest.mark.benchmark_op("serialization")
 @pytest.mark.parametrize(
-    ("pf", "method", "fmt"), SERIALIZATION_CASES, ids=[case_id(pf, m, f) for pf, m, f in SERIALIZATION_CASES]
+    ("pf", "method", "fmt"), SERIALIZATION_CASES, ids=ids(SERIALIZATION_CASES)
 )
 def test_serialize_model(benchmark, preset, chain, tmp_path, pf, method, fmt):
     from pipeline.serialize import gzip_size, serialize_model

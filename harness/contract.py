@@ -1,9 +1,9 @@
 """The results contract: the vocabulary every benchmark record and every reader shares.
 
-Pure standard library, no TensorFlow, no matplotlib: ``benchmarks/record.py`` checks
+Pure standard library, no TensorFlow, no matplotlib: ``harness/record.py`` checks
 each case's ``extra_info`` with :func:`check_case` before it is written, and
 ``reports.storage`` checks every file it reads against the same names. See
-../shared/DESIGN.md ("Results contract") and docs/INTERFACES.md.
+docs/design.md ("Results contract") and docs/INTERFACES.md.
 """
 from __future__ import annotations
 

@@ -304,10 +304,11 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
                     json_path: str | None = None, baseline_python: str | None = None, clock: str | None = None,
                     progress=None) -> Outcome:
     """``gate --against REF``: the candidate (this checkout) against REF, measured in alternating blocks in one
-    job (reports/pairedrun.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
+    job (harness/paired_runner.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
     import json
 
-    from . import pairedrun as R
+    from harness import paired_runner as R
+
     from .config import load_paired_config
 
     try:
@@ -469,7 +470,7 @@ def _add_gate(sub):
     paired.add_argument("--allow-unenforced", action="store_true",
                         help="go on when a profile limit cannot be enforced (default: refuse)")
     paired.add_argument("--inject-slowdown", action="append", default=[], metavar="OP=SHARE",
-                        help="extra real work on the candidate side only (benchmarks/inject.py), e.g. "
+                        help="extra real work on the candidate side only (harness/inject.py), e.g. "
                              "inference=0.05 (default: none)")
     paired.add_argument("--work", default=None,
                         help="folder of the baseline's worktree and environments (default: <cache>/paired)")

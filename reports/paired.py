@@ -6,7 +6,7 @@ cannot tell a 5 % change from that drift (reports/gate.py needs a factor of 1.10
 more for that reason). Measured in *alternating blocks* inside one job, the drift hits
 both sides nearly equally and cancels in their ratio.
 
-Design (reports/pairedrun.py takes the blocks). For each case the blocks come in
+Design (harness/paired_runner.py takes the blocks). For each case the blocks come in
 quads, ABBA then BAAB, ... (the sides alternate which goes first). One quad gives one
 paired log ratio (:func:`reports.stats.quad_log_ratio`); the case's ratio and interval are
 the Hodges-Lehmann estimate and signed-rank interval of those log ratios
@@ -83,7 +83,7 @@ class PairedConfig:
     block_s: target wall time of one block [s, > 0]
     cases: inference case ids judged by default
     clock: which time of the blocks judges, ``wall`` or ``cpu`` (:data:`CLOCKS`)
-    renew: runtimes whose runners are rebuilt on both sides before every quad (reports/pairedrun.py)
+    renew: runtimes whose runners are rebuilt on both sides before every quad (harness/paired_runner.py)
     """
 
     factor: float = DEFAULT_FACTOR

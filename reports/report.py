@@ -95,7 +95,7 @@ def without_foreign_counts(rs: ResultSet) -> tuple[ResultSet, list[str]]:
         return rs, []
     return dataclasses.replace(rs, counted=None), [
         f"{rs.counted.source}: a counted run of preset {', '.join(sorted(counted))}, the timed results are of "
-        f"{', '.join(sorted(timed))}: its counts are not shown; count that preset with python -m benchmarks.counts "
+        f"{', '.join(sorted(timed))}: its counts are not shown; count that preset with python -m harness.counts "
         f"--preset={sorted(timed)[0]}"]
 
 

@@ -22,7 +22,7 @@ It imports no numpy or pandas (the model's :meth:`ResultSet.frame` imports panda
 Validity (:attr:`Run.invalid`, :attr:`Run.unenforced`) is the model's; :func:`load_run` and
 :func:`load_results` refuse an invalid run unless asked not to.
 
-Counted runs. A run made by ``python -m benchmarks.counts`` (``tox -e counts``) carries
+Counted runs. A run made by ``python -m harness.counts`` (``tox -e counts``) carries
 ``machine_info.counts`` (the tool, valgrind's version, the CPU features) and every benchmark's
 ``extra_info.instructions`` (instructions per call). Its profile is :data:`COUNTS_PROFILE`:
 counts do not depend on a CPU quota or a load, so one counted run serves every profile, and
@@ -101,7 +101,7 @@ def counts_record(doc: Mapping, source: str) -> dict | None:
     record = mi["counts"]
     if not isinstance(record, dict) or not record.get("tool"):
         raise ResultsError(f"{source}: field 'machine_info.counts' must be the counted run's record (an object "
-                           f"with 'tool', written by benchmarks/counts.py), got {record!r}")
+                           f"with 'tool', written by harness/counts.py), got {record!r}")
     return record
 
 

@@ -1,40 +1,12 @@
-"""Fixtures shared by the tests: writable cgroups (or the reason to skip), the session tests' child
-suite over a previous run (tests/sessions.py)."""
+"""Fixtures shared by the tests: writable cgroups (or the reason to skip)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from emulation import cgroups
-from tests.sessions import Previous, Session
-
-
-@pytest.fixture
-def previous_run(tmp_path) -> Previous:
-    return Previous(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def suite_cache(tmp_path_factory) -> Path:
-    """One cache for the module: the tiny base model is trained once, by the first session that needs it."""
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture
-def suite_session():
-    started: list[Session] = []
-
-    def start(*args, cache: Path) -> Session:
-        s = Session(cache, *args)
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.kill()
 
 
 def _cgroup_skip_reason() -> str | None:

@@ -1,7 +1,7 @@
 """The results contract: one vocabulary for the benchmarks that write and the store that reads."""
 import pytest
 
-from benchmarks.record import case_info
+from harness.record import case_info
 from fixtures.presets import get_preset
 from harness import contract
 

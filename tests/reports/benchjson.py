@@ -172,7 +172,7 @@ _SESSIONS = iter(range(10**6))
 
 
 def counts_doc(instructions=None, *, injected=None, datetime=None):
-    """A counted run as ``python -m benchmarks.counts`` writes it: ``machine_info.counts``,
+    """A counted run as ``python -m harness.counts`` writes it: ``machine_info.counts``,
     ``machine_info.injected_slowdown`` (``injected``, {} by default), profile record ``none``, one
     round per case and ``extra_info.instructions`` (``instructions``: name -> count, default INSTRUCTIONS)."""
     instructions = INSTRUCTIONS if instructions is None else instructions

@@ -1,0 +1,62 @@
+"""``tox -e gate``: the history gate, or with ``--against REF`` the paired gate.
+
+    python -m harness.gate_job --profile device [-- PYTEST-OR-GATE-ARGS]
+
+Without ``--against`` among the arguments: run the gated cases with pytest (the
+arguments go to pytest), then ``continuum-bench gate`` against the profile's saved
+runs (docs/reports.md), as ``tox -e gate`` always did. With ``--against REF``: the
+arguments go to ``continuum-bench gate --against REF`` (harness/paired_runner.py), which
+measures REF and this checkout in one job and needs no saved runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+
+#: The history gate's cases (as [gate] cases in tox.ini had them).
+HISTORY_CASES = "test_inference or test_serialize"
+
+
+def cli_main(argv: list[str]) -> int:
+    """``continuum-bench ARGV`` in a process of its own (the reports import the harness, not the
+    reverse); its exit code. SIGTERM is passed on; a Ctrl-C reaches it directly (same process
+    group), and this process waits while it cleans up (the paired gate's worktree, its workers)."""
+    child = subprocess.Popen([sys.executable, "-m", "reports", *argv])
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def history_gate(profile: str, pytest_args: list[str]) -> int:
+    current = f"results/gate/{profile}.json"
+    code = subprocess.call([sys.executable, "-m", "pytest", "benchmarks", f"--profile={profile}", "--preset=quick",
+                            "-k", HISTORY_CASES, "-p", "no:cacheprovider", "--benchmark-save-data",
+                            f"--benchmark-json={current}", *pytest_args])
+    if code != 0:
+        return code
+    return cli_main(["gate", "--profile", profile, "--storage", f"results/history/{profile}", "--current", current])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.gate_job", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", required=True, help="profile gated (required)")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="pytest's arguments, or continuum-bench gate's with "
+                        "--against REF")
+    args = parser.parse_args(argv)
+    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+    if any(a == "--against" or a.startswith("--against=") for a in rest):
+        return cli_main(["gate", "--profile", args.profile, *rest])
+    return history_gate(args.profile, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The session's chain of models: prune -> BatchNorm re-estimation -> fine-tune -> convert, each step once.
+
+A benchmark that times a step hands its output to the chain
+(``remember_*``); a later step that needs it takes it from there, and computes
+it untimed only when the producing case did not run (``-k`` selections). So
+accuracy never needs a second fine-tuning, and the inference cases run the
+models the timed operations produced.
+
+The BatchNorm re-estimation and the fine-tuning change the model they start
+from in place, as a device would, instead of copying it (a copy of a quick
+model cost ~0.4 s, inside the re-estimation's timing): the chain hands that
+model over (``hand_over_*``) after measuring its top-1, and forgets it.
+
+Fine-tuning starts from the BatchNorm-recalibrated model (the pruned weights
+with moving statistics re-estimated on the training images, labels unused):
+pruning in one shot leaves statistics that put inference-mode accuracy at chance,
+and starting from them wastes the first steps of a short fine-tuning on
+re-learning them (``pipeline/recalibrate.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fixtures.presets import Preset
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a model in the chain came from: timed by a benchmark, or computed as setup."""
+
+    value: Any
+    timed: bool
+
+
+class ModelChain:
+    """Per-session cache of pruned, fine-tuned and converted models, keyed by (pf, method)."""
+
+    def __init__(
+        self, preset: Preset, dataset: Any, base: Any, *, base_sha256: str = "", progress: bool = True
+    ) -> None:
+        self.preset = preset
+        self.dataset = dataset
+        self.base = base
+        self.base_sha256 = base_sha256  # the base model file's hash: the key of its cached teacher outputs
+        self._teacher: Any = None
+        self.progress = progress
+        self._pruned: dict[tuple, Step] = {}
+        self._recalibrated: dict[tuple, Step] = {}
+        self._top1_pruned: dict[tuple, float] = {}
+        self._top1_recalibrated: dict[tuple, float] = {}
+        self._recalibration_images: Any = None
+        self._finetuned: dict[tuple, Step] = {}
+        self._tflite: dict[tuple, bytes] = {}
+        self._deployable: dict[tuple, tuple] = {}  # key -> (source model, its stripped copy)
+        self._base_top1: float | None = None
+
+    @staticmethod
+    def key(pf: float, method: str | None) -> tuple:
+        return (round(pf, 6), method if pf else None)
+
+    def pruned(self, pf: float, method: str | None) -> Any:
+        if pf == 0:
+            return self.base
+        key = self.key(pf, method)
+        if key not in self._pruned:
+            from pipeline.prune import prune
+
+            self._pruned[key] = Step(prune(self.base, pf, method, images=self.recalibration_images()), timed=False)
+        return self._pruned[key].value
+
+    def remember_pruned(self, pf: float, method: str, model: Any) -> None:
+        self._pruned[self.key(pf, method)] = Step(model, timed=True)
+
+    def hand_over_pruned(self, pf: float, method: str) -> Any:
+        """The pruned model of (pf, method), given away to a step that changes it in place (the
+        BatchNorm re-estimation): its top-1 as pruned is measured first, and the chain forgets
+        it, so a later :meth:`pruned` prunes again (untimed) instead of returning a changed model."""
+        return self._hand_over(self._pruned, self.top1_pruned, self.pruned, pf, method)
+
+    def recalibration_images(self) -> Any:
+        """The unlabelled images BatchNorm statistics are re-estimated on (labels never read)."""
+        if self._recalibration_images is None:
+            from pipeline.recalibrate import recalibration_sample
+
+            self._recalibration_images = recalibration_sample(
+                self.dataset.x_train, self.preset.bn_recalibration_samples, self.preset.seed
+            )
+        return self._recalibration_images
+
+    def recalibrated(self, pf: float, method: str) -> Any:
+        """The pruned model of (pf, method) with re-estimated BatchNorm statistics; computed untimed if needed."""
+        key = self.key(pf, method)
+        if key not in self._recalibrated:
+            from pipeline.recalibrate import recalibrate_batchnorm
+
+            model = recalibrate_batchnorm(self.pruned(pf, method), self.recalibration_images())
+            self._recalibrated[key] = Step(model, timed=False)
+        return self._recalibrated[key].value
+
+    def remember_recalibrated(self, pf: float, method: str, model: Any) -> None:
+        self._recalibrated[self.key(pf, method)] = Step(model, timed=True)
+
+    def hand_over_recalibrated(self, pf: float, method: str) -> Any:
+        """The re-estimated model of (pf, method), given away to the fine-tuning that trains it in
+        place; as :meth:`hand_over_pruned` (its top-1 is measured first, the chain forgets it)."""
+        return self._hand_over(self._recalibrated, self.top1_recalibrated, self.recalibrated, pf, method)
+
+    def _hand_over(self, steps: dict[tuple, Step], top1, model_of, pf: float, method: str) -> Any:
+        top1(pf, method)  # measured (or recalled) before the model changes
+        model = model_of(pf, method)
+        del steps[self.key(pf, method)]
+        return model
+
+    def top1_recalibrated(self, pf: float, method: str) -> float:
+        """Test top-1 of the re-estimated model of (pf, method) [fraction], measured once: the
+        BatchNorm case records it and the fine-tuning that starts from that model reuses it
+        (one evaluation of the 740 test images costs ~0.8 s of CPU on quick)."""
+        key = self.key(pf, method)
+        if key not in self._top1_recalibrated:
+            self._top1_recalibrated[key] = self.evaluate(self.recalibrated(pf, method))
+        return self._top1_recalibrated[key]
+
+    def top1_pruned(self, pf: float, method: str | None) -> float:
+        """Test top-1 of the pruned model as pruned (no re-estimation, no fine-tuning) [fraction]."""
+        if pf == 0:
+            return self.base_top1()
+        key = self.key(pf, method)
+        if key not in self._top1_pruned:
+            self._top1_pruned[key] = self.evaluate(self.pruned(pf, method))
+        return self._top1_pruned[key]
+
+    def evaluate(self, model: Any) -> float:
+        """Test top-1 of ``model`` [fraction]: evaluated once per distinct model, ever
+        (fixtures/memo.py: cached by the weights' digest, so the same pruned model under the
+        next profile, or any model of a rerun, is not evaluated again)."""
+        from fixtures.memo import cached_top1
+
+        return cached_top1(model, self.dataset)
+
+    def teacher(self) -> Any:
+        """The base model's probabilities on the training split (fixtures/teacher.py, cached on disk),
+        or None when the preset's fine-tuning does not distil."""
+        if self.preset.finetune_label_weight >= 1:
+            return None
+        if self._teacher is None:
+            from fixtures.teacher import cached_teacher_probabilities
+
+            self._teacher = cached_teacher_probabilities(self.base, self.base_sha256, self.dataset)
+        return self._teacher
+
+    def finetuned(self, pf: float, method: str) -> Any:
+        """The :class:`pipeline.finetune.FinetuneResult` of (pf, method); fine-tunes untimed if needed."""
+        key = self.key(pf, method)
+        if key not in self._finetuned:
+            from pipeline.finetune import finetune
+
+            result = finetune(
+                self.recalibrated(pf, method), self.dataset, self.preset, teacher=self.teacher(), progress=self.progress,
+                evaluate=self.evaluate,
+            )
+            self._finetuned[key] = Step(result, timed=False)
+        return self._finetuned[key].value
+
+    def remember_finetuned(self, pf: float, method: str, result: Any) -> None:
+        self._finetuned[self.key(pf, method)] = Step(result, timed=True)
+
+    def base_top1(self) -> float:
+        if self._base_top1 is None:
+            self._base_top1 = self.evaluate(self.base)
+        return self._base_top1
+
+    def deployable(self, pf: float, method: str | None) -> Any:
+        """The model a device would run: the fine-tuned one where it exists, else the pruned one,
+        with tfmot's wrappers stripped (once per model; a model without wrappers, filter-pruned,
+        is its own deployable: no reader mutates it, and a copy cost ~0.5 s per model)."""
+        if pf == 0:
+            return self.base
+        from pipeline.prune import is_pruning_wrapped, strip_pruning
+
+        key = self.key(pf, method)
+        source = self._finetuned[key].value.model if key in self._finetuned else self.pruned(pf, method)
+        cached = self._deployable.get(key)
+        if cached is None or cached[0] is not source:
+            cached = self._deployable[key] = (source, strip_pruning(source) if is_pruning_wrapped(source) else source)
+        return cached[1]
+
+    def provenance(self, pf: float, method: str | None) -> dict:
+        """Which model :meth:`deployable` gives, for the record of a case that measures it:
+        ``model_state`` (``full``; ``finetuned`` in this session; ``pruned`` only, when no
+        fine-tuning of it ran, e.g. under ``-k``) and ``model_from_timed_case`` (whether the
+        step that made it was a timed benchmark of this session, not untimed setup)."""
+        if pf == 0:
+            return {"model_state": "full", "model_from_timed_case": None}
+        key = self.key(pf, method)
+        step = self._finetuned.get(key) or self._pruned.get(key)
+        state = "finetuned" if key in self._finetuned else "pruned"
+        return {"model_state": state, "model_from_timed_case": None if step is None else step.timed}
+
+    def accuracy(self, pf: float, method: str | None) -> dict:
+        """Test top-1 [fraction] of the full model (``top1_full``) and of (pf, method) as pruned
+        (``top1_before_ft``), after BatchNorm re-estimation (``top1_after_bn``) and after
+        fine-tuning (``top1_after_ft``), where known: never computed here at the cost of a
+        fine-tuning. The full model's own row has ``top1_before_ft = top1_full``."""
+        full = self.base_top1()
+        if pf == 0:
+            return {"top1_full": full, "top1_before_ft": full, "top1_after_bn": None, "top1_after_ft": None}
+        key = self.key(pf, method)
+        if key not in self._finetuned:
+            return {"top1_full": full, "top1_before_ft": None, "top1_after_bn": None, "top1_after_ft": None}
+        result = self._finetuned[key].value
+        return {
+            "top1_full": full,
+            "top1_before_ft": self.top1_pruned(pf, method),
+            "top1_after_bn": result.top1_before,  # fine-tuning starts from the recalibrated model
+            "top1_after_ft": result.top1_after,
+        }
+
+    def tflite(self, pf: float, method: str | None) -> bytes:
+        key = self.key(pf, method)
+        if key not in self._tflite:
+            from fixtures.memo import cached_tflite
+            from pipeline.infer import to_tflite
+
+            self._tflite[key] = cached_tflite(self.deployable(pf, method), to_tflite)
+        return self._tflite[key]

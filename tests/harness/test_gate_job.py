@@ -1,0 +1,26 @@
+"""tox -e gate dispatches: the history gate by default, the paired gate with --against REF."""
+from harness import gate_job
+
+
+def test_without_against_runs_pytest_then_the_history_gate(monkeypatch):
+    calls = []
+    monkeypatch.setattr(gate_job.subprocess, "call", lambda cmd: calls.append(("pytest", cmd)) or 0)
+    monkeypatch.setattr(gate_job, "cli_main", lambda argv: calls.append(("gate", argv)) or 1)
+    assert gate_job.main(["--profile", "device", "--", "-x"]) == 1
+    (_, pytest_cmd), (_, gate_argv) = calls
+    assert pytest_cmd[-1] == "-x" and "--profile=device" in pytest_cmd
+    assert gate_argv[:5] == ["gate", "--profile", "device", "--storage", "results/history/device"]
+
+
+def test_a_failed_pytest_run_is_not_gated(monkeypatch):
+    monkeypatch.setattr(gate_job.subprocess, "call", lambda cmd: 4)
+    monkeypatch.setattr(gate_job, "cli_main", lambda argv: (_ for _ in ()).throw(AssertionError("gated")))
+    assert gate_job.main(["--profile", "device"]) == 4
+
+
+def test_against_goes_to_the_paired_gate(monkeypatch):
+    seen = []
+    monkeypatch.setattr(gate_job.subprocess, "call", lambda cmd: (_ for _ in ()).throw(AssertionError("pytest")))
+    monkeypatch.setattr(gate_job, "cli_main", lambda argv: seen.append(argv) or 0)
+    assert gate_job.main(["--profile", "device", "--", "--against", "origin/main", "--pairs", "20"]) == 0
+    assert seen == [["gate", "--profile", "device", "--against", "origin/main", "--pairs", "20"]]

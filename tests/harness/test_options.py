@@ -1,0 +1,92 @@
+"""Bad options are refused before any benchmark starts, with the problem named."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_pytest(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "benchmarks", "-p", "no:cacheprovider", "--benchmark-disable", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def refusal(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def test_unknown_preset_is_refused_with_the_known_ones():
+    message = refusal(run_pytest("--preset", "huge"))
+    assert "'huge'" in message and "paper, quick, tiny" in message
+
+
+def test_unknown_profile_is_refused_with_the_known_ones():
+    message = refusal(run_pytest("--profile", "phone"))
+    assert "'phone'" in message and "device" in message and "edge-loaded" in message
+
+
+def test_missing_data_dir_is_refused_naming_the_path(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    message = refusal(run_pytest("--preset", "tiny", "--data-dir", str(missing)))
+    assert str(missing) in message
+
+
+def test_data_dir_with_one_class_is_refused(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "only").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "only" / "a.png")
+    message = refusal(run_pytest("--preset", "tiny", "--data-dir", str(tmp_path)))
+    assert str(tmp_path) in message and "class" in message
+
+
+def test_paper_preset_needs_a_data_dir():
+    message = refusal(run_pytest("--preset", "paper"))
+    assert "--data-dir" in message
+
+
+def test_missing_weights_file_is_refused(tmp_path):
+    message = refusal(run_pytest("--preset", "tiny", "--weights", str(tmp_path / "w.h5")))
+    assert "w.h5" in message
+
+
+def test_data_dir_with_another_class_count_is_refused(tmp_path):
+    from PIL import Image
+
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / name / "a.png")
+    message = refusal(run_pytest("--preset", "tiny", "--data-dir", str(tmp_path)))
+    assert "2 classes" in message and "num_classes=4" in message
+
+
+def test_bad_data_dir_under_a_profile_leaves_no_cgroup(tmp_path):
+    """The profile is applied before the data dir is checked (numpy must see the thread
+    settings): a refusal then must still remove what was created."""
+    own = Path("/proc/self/cgroup").read_text()
+    message = refusal(run_pytest("--preset", "tiny", "--profile", "device", "--allow-unenforced",
+                                 "--data-dir", str(tmp_path / "missing")))
+    assert "missing" in message
+    for line in own.splitlines():
+        _, controllers, group = line.split(":", 2)
+        if controllers in ("cpu", "memory"):
+            base = Path("/sys/fs/cgroup") / controllers / group.lstrip("/")
+            if base.is_dir():
+                # groups of other live runs (a benchmark session beside the tests) are theirs
+                stray = [g for g in base.glob("continuum-bench-*") if not Path(f"/proc/{g.name.rsplit('-', 1)[1]}").exists()]
+                assert not stray, f"stray cgroup under {base}: {stray}"

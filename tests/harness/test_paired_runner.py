@@ -1,0 +1,132 @@
+"""The paired gate's orchestration (harness/paired_runner.py) with a stand-in worker (no TensorFlow):
+worktree and workers are gone after a normal end, a worker crash (its stderr in the error),
+SIGTERM; a bad REF is named; a REF older than the worker gets the candidate's copy."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reports import paired as P
+from harness import paired_runner as R
+
+FAKE = Path(__file__).with_name("fake_paired_worker.py")
+CONFIG = P.PairedConfig(pairs=12, min_pairs=10, block_s=0.005, cases=("full-litert", "pf=70-filter-keras"))
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "harness").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '0'\n")
+    # the stand-in worker's package also reaches the real harness (the gate run from this folder imports it)
+    (repo / "harness" / "__init__.py").write_text("__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n")
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "old")
+    shutil.copy(FAKE, repo / "harness" / "paired_worker.py")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "worker")
+    return repo
+
+
+def _request(repo, tmp_path, **kw):
+    return R.PairedRequest(**{"against": "HEAD", "repo": repo, "work": tmp_path / "work", "config": CONFIG,
+                              "baseline_python": sys.executable, **kw})
+
+
+def _clean(repo, tmp_path):
+    assert not list((tmp_path / "work").glob("ref-*"))
+    listed = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1, listed
+
+
+def test_a_a_ok_and_everything_removed(repo, tmp_path):
+    result = R.run_paired(_request(repo, tmp_path))
+    assert result.outcome == "ok" and [v.verdict for v in result.verdicts] == ["ok", "ok"]
+    # every block recorded in order: a warm-up quad, then ABBA / BAAB per case, round-robin
+    sides = "".join(b["side"] for b in result.blocks if b["case"] == "full-litert" and b["quad"] >= 0)
+    assert sides.startswith("ABBABAABABBA") and len(sides) == 4 * CONFIG.pairs
+    assert [b["case"] for b in result.blocks[:8]] == ["full-litert"] * 4 + ["pf=70-filter-keras"] * 4
+    _clean(repo, tmp_path)
+
+
+def test_injected_slowdown_on_the_candidate_only(repo, tmp_path):
+    result = R.run_paired(_request(repo, tmp_path, inject_slowdown=("inference=0.05",)))
+    assert result.outcome == "regression"
+    assert all(v.ratio == pytest.approx(1.05) for v in result.verdicts)
+
+
+def test_a_worker_crash_names_it_with_its_stderr(repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_CRASH_AFTER", "5")
+    with pytest.raises(R.PairedRunError, match=r"(?s)worker [AB] .* died answering .*simulated crash in block 6"):
+        R.run_paired(_request(repo, tmp_path))
+    _clean(repo, tmp_path)
+
+
+def test_a_bad_ref_is_named(repo, tmp_path):
+    with pytest.raises(R.PairedRunError, match="--against 'no-such-branch': not a commit"):
+        R.run_paired(_request(repo, tmp_path, against="no-such-branch"))
+
+
+def test_a_ref_without_the_worker_gets_the_candidates_copy(repo, tmp_path):
+    result = R.run_paired(_request(repo, tmp_path, against="HEAD~1"))
+    assert any("the candidate's copy" in note for note in result.notes)
+    _clean(repo, tmp_path)
+
+
+def test_a_ref_of_the_earlier_layout_runs_its_own_worker(repo, tmp_path):
+    (repo / "benchmarks").mkdir()
+    (repo / "benchmarks" / "__init__.py").write_text("")
+    _git(repo, "mv", "harness/paired_worker.py", "benchmarks/paired_worker.py")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "earlier layout")
+    _git(repo, "checkout", "-q", "HEAD~1", "--", "harness")  # the candidate keeps harness/paired_worker.py
+    result = R.run_paired(_request(repo, tmp_path, against="HEAD"))
+    assert result.outcome == "ok"
+    assert not any("the candidate's copy" in note for note in result.notes)
+    _clean(repo, tmp_path)
+
+
+def test_sigterm_stops_the_workers_and_removes_the_worktree(repo, tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**os.environ, "FAKE_HANG": "1", "FAKE_PID_DIR": str(pids)}
+    proc = subprocess.Popen([sys.executable, "-m", "reports", "gate", "--profile", "device", "--against", "HEAD",
+                             "--pairs", "10", "--baseline-python", sys.executable, "--work", str(tmp_path / "work"),
+                             "--case", "full-litert"], cwd=repo, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "interrupted; workers stopped, worktree removed" in err
+    for pid in pids.iterdir():
+        assert not Path(f"/proc/{pid.name}").exists() or "Z" in Path(f"/proc/{pid.name}/stat").read_text().split()[2]
+    _clean(repo, tmp_path)
+
+
+def test_both_clocks_judge_the_same_blocks(repo, tmp_path):
+    cpu = P.PairedConfig(**{**CONFIG.__dict__, "clock": "cpu"})
+    result = R.run_paired(_request(repo, tmp_path, config=cpu))
+    assert result.other_clock == "wall" and len(result.other_verdicts) == len(result.verdicts)
+    assert result.verdicts[0].a_per_call_s == pytest.approx(0.9e-3)  # the stand-in's CPU time: 0.9 of its wall time
+    assert result.other_verdicts[0].a_per_call_s == pytest.approx(1e-3)
+    lines = R.format_result(result, _request(repo, tmp_path, config=cpu))
+    assert any(line.startswith("the same blocks on wall time") for line in lines)
+
+
+def test_litert_runners_are_renewed_before_every_quad(repo, tmp_path, monkeypatch):
+    log = tmp_path / "renewed"
+    monkeypatch.setenv("FAKE_RENEW_LOG", str(log))
+    R.run_paired(_request(repo, tmp_path))
+    renewed = log.read_text().split()
+    assert renewed == ["full-litert"] * (2 * CONFIG.pairs)  # both sides, every quad after the warm-up; not Keras

@@ -1,0 +1,72 @@
+"""pipeline.chain.ModelChain.provenance: which model an inference or serialization case measured."""
+from pipeline.chain import ModelChain
+
+
+class _Finetuned:
+    model = object()
+    top1_before = 0.5
+    top1_after = 0.8
+
+
+def test_provenance_follows_what_ran_in_the_session():
+    chain = ModelChain(preset=None, dataset=None, base=object(), progress=False)
+    assert chain.provenance(0.0, None) == {"model_state": "full", "model_from_timed_case": None}
+    chain.remember_pruned(0.7, "filter", object())
+    assert chain.provenance(0.7, "filter") == {"model_state": "pruned", "model_from_timed_case": True}
+    chain.remember_finetuned(0.7, "filter", _Finetuned())
+    assert chain.provenance(0.7, "filter") == {"model_state": "finetuned", "model_from_timed_case": True}
+    # a model no case produced: nothing to report yet, and never claimed as fine-tuned
+    assert chain.provenance(0.5, "magnitude") == {"model_state": "pruned", "model_from_timed_case": None}
+
+
+def test_top1_of_the_recalibrated_model_is_measured_once(monkeypatch):
+    """The BatchNorm case records it and the fine-tuning that starts from the same model reuses it."""
+    import types
+
+    import fixtures.memo
+
+    calls = []
+
+    def fake_top1(model, dataset):
+        calls.append(model)
+        return 0.75
+
+    monkeypatch.setattr(fixtures.memo, "cached_top1", fake_top1)
+    dataset = types.SimpleNamespace(x_test=None, y_test=None)
+    chain = ModelChain(preset=None, dataset=dataset, base=object(), progress=False)
+    model = object()
+    chain.remember_recalibrated(0.7, "filter", model)
+    assert chain.top1_recalibrated(0.7, "filter") == 0.75
+    assert chain.top1_recalibrated(0.7, "filter") == 0.75
+    assert calls == [model]  # one evaluation, of the model the BatchNorm case produced
+
+
+def test_a_handed_over_model_is_measured_first_and_then_forgotten(monkeypatch):
+    """hand_over_*: the model a step changes in place has its top-1 measured before it is given
+    away, and the chain makes (untimed) a new one when a later step asks for it."""
+    import types
+
+    import fixtures.memo
+    import pipeline.prune
+    import pipeline.recalibrate
+
+    evaluated, pruned_again = [], []
+    monkeypatch.setattr(fixtures.memo, "cached_top1", lambda model, dataset: evaluated.append(model) or 0.5)
+    monkeypatch.setattr(pipeline.prune, "prune", lambda base, pf, method, images=None: pruned_again.append(pf) or "again")
+    monkeypatch.setattr(pipeline.recalibrate, "recalibration_sample", lambda x, n, seed: x)
+    monkeypatch.setattr(pipeline.recalibrate, "recalibrate_batchnorm", lambda model, images: ("recalibrated", model))
+    preset = types.SimpleNamespace(bn_recalibration_samples=None, seed=1)
+    chain = ModelChain(preset=preset, dataset=types.SimpleNamespace(x_train=[1]), base=object(), progress=False)
+    model = object()
+    chain.remember_pruned(0.7, "filter", model)
+    assert chain.hand_over_pruned(0.7, "filter") is model
+    assert evaluated == [model]  # top-1 as pruned, measured before the model changes
+    assert chain.top1_pruned(0.7, "filter") == 0.5 and evaluated == [model]  # and kept
+    assert chain.pruned(0.7, "filter") == "again" and pruned_again == [0.7]
+    assert chain.provenance(0.7, "filter")["model_from_timed_case"] is False
+
+    recalibrated = object()
+    chain.remember_recalibrated(0.7, "filter", recalibrated)
+    assert chain.hand_over_recalibrated(0.7, "filter") is recalibrated
+    assert evaluated[-1] is recalibrated
+    assert chain.recalibrated(0.7, "filter") == ("recalibrated", "again")  # made again, untimed
