@@ -55,6 +55,13 @@ WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHA
 ENV_COMPLETE_MARKER = ".continuum-bench-env-complete"
 
 
+def default_work() -> Path:
+    """Where the REF's worktree and environments go unless ``--work`` says: ``<cache>/paired``."""
+    from fixtures.cache import cache_root
+
+    return cache_root() / "paired"
+
+
 class PairedRunError(RuntimeError):
     """The paired run could not be made (bad REF, environment, a worker that died); the message says which."""
 

@@ -316,11 +316,8 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
                                    clock=clock)
     except ValueError as exc:
         return _bad(exc, "gate --against: ")
-    if work is None:
-        from fixtures.cache import cache_root
-
-        work = str(cache_root() / "paired")
-    request = R.PairedRequest(against=against, repo=Path.cwd(), work=Path(work), config=cfg, profile=profile,
+    request = R.PairedRequest(against=against, repo=Path.cwd(), work=Path(work) if work else R.default_work(),
+                              config=cfg, profile=profile,
                               profile_set=tuple(profile_set), allow_unenforced=allow_unenforced, preset=preset,
                               inject_slowdown=tuple(inject_slowdown), baseline_python=baseline_python)
     try:
