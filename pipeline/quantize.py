@@ -48,7 +48,8 @@ from pipeline.infer import tflite_converter
 from pipeline.prune import copy_model, is_pruning_wrapped
 from pipeline.serialize import gzip_size
 
-#: The results contract's ``quantization`` values (harness/contract.py).
+#: The results contract's ``quantization`` values (``harness.contract.QUANTIZATIONS``: pipeline
+#: may not import the harness, so tests/pipeline/test_quantize.py checks the two agree).
 QUANTIZATION_MODES = ("none", "dynamic", "int8", "int8-qat")
 #: Modes :func:`quantize_tflite` converts to (``int8-qat``: :func:`quantization_aware_finetune`).
 CONVERSION_MODES = ("none", "dynamic", "int8")
@@ -238,15 +239,14 @@ def representative_images(x_train: np.ndarray, n: int = REPRESENTATIVE_SAMPLES, 
     return np.ascontiguousarray(x_train[order], dtype=np.float32)
 
 
-def _checked_representative(images, input_shape: tuple[int, ...]) -> np.ndarray:
+def _checked_images(images, input_shape: tuple[int, ...], what: str = "representative dataset") -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or images.shape[1:] != tuple(input_shape) or len(images) == 0:
         raise ValueError(
-            f"representative dataset has shape {images.shape}; the model takes [N, {', '.join(map(str, input_shape))}] "
-            "images (N >= 1)"
+            f"{what} has shape {images.shape}; the model takes [N, {', '.join(map(str, input_shape))}] images (N >= 1)"
         )
     if not np.all(np.isfinite(images)):
-        raise ValueError("representative dataset holds NaN or infinite values")
+        raise ValueError(f"{what} holds NaN or infinite values")
     return images
 
 
@@ -314,7 +314,7 @@ def quantize_tflite(model, mode: str, *, representative=None, sparse: bool = Fal
     if mode == "int8":
         if representative is None:
             raise ValueError("int8 quantization needs a representative dataset (representative_images(x_train))")
-        representative = _checked_representative(representative, input_shape)
+        representative = _checked_images(representative, input_shape)
     elif representative is not None:
         raise ValueError(f"a representative dataset only calibrates 'int8', not {mode!r}")
     converter = tflite_converter(model)
@@ -375,7 +375,7 @@ def kernel_sparsity(model) -> float:
     zeros = size = 0
     for layer in model.layers:
         inner = getattr(layer, "layer", layer)
-        if not isinstance(inner, (keras.layers.Conv2D, keras.layers.Dense)) or isinstance(inner, keras.layers.DepthwiseConv2D):
+        if not isinstance(inner, (keras.layers.Conv2D, keras.layers.Dense)):  # DepthwiseConv2D is no Conv2D
             continue
         for variable in layer.weights:
             if variable.name.split("/")[-1].split(":")[0] == "kernel":
@@ -414,7 +414,7 @@ def quantization_aware_finetune(model, x_train: np.ndarray, y_train: np.ndarray,
     if is_pruning_wrapped(model):
         raise ValueError(f"model {model.name!r} holds tfmot pruning wrappers; strip_pruning() it before quantization-aware training")
     input_shape = tuple(int(d) for d in model.input_shape[1:])
-    x_train = _checked_representative(x_train, input_shape)
+    x_train = _checked_images(x_train, input_shape, "training images")
     y_train = np.asarray(y_train)
     if y_train.shape != (len(x_train),):
         raise ValueError(f"labels have shape {y_train.shape}; expected ({len(x_train)},), one per training image")
