@@ -1,0 +1,2 @@
+"""Tools that study the suite's measurements: each ``python -m tools.NAME``, reading results through
+``reports.storage``."""
