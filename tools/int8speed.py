@@ -55,10 +55,18 @@ def per_call_s(run: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
+#: Short timings the calls per block are estimated from; the fastest counts.
+CALIBRATION_TRIES = 7
+
+
 def calls_per_block(run: Callable[[], object], block_s: float) -> int:
-    """Calls making a block of about ``block_s`` seconds, from a warmed-up estimate of one call."""
+    """Calls making a block of about ``block_s`` seconds of CPU, from the fastest of a few short timings.
+
+    The fastest, not the mean: on a loaded host one preempted timing would otherwise shrink
+    every block to a few calls, each block then as noisy as the scheduler.
+    """
     per_call_s(run, 3)
-    estimate = per_call_s(run, 5)
+    estimate = min(per_call_s(run, 3) for _ in range(CALIBRATION_TRIES))
     return max(1, round(block_s / estimate))
 
 
