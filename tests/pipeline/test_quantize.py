@@ -194,3 +194,12 @@ def test_qat_refuses_wrappers_and_bad_budgets(tiny_model, tiny_dataset):
         quantization_aware_finetune(tiny_model, x, y[:3], steps=1)
     with pytest.raises(ValueError, match=r"training images have shape|training images has shape"):
         quantization_aware_finetune(tiny_model, x[:, :8], y, steps=1)
+
+
+def test_qat_names_a_layer_it_cannot_quantize():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.LayerNormalization(name="norm")(keras.layers.Conv2D(4, 3)(inputs))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x), name="normed")
+    images, labels = np.zeros((4, 8, 8, 3), np.float32), np.zeros(4, np.int64)
+    with pytest.raises(ValueError, match=r"cannot wrap model 'normed': Layer norm:.*LayerNormalization.* is not supported"):
+        quantization_aware_finetune(model, images, labels, steps=1)
