@@ -132,7 +132,9 @@ def _op_name(model, operator) -> str:
 
 
 def _is_constant(model, tensor) -> bool:
-    return model.Buffers(tensor.Buffer()).DataLength() > 0
+    # Data inside the flatbuffer, or (files over 2 GB) at an offset after it.
+    buffer = model.Buffers(tensor.Buffer())
+    return buffer.DataLength() > 0 or buffer.Size() > 0
 
 
 def op_precisions(tflite: bytes) -> tuple[OpPrecision, ...]:
@@ -172,7 +174,7 @@ def weight_sparsity(tflite: bytes) -> float:
             continue
         tensor = graph.Tensors(int(operator.Inputs(1)))
         buffer = model.Buffers(tensor.Buffer())
-        if buffer.DataLength() == 0 or tensor.Sparsity() is not None:
+        if buffer.DataLength() == 0 or tensor.Sparsity() is not None:  # also: data stored after a > 2 GB file
             continue
         dtype = np.int8 if _TYPE_NAMES[tensor.Type()] == "INT8" else np.float32
         values = np.frombuffer(buffer.DataAsNumpy().tobytes(), dtype=dtype)
