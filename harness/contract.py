@@ -32,6 +32,10 @@ HYBRID_SCHEME = "rsa-oaep+aes-256-gcm"
 #: ``full``: the unpruned base model; ``finetuned``: pruned, then fine-tuned in this
 #: session; ``pruned``: pruned only (its fine-tuning case did not run, e.g. under ``-k``).
 MODEL_STATES = ("full", "pruned", "finetuned")
+#: ``quantization`` of a record's model: ``none`` (float32), ``dynamic`` (int8 weights, float
+#: activations), ``int8`` (full-integer, post-training), ``int8-qat`` (full-integer after
+#: quantization-aware fine-tuning); pipeline/quantize.py converts them.
+QUANTIZATIONS = ("none", "dynamic", "int8", "int8-qat")
 PROFILES = ("device", "edge-idle", "edge-loaded")
 #: The cost model's scenarios and the edge profile each reads.
 SCENARIO_PROFILES = {"idle": "edge-idle", "loaded": "edge-loaded"}
@@ -55,6 +59,7 @@ VOCABULARY = {
     "model_format": MODEL_FORMATS + DATASET_FORMATS,
     "scheme": ENCRYPTION_SCHEMES,
     "model_state": MODEL_STATES,
+    "quantization": QUANTIZATIONS,
 }
 #: Fractions in [0, 1] (pruning_factor: [0, 1)).
 FRACTION_FIELDS = ("top1_before_ft", "top1_after_ft", "top1_after_bn", "sparsity_measured")

@@ -153,6 +153,15 @@ def to_tflite(model) -> bytes:
     which traces every layer and is about 10x slower (20 s vs 2 s for the tiny
     model) for the same flatbuffer.
     """
+    return bytes(tflite_converter(model).convert())
+
+
+def tflite_converter(model):
+    """A ``tf.lite.TFLiteConverter`` for ``model`` traced at batch 1, not yet run.
+
+    What :func:`to_tflite` converts (tfmot pruning wrappers stripped on a copy); the
+    caller may set its optimizations first (``pipeline.quantize``).
+    """
     from fixtures.tfenv import tf
     from pipeline.prune import is_pruning_wrapped, strip_pruning
 
@@ -160,8 +169,7 @@ def to_tflite(model) -> bytes:
         model = strip_pruning(model)
     spec = tf.TensorSpec((1, *(int(d) for d in model.input_shape[1:])), tf.float32)
     function = tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()])
-    return bytes(converter.convert())
+    return tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()])
 
 
 @dataclass(frozen=True)
@@ -211,5 +219,6 @@ __all__ = [
     "PhaseTimes",
     "measure_phases",
     "set_tensorflow_threads",
+    "tflite_converter",
     "to_tflite",
 ]

@@ -38,3 +38,12 @@ def test_dataset_serialization_needs_only_its_size():
                                      "dataset_bytes": 100}) == []
     assert contract.contract_errors({"operation": "serialization", "model_format": "keras"}) == [
         "(serialization): extra_info field(s) 'pruning_factor', 'model_bytes', 'model_bytes_gzip' missing"]
+
+
+def test_quantization_is_checked_where_present_and_required_nowhere():
+    base = {"operation": "inference", "pruning_factor": 0.0, "runtime": "litert"}
+    assert contract.contract_errors(base) == []
+    for value in contract.QUANTIZATIONS:
+        assert contract.contract_errors({**base, "quantization": value}) == []
+    assert contract.contract_errors({**base, "quantization": "int4"}) == [
+        "extra_info.quantization is 'int4'; expected one of ('none', 'dynamic', 'int8', 'int8-qat')"]
