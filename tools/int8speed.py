@@ -10,7 +10,7 @@ one ``LiteRTRunner`` at one thread, timed in interleaved blocks in this one proc
 For each quantized variant B against float A, ``pairs`` pairs of blocks as quads in
 alternating order (ABBA, BAAB, ...), each block ``--block-s`` long; the ratio B/A is
 the Hodges-Lehmann estimate of the quads' log ratios with its 95 % signed-rank
-interval (``reports.paired``), so a drift of the machine's speed cancels. The load
+interval (``reports.stats``), so a drift of the machine's speed cancels. The load
 average is printed beside every model's timing: interleaving protects the ratios,
 not the absolute milliseconds.
 
@@ -76,7 +76,7 @@ def interleaved_ratio(run_a: Callable[[], object], run_b: Callable[[], object], 
     Returns the Hodges-Lehmann ratio and interval (``lo``/``hi``), each side's median
     per-call time [s], the quads and the calls per block.
     """
-    from reports.paired import hodges_lehmann, quad_log_ratio
+    from reports.stats import hodges_lehmann, quad_log_ratio
 
     if pairs < 2 or pairs % 2:
         raise ValueError(f"pairs must be an even number >= 2, got {pairs!r}")
