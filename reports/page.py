@@ -289,12 +289,23 @@ def warnings_html(warnings: Sequence[str]) -> list[str]:
     return out
 
 
-def _q_range(lo: float, hi: float) -> str:
+def q_bounds(lo: float, hi: float) -> tuple[int, int | None]:
+    """The whole Q of a range [lo, hi) of the cheapest pipeline: (first, last); last None when unbounded."""
     lo_i = max(1, math.ceil(lo - 1e-9))
     if math.isinf(hi):
-        return f"Q &ge; {lo_i:,}"
-    hi_i = math.ceil(hi - 1e-9) - 1 if float(hi).is_integer() else math.floor(hi)
-    return f"Q {lo_i:,}" if hi_i <= lo_i else f"Q {lo_i:,}&ndash;{hi_i:,}"
+        return lo_i, None
+    return lo_i, max(lo_i, math.ceil(hi - 1e-9) - 1 if float(hi).is_integer() else math.floor(hi))
+
+
+def q_range_text(lo: float, hi: float) -> str:
+    """``Q 1-13,624``, ``Q 7``, ``Q >= 13,625`` (plain text)."""
+    first, last = q_bounds(lo, hi)
+    return f"Q >= {first:,}" if last is None else f"Q {first:,}" if last == first else f"Q {first:,}-{last:,}"
+
+
+def _q_range(lo: float, hi: float) -> str:
+    first, last = q_bounds(lo, hi)
+    return f"Q &ge; {first:,}" if last is None else f"Q {first:,}" if last == first else f"Q {first:,}&ndash;{last:,}"
 
 
 #: metric -> what the answer calls it
@@ -329,7 +340,7 @@ def quantity(value: float, metric: str) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.3g} {unit}"
     unit, scale = steps[-1]
-    return f"{value / scale:.2g} {unit}"
+    return f"{value / scale:.3g} {unit}"
 
 
 def swatch(pipeline: str) -> str:

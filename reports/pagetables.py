@@ -243,8 +243,8 @@ def view_html(view: TableView, *, sortable: bool = False, table_id: str | None =
 
 #: Sorts a table.sortable by the clicked column: numbers by data-v, text by its words.
 SORT_SCRIPT = (
-    "document.querySelectorAll('table.sortable th').forEach((th,i)=>th.addEventListener('click',()=>{"
-    "const b=th.closest('table').tBodies[0],d=th.dataset.d==='1'?-1:1;th.dataset.d=d>0?'1':'0';"
+    "document.querySelectorAll('table.sortable th').forEach(th=>th.addEventListener('click',()=>{"
+    "const i=th.cellIndex,b=th.closest('table').tBodies[0],d=th.dataset.d==='1'?-1:1;th.dataset.d=d>0?'1':'0';"
     "const k=r=>{const c=r.cells[i];return c.dataset.v!==undefined?parseFloat(c.dataset.v):c.textContent};"
     "[...b.rows].sort((x,y)=>{const u=k(x),v=k(y);return d*(typeof u==='number'&&typeof v==='number'?u-v:"
     "String(u).localeCompare(String(v)))}).forEach(r=>b.appendChild(r))}));")

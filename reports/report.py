@@ -462,6 +462,45 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     return Report(**{**report.__dict__, "written": tuple(written) + (points, summary, index), "index": index})
 
 
+def answer_lines(report: Report) -> list[str]:
+    """The answer in a few lines for the terminal: the assumption, per metric the cheapest pipeline per
+    range of Q with its cost where the range starts (at a Q of ANSWER_Q), the sentence on disagreement."""
+    from . import page
+
+    rows = page.answer_rows(report.costs, report.answer_source)
+    radio_ = report.radio
+    out = [f"answer ({report.inference} inference; the device {radio_.get('distance', 0):,.0f} m from the base "
+           f"station; preset {', '.join(report.results.presets())}):"]
+    for title, scen, metric in rows:
+        ranges = report.best_ranges[(report.best_ranges.scenario == scen) & (report.best_ranges.metric == metric)]
+        firsts = report.costs[(report.costs.scenario == scen) & (report.costs.metric == metric)
+                              & (report.costs["rank"] == 1)]
+        parts = []
+        for r in ranges.itertuples():
+            at = firsts[(firsts.pipeline == r.pipeline) & (firsts.q >= r.q_from) & (firsts.q < r.q_to)]
+            cost = "" if at.empty else (f" ({page.quantity(at.iloc[0].cost, metric)} at Q = "
+                                        f"{at.iloc[0].q:,.0f})")
+            parts.append(f"{r.pipeline} for {page.q_range_text(r.q_from, r.q_to)}{cost}")
+        source = "" if report.answer_source.get(scen) == "measured" else " (the study's figures)"
+        out.append(f"  {title}{source}: " + "; ".join(parts))
+    out.append("  " + page.disagreement(report.costs, rows))
+    return out
+
+
+def summary_lines(report: Report, extra: Sequence[str] = ()) -> list[str]:
+    """What ``report`` says at the end: the files, alerts and warnings in short, ``extra`` (the job's
+    time), the answer (:func:`answer_lines`) and, last, the page's path."""
+    lines = [f"wrote {len(report.written)} files: tables/, figures/, points.csv, report.json"]
+    lines += [f"  ! {a}" for a in report.alerts]
+    if report.warnings:
+        unstable = sum(" unstable (" in w for w in report.warnings)
+        lines.append(f"  {len(report.warnings)} warning(s), listed on the page:")
+        lines += [f"  - {w}" for w in report.warnings if " unstable (" not in w]
+        if unstable:
+            lines.append(f"  - {unstable} unstable result(s): rerun their profiles on a quieter machine")
+    return lines + list(extra) + answer_lines(report) + [f"page: {report.index}"]
+
+
 def counted_run_note(run) -> str:
     """The counted run in one line: its file, the tool and version, the cases, the calls."""
     counts = run.machine_info.get("counts") or {}
@@ -474,4 +513,5 @@ def report_dict(report: Report) -> dict:
     return {"radio": dict(report.radio), "sources": report.results.sources, "missing": list(report.missing),
             "alerts": list(report.alerts), "warnings": list(report.warnings),
             "answer_source": dict(report.answer_source), "inference": report.inference,
-            "resemblance": report.resemblance, **report.tables}
+            "resemblance": report.resemblance, "costs": report.costs, "options": dict(report.options),
+            **report.tables}

@@ -39,6 +39,12 @@ addEventListener('load', () => {
   m.containers = measureContainers();
   m.tables = [...document.querySelectorAll('table')].map(t => ({id: t.id, cls: t.className,
       right: t.getBoundingClientRect().right, parentRight: t.parentElement.getBoundingClientRect().right}));
+  m.sorted = [...document.querySelectorAll('table.sortable')].map(t => {
+    const i = [...t.tHead.rows[0].cells].findIndex(th => !th.classList.contains('t'));
+    t.tHead.rows[0].cells[i].click();
+    return {id: t.id, column: t.tHead.rows[0].cells[i].textContent,
+            values: [...t.tBodies[0].rows].map(r => parseFloat(r.cells[i].dataset.v))};
+  });
   m.figures = [...document.querySelectorAll('figure img')].map(i => ({id: i.closest('figure').id,
       shown: i.getBoundingClientRect().width, natural: i.naturalWidth,
       minFontPx: parseFloat(i.dataset.minFontPx || 'NaN')}));
@@ -65,7 +71,8 @@ def measure(page: Path, workdir: Path, width: int = WIDTH, height: int = HEIGHT)
     """Open a copy of ``page`` (with :data:`MEASURE_SCRIPT`) at ``width`` x ``height`` and return the
     measurements: innerWidth/innerHeight, pageHeight, answer (the elements marked data-answer, their
     boxes in page coordinates), containers (each .scroll: scrollWidth, clientWidth; folded ones opened),
-    figures (shown and natural width, the PNG's smallest text [px])."""
+    tables (each table's right edge and its parent's), sorted (each sortable table's first numeric column
+    after a click on its header), figures (shown and natural width, the PNG's smallest text [px])."""
     workdir.mkdir(parents=True, exist_ok=True)
     probe = workdir / "measure.html"
     text = page.read_text(encoding="utf-8")

@@ -45,6 +45,13 @@ def test_no_table_overflows_its_container(measured):
     assert [t for t in m["tables"] if t["right"] > t["parentRight"] + 0.5] == []
 
 
+def test_a_click_on_a_header_sorts_the_every_benchmark_table(measured):
+    _, m = measured
+    table = next(t for t in m["sorted"] if t["id"] == "t-measurements")
+    assert table["column"] == "median" and len(table["values"]) > 10
+    assert table["values"] == sorted(table["values"]) and table["values"] != sorted(table["values"], reverse=True)
+
+
 def test_figure_text_is_at_least_10_px(measured):
     _, m = measured
     assert len(m["figures"]) >= 6
