@@ -152,20 +152,25 @@ def q_curves_side_by_side(measured: QCurves | None, paper: QCurves | None, metri
         raise ValueError("q_curves_side_by_side needs measured or paper curves, got neither")
     if metric == "energy" and budget_j is None:
         budget_j = DEVICE_ENERGY_BUDGET
-    fig = Figure(figsize=(5.2 * len(panels) + 0.6, 4.4), dpi=DPI)
+    # one width for one panel or two: every Q-curve figure is shown at the same scale (and text size)
+    fig = Figure(figsize=(5.2 * 2 + 0.6, 4.4), dpi=DPI)
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     for ax, (curves, which) in zip(axes, panels):
         draw_q_curves(ax, curves, metric, title=which, budget_j=budget_j, legend=False)
     for ax in axes[1:]:
         ax.set_ylabel("")
     fig.suptitle(title, fontsize=11)
-    _figure_legend(fig, axes)
-    fig.subplots_adjust(**{**MARGINS, "bottom": 0.24})
+    if len(panels) == 2:
+        _figure_legend(fig, axes, loc="lower center", ncol=4)
+        fig.subplots_adjust(**{**MARGINS, "bottom": 0.24})
+    else:  # the legend beside the one panel
+        _figure_legend(fig, axes, loc="center left", bbox_to_anchor=(0.6, 0.5), ncol=1)
+        fig.subplots_adjust(**{**MARGINS, "right": 0.57})
     return fig
 
 
-def _figure_legend(fig: Figure, axes) -> None:
-    """One legend below the panels (union of their labels, in drawing order)."""
+def _figure_legend(fig: Figure, axes, *, ncol: int, **where) -> None:
+    """One legend for the panels (union of their labels, in drawing order), placed by ``where``."""
     handles, labels = [], []
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -173,8 +178,7 @@ def _figure_legend(fig: Figure, axes) -> None:
                 handles.append(h)
                 labels.append(lab)
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=MIN_FONT_PT + 1,
-                   frameon=False)
+        fig.legend(handles, labels, ncol=min(ncol, len(labels)), fontsize=MIN_FONT_PT + 1, frameon=False, **where)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from .figures import PIPELINE_COLORS
-from .pagetables import SORT_SCRIPT, TableView, duration, generic_view, table_view, view_html
+from .pagetables import SORT_SCRIPT, TableView, duration, generic_view, table_view, times, view_html
 from .render import cell
 
 REPORT_TITLE = "continuum-bench report"
@@ -78,7 +78,7 @@ h3{margin:20px 0 6px;font-size:1.05em}
 .ok{background:#e9f7ef;border-left:5px solid #009e73;padding:10px 14px}
 table{border-collapse:collapse;margin:8px 0 14px;font-size:.85em;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:right;vertical-align:top}
-td{white-space:nowrap} td.t{white-space:normal;overflow-wrap:anywhere}
+td{white-space:nowrap} td.t{white-space:normal;overflow-wrap:break-word}
 td small{color:#666}
 td.bad,tr.bad td{background:#fde8e4 !important;color:#8a1c00}
 th{background:#f0f0f0;text-align:center;white-space:normal} td.t,th.t{text-align:left}
@@ -87,7 +87,7 @@ tr:nth-child(even) td{background:#fbfbfb}
 table.sortable th{cursor:pointer}
 .profiles{display:flex;flex-wrap:wrap;gap:18px}
 .profile{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 14px;flex:1 1 330px;min-width:0}
-.profile .scroll{overflow-x:auto}
+.profile td.t{overflow-wrap:anywhere} .profile table{max-width:100%}
 figure{margin:14px 0 22px;background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px}
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{color:#444;font-size:.9em;margin-top:4px;text-align:center}
@@ -444,9 +444,9 @@ def answer_html(costs: pd.DataFrame, best_ranges: pd.DataFrame, source: Mapping[
             if len(ranked) > 1:
                 second = ranked.iloc[1]
                 ratio = second.cost / first.cost if first.cost > 0 else math.inf
-                times = "" if math.isinf(ratio) else f" ({ratio:,.0f}x)" if ratio >= 100 else f" ({ratio:.3g}x)"
+                more = "" if math.isinf(ratio) else f" ({times(ratio)})"
                 cell_html += (f'<br><span class="next">next: {_esc(second.pipeline)} '
-                              f"{_esc(quantity(second.cost, metric))}{times}</span>")
+                              f"{_esc(quantity(second.cost, metric))}{more}</span>")
             cells.append(f'<td class="c">{cell_html}</td>')
         out.append(f"<tr><th class=t>{label}</th><td class=c>{spans}</td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")

@@ -103,17 +103,22 @@ def decimals(values: Sequence[float]) -> int:
 
 
 def number(v: float, places: int) -> str:
-    """``v`` with ``places`` decimals and thousands separators; values the decimals would show as 0
-    keep two significant digits (``0.00031``)."""
+    """``v`` with ``places`` decimals and thousands separators; a value the decimals would show as 0
+    reads ``<0.001`` (its cell sorts by the value itself)."""
     if math.isinf(v):
         return "never" if v > 0 else "-inf"
     if v != 0 and abs(v) < 0.5 * 10 ** -places:
-        return f"{v:.2g}"
+        return f"<{10 ** -places:.{places}f}" if v > 0 else f">-{10 ** -places:.{places}f}"
     return f"{v:,.{places}f}"
 
 
 def _q(v: float) -> str:
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def times(ratio: float) -> str:
+    """A ratio as ``5.27x`` or ``1,760x`` (three significant digits, no exponent)."""
+    return f"{ratio:,.0f}x" if abs(ratio) >= 100 else f"{ratio:.3g}x"
 
 
 def column_cells(values: Sequence, kind: str | None) -> list[Cell]:
@@ -130,7 +135,7 @@ def column_cells(values: Sequence, kind: str | None) -> list[Cell]:
         elif kind == "q":
             out.append(Cell(_q(v), v))
         elif kind == "ratio":
-            out.append(Cell(f"{v:.3g}x", v))
+            out.append(Cell(times(v), v))
         else:
             out.append(Cell(number(v, places), v))
     return out

@@ -26,6 +26,7 @@ from harness.contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
 from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, closer_assumption, inference_comparison,
                        scenario_from_results, table1)
 from .page import MISSING_REMEDY
+from .pagetables import times
 from .render import render_json, write_table
 from .store import MAX_CV, MIN_ROUNDS, ResultsError, ResultSet, load_results
 
@@ -293,7 +294,7 @@ def resemblance_text(comparison: pd.DataFrame) -> str:
     parts = []
     for a, g in means.items():
         r = comparison[f"study_over_{a}"].dropna()
-        parts.append(f"{a}: study / ours {g:.3g}x (geometric mean; {r.min():.3g}x to {r.max():.3g}x over "
+        parts.append(f"{a}: study / ours {times(g)} (geometric mean; {times(r.min())} to {times(r.max())} over "
                      f"{len(r)} model-profile pairs)" if len(r) else f"{a}: no figure")
     near = 1 / RESEMBLANCE_FACTOR <= means[closer] <= RESEMBLANCE_FACTOR
     verdict = "" if near else (f" Neither assumption comes within {RESEMBLANCE_FACTOR:g}x of the study's times "
@@ -429,8 +430,9 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
             f"results: {files}"]
     first = ("table1", "inference_assumptions")
     other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
+    # crossovers_<the answer's assumption> is the crossovers table again
     shown = {k: _shown(k, v) for k, v in report.tables.items()
-             if k not in first + ("best_ranges", "study_best_ranges", "counts")}
+             if k not in first + ("best_ranges", "study_best_ranges", "counts", f"crossovers_{report.inference}")}
     scenario, preset = page.scenario_text(radio=report.radio, inference=report.inference, options=report.options,
                                           scale=preset_scale(rs), source=report.answer_source)
     lines = page.html_lines(

@@ -16,9 +16,9 @@ def test_a_column_of_inference_times_reads_in_ms_with_one_number_of_decimals():
     assert cells[0].sort == pytest.approx(0.4491)
 
 
-def test_large_numbers_get_thousands_separators_and_tiny_ones_keep_two_digits():
+def test_large_numbers_get_thousands_separators_and_tiny_ones_say_below_the_last_decimal():
     assert [c.text for c in T.column_cells([12_345.6, 7.0], "num")] == ["12,346", "7"]
-    assert T.number(0.00031, 1) == "0.00031"
+    assert T.number(0.00031, 3) == "<0.001"  # not 0.000: the cell still sorts by 0.00031
     assert T.number(math.inf, 2) == "never"
 
 
