@@ -16,7 +16,7 @@ import html
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -50,7 +50,6 @@ HIDDEN = {"q_int"}
 KIND_SCALE = {"ms": 1e3, "pct": 1.0, "ratio": 1.0, "num": 1.0, "min": 1.0, "int": 1.0, "q": 1.0}
 PROFILE_WORDS = {"edge_idle": "edge idle", "edge_loaded": "edge loaded", "edge-idle": "edge idle",
                  "edge-loaded": "edge loaded", "device": "device"}
-SCENARIO_WORDS = {"idle": "idle", "loaded": "loaded"}
 
 
 @dataclass(frozen=True)
