@@ -369,12 +369,13 @@ def disagreement(costs: pd.DataFrame, rows: Sequence[tuple[str, str, str]]) -> s
     and which limit each metric stands for; or that they agree."""
     firsts = costs[costs["rank"] == 1]
     cheapest = {(s, m, q): p for s, m, q, p in firsts[["scenario", "metric", "q", "pipeline"]].itertuples(index=False)}
-    metrics_of = {}
+    shown = {(scen, metric) for _, scen, metric in rows}
+    first_of = {}  # metric -> the scenario of its first row (the one row when both loads cost the same)
     for _, scen, metric in rows:
-        metrics_of.setdefault(metric, scen)
+        first_of.setdefault(metric, scen)
     for scen in ("idle", "loaded"):
         for q in sorted(costs["q"].unique()):
-            picks = {m: cheapest.get((scen if m == "latency" else metrics_of[m], m, q)) for m in metrics_of}
+            picks = {m: cheapest.get((scen if (scen, m) in shown else first_of[m], m, q)) for m in first_of}
             if len({p for p in picks.values() if p}) > 1:
                 said = ", ".join(f"{METRIC_WORDS[m]} {p}" for m, p in picks.items())
                 limits = ", ".join(f"{METRIC_LIMITS[m]}: {METRIC_WORDS[m]}" for m in picks)

@@ -117,3 +117,11 @@ def test_the_scenario_names_the_assumption_the_distance_and_the_model():
     _, unknown = P.scenario_text(radio=radio, inference="warm", options=options, scale={"preset": "quick"},
                                  source={"idle": "measured"})
     assert "do not record its model and input size" in unknown
+
+
+def test_the_sentence_reads_each_edge_loads_own_row_where_the_loads_differ():
+    agree = {(s, m, q): "E-Inf full" for s in ("idle", "loaded") for m in ("latency", "energy", "data") for q in (1, 100)}
+    costs = _costs({**agree, ("loaded", "data", 1): "D-Inf full"})
+    rows = P.answer_rows(costs, {"idle": "measured", "loaded": "measured"})
+    assert ("data exchanged, edge loaded", "loaded", "data") in rows
+    assert P.disagreement(costs, rows).startswith("The metrics disagree (at Q = 1, edge loaded")
