@@ -384,7 +384,7 @@ def disagreement(costs: pd.DataFrame, rows: Sequence[tuple[str, str, str]]) -> s
     return "All metrics name the same pipeline at every Q shown."
 
 
-def scenario_text(*, radio: Mapping, inference: str, options: Mapping, scale: Mapping,
+def scenario_text(*, radio: Mapping, options: Mapping, scale: Mapping,
                   source: Mapping[str, str]) -> tuple[str, str]:
     """(the scenario in one line, what the preset is in one line)."""
     measured = [s for s, src in source.items() if src == "measured"]
@@ -409,7 +409,7 @@ def scenario_text(*, radio: Mapping, inference: str, options: Mapping, scale: Ma
                   f"the images in {scale.get('data_dir') or 'a data folder'}")
         preset = (f"preset {name}: MobileNet v1 at width {scale['alpha']:g}, {scale['input_size']}x"
                   f"{scale['input_size']} px inputs, {scale.get('num_classes', '?')} classes, {images}; the study's "
-                  "model is width 1.0 at 224 px on 100 ImageNet classes: its magnitudes are this model's")
+                  "model is width 1.0 at 224 px on 100 ImageNet classes: the magnitudes above are this model's")
     else:
         preset = (f"preset {name}: these results do not record its model and input size "
                   "(fixtures/presets.py defines them); the study's model is MobileNet v1 at width 1.0, 224 px")

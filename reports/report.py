@@ -433,7 +433,7 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     # crossovers_<the answer's assumption> is the crossovers table again
     shown = {k: _shown(k, v) for k, v in report.tables.items()
              if k not in first + ("best_ranges", "study_best_ranges", "counts", f"crossovers_{report.inference}")}
-    scenario, preset = page.scenario_text(radio=report.radio, inference=report.inference, options=report.options,
+    scenario, preset = page.scenario_text(radio=report.radio, options=report.options,
                                           scale=preset_scale(rs), source=report.answer_source)
     lines = page.html_lines(
         title=page.REPORT_TITLE, meta=meta, alerts=report.alerts,

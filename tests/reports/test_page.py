@@ -104,17 +104,17 @@ def test_one_sentence_says_where_the_metrics_disagree():
     assert "data exchanged D-Inf full" in text and "latency E-Inf full" in text and "battery" in text
 
 
-def test_the_scenario_names_the_assumption_the_distance_and_the_model():
+def test_the_scenario_names_the_distance_the_pruned_pipelines_and_the_model():
     radio = {"preset": "paper", "distance": 291.4, "uplink_bps": 139e6, "downlink_bps": 260e6}
     options = {"pruning_factor": 0.7, "pruning_method": "magnitude", "runtime": "litert"}
     scale = {"preset": "quick", "alpha": 0.5, "input_size": 64, "num_classes": 10, "images_per_class": 200,
              "embedded": True}
-    scenario, preset = P.scenario_text(radio=radio, inference="warm", options=options, scale=scale,
+    scenario, preset = P.scenario_text(radio=radio, options=options, scale=scale,
                                        source={"idle": "measured", "loaded": "the study's figures"})
     assert "291 m from the base station" in scenario and "pf 70 % magnitude, LiteRT" in scenario
     assert "the study's figures: loaded" in scenario
     assert preset.startswith("preset quick: MobileNet v1 at width 0.5, 64x64 px inputs, 10 classes, 2,000 generated")
-    _, unknown = P.scenario_text(radio=radio, inference="warm", options=options, scale={"preset": "quick"},
+    _, unknown = P.scenario_text(radio=radio, options=options, scale={"preset": "quick"},
                                  source={"idle": "measured"})
     assert "do not record its model and input size" in unknown
 
