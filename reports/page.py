@@ -60,7 +60,9 @@ TABLE_TITLES = {"table1": "Table I (measured)", "table2": "Table II (measured)",
 #: Tables shown folded (a summary line to open them): long, and read only to look something up.
 FOLDED_TABLES = {"measurements": "every benchmark ({n} rows): times, rounds, spread; sortable",
                  "crossovers_warm": "crossovers with warm inference ({n} pairs)",
-                 "crossovers_cold": "crossovers with cold inference ({n} pairs)"}
+                 "crossovers_cold": "crossovers with cold inference ({n} pairs)",
+                 "study_table1": "the study's Table I ({n} rows)", "study_table2": "the study's Table II ({n} rows)",
+                 "study_crossovers": "the study's crossovers ({n} pairs)"}
 #: What to run when a profile's results are missing.
 MISSING_REMEDY = {"device": "the device columns and the D-* pipelines are missing; run tox -e device",
                   "edge-idle": "the idle-edge answer and curves are the study's only; run tox -e edge-idle",
