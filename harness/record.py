@@ -72,6 +72,7 @@ def machine_record(config: pytest.Config, *, applied: Any = None, load: Any = No
         "preset": preset.name,
         "config_hash": preset.config_hash,
         "seed": preset.seed,
+        "scale": {f: getattr(preset, f) for f in ("alpha", "input_size", "num_classes", "images_per_class", "embedded")},
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "base_model": _base_model_record(base_info),

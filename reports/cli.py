@@ -160,7 +160,7 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
                radio_preset: str = "paper", distance: float | None = None, allow_distance: bool = False,
                allow_invalid: bool = False, inference: str = "warm", format: str = "text") -> Outcome:
     """Write ``<out>/<run>/`` (index.html, tables, figures, report.json) from results files or folders."""
-    from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, write_report
+    from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, summary_lines, write_report
 
     run = run or default_run_name()
     folder = Path(out if out is not None else DEFAULT_OUT) / run
@@ -183,15 +183,7 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
         return Outcome(tuple(render({"index": str(report.index), **report_dict(report)}, format)), EXIT_OK)
     from .jobtime import job_time_lines
 
-    lines = [f"wrote {report.index}", f"  {len(report.written)} files: tables/, figures/, points.csv, report.json"]
-    lines += [f"  ! {a}" for a in report.alerts]
-    if report.warnings:
-        lines.append(f"  {len(report.warnings)} warning(s), listed on the page:")
-        lines += [f"  - {w}" for w in report.warnings if " unstable (" not in w]
-        unstable = sum(" unstable (" in w for w in report.warnings)
-        if unstable:
-            lines.append(f"  - {unstable} unstable result(s): rerun with more rounds (--benchmark-min-rounds)")
-    lines += job_time_lines(report.results.runs)
+    lines = summary_lines(report, job_time_lines(report.results.runs))
     return Outcome(tuple(lines), EXIT_OK)
 
 

@@ -46,6 +46,8 @@ METRIC_AXES = {
 }
 FIGURE_FORMATS = ("png", "svg")
 DPI = 110
+#: Smallest text [pt]: at DPI a figure 11 in wide shown 1,100 px wide (the page at 1,280 px) draws it at 11 px.
+MIN_FONT_PT = 8
 #: Fixed margins (constrained layout costs seconds per figure on a busy 2-core host).
 MARGINS = dict(left=0.09, right=0.98, bottom=0.13, top=0.86, wspace=0.06)
 
@@ -113,7 +115,7 @@ def draw_q_curves(ax, curves: QCurves, metric: str, *, title: str | None = None,
         ringed = True
         if y <= lowest * (1 + 1e-9):
             ax.annotate(_q_label(c.q), (c.q, y * scale), textcoords="offset points", xytext=(5, -12),
-                        fontsize=8, fontweight="bold")
+                        fontsize=MIN_FONT_PT, fontweight="bold")
     if budget_j is not None and metric == "energy":
         ax.axhline(budget_j, color="black", linestyle=":", linewidth=1.2,
                    label=f"battery budget {budget_j / 3600:.1f} Wh")
@@ -128,7 +130,7 @@ def draw_q_curves(ax, curves: QCurves, metric: str, *, title: str | None = None,
         ax.plot([], [], marker="o", markerfacecolor="none", markeredgecolor="black", linestyle="none",
                 label="crossover (Q written: the cheapest pipeline changes)")
     if legend:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=MIN_FONT_PT, loc="best")
 
 
 def q_curve_figure(curves: QCurves, metric: str, *, title: str | None = None,
@@ -150,20 +152,25 @@ def q_curves_side_by_side(measured: QCurves | None, paper: QCurves | None, metri
         raise ValueError("q_curves_side_by_side needs measured or paper curves, got neither")
     if metric == "energy" and budget_j is None:
         budget_j = DEVICE_ENERGY_BUDGET
-    fig = Figure(figsize=(5.2 * len(panels) + 0.6, 4.4), dpi=DPI)
+    # one width for one panel or two: every Q-curve figure is shown at the same scale (and text size)
+    fig = Figure(figsize=(5.2 * 2 + 0.6, 4.4), dpi=DPI)
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     for ax, (curves, which) in zip(axes, panels):
         draw_q_curves(ax, curves, metric, title=which, budget_j=budget_j, legend=False)
     for ax in axes[1:]:
         ax.set_ylabel("")
     fig.suptitle(title, fontsize=11)
-    _figure_legend(fig, axes)
-    fig.subplots_adjust(**{**MARGINS, "bottom": 0.24})
+    if len(panels) == 2:
+        _figure_legend(fig, axes, loc="lower center", ncol=4)
+        fig.subplots_adjust(**{**MARGINS, "bottom": 0.24})
+    else:  # the legend beside the one panel
+        _figure_legend(fig, axes, loc="center left", bbox_to_anchor=(0.6, 0.5), ncol=1)
+        fig.subplots_adjust(**{**MARGINS, "right": 0.57})
     return fig
 
 
-def _figure_legend(fig: Figure, axes) -> None:
-    """One legend below the panels (union of their labels, in drawing order)."""
+def _figure_legend(fig: Figure, axes, *, ncol: int, **where) -> None:
+    """One legend for the panels (union of their labels, in drawing order), placed by ``where``."""
     handles, labels = [], []
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -171,7 +178,7 @@ def _figure_legend(fig: Figure, axes) -> None:
                 handles.append(h)
                 labels.append(lab)
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+        fig.legend(handles, labels, ncol=min(ncol, len(labels)), fontsize=MIN_FONT_PT + 1, frameon=False, **where)
 
 
 @dataclass(frozen=True)
@@ -205,7 +212,7 @@ def _draw_pf(ax, series: Iterable[PfSeries], ylabel: str, scale: float, title: s
     if title:
         ax.set_title(title, fontsize=10)
     if any_drawn:
-        ax.legend(fontsize=7, loc="best", handlelength=3.5)  # long enough to show the dashes
+        ax.legend(fontsize=MIN_FONT_PT, loc="best", handlelength=3.5)  # long enough to show the dashes
     else:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
 
@@ -248,7 +255,7 @@ def history_figure(labels: Sequence[str], medians_s: Sequence[float], benchmark:
     ax = fig.add_subplot()
     x = np.arange(len(labels))
     ax.plot(x, np.asarray(medians_s, dtype=float) * 1e3, marker="o", color="#0072B2")
-    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=MIN_FONT_PT)
     ax.set_xlabel("saved run [id_commit]")
     ax.set_ylabel("median round time [ms]")
     ax.set_ylim(bottom=0)
@@ -274,6 +281,14 @@ def save_figure(fig: Figure, out_base: Path | str, formats: Sequence[str] = FIGU
         path.write_bytes(rendered[fmt] if rendered and fmt in rendered else figure_bytes(fig, fmt))
         paths.append(path)
     return paths
+
+
+def min_text_px(fig: Figure) -> float:
+    """The smallest visible text of ``fig`` [px] in its PNG (font size [pt] * DPI / 72); 0 without text."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) * DPI / 72 if sizes else 0.0
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:

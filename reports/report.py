@@ -18,16 +18,18 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from costmodel import radio
-from costmodel.curves import DEFAULT_Q_GRID, best_ranges_table, crossovers, curve_points
-from costmodel.paper import PF70_MODEL_BYTES, paper_report
+from costmodel.curves import DEFAULT_Q_GRID, best_ranges_table, crossovers, curve_points, ranking
+from costmodel.paper import PF70_MODEL_BYTES, paper_report, study_scenarios
+from costmodel.pipelines import METRICS, cost_coefficients
 from costmodel.render import render_json
 
 from harness.contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
 from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, closer_assumption, inference_comparison,
                        scenario_from_results, table1)
 from .page import MISSING_REMEDY
+from .model import MAX_CV, MIN_ROUNDS, ResultsError, ResultSet
+from .pagetables import times
 from .render import write_table
-from .model import ResultsError, ResultSet
 from .storage import load_results
 
 DEFAULT_OUT = Path("results") / "report"
@@ -42,6 +44,10 @@ Q_CAPTIONS = {"latency_idle": "Latency versus Q, edge idle (rings: crossovers)",
 
 #: study / ours (geometric mean) within this factor either way: the assumption reproduces the study's times
 RESEMBLANCE_FACTOR = 3.0
+#: The Q [requests per model] at which the answer gives the cheapest pipelines' costs.
+ANSWER_Q = (1, 100, 10_000)
+#: Fields of the preset's scale the suite records (machine_info.continuum.scale).
+SCALE_FIELDS = ("alpha", "input_size", "num_classes", "images_per_class", "embedded")
 
 
 class ReportError(ValueError):
@@ -69,6 +75,10 @@ class Report:
     #: {assumption: curve points} of every assumption whose scenarios could be built
     points_by_inference: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     resemblance: str = ""  # which assumption the study's per-request inference times resemble
+    #: every pipeline's cost at each Q of ANSWER_Q: scenario, metric, q, rank (1: cheapest), pipeline, cost
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: what the pruned pipelines were built from: pruning_factor, pruning_method, runtime, statistic
+    options: Mapping = field(default_factory=dict)
 
 
 def default_run_name(now: _dt.datetime | None = None) -> str:
@@ -123,7 +133,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
     qs = DEFAULT_Q_GRID if q is None else q
     missing = tuple(p for p in PROFILES if p not in rs.profiles)
-    warnings = foreign + list(rs.warnings())
+    warnings = foreign + rs.notes() + stability_warnings(rs.measurements)
     by_inference: dict[str, dict] = {a: {} for a in INFERENCE_ASSUMPTIONS}
     for a in (inference,) + tuple(x for x in INFERENCE_ASSUMPTIONS if x != inference):
         for scenario, edge in SCENARIO_PROFILES.items():
@@ -161,8 +171,11 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     if rs.counted is not None:
         tables["counts"], unmatched = counts_beside_times(rs)
         warnings += unmatched
-    tables["measurements"] = rs.frame().drop(columns=["source"]).sort_values(
-        ["profile", "operation", "name"], kind="stable").reset_index(drop=True)
+    frame = rs.frame().drop(columns=["source"])
+    frame["unstable"] = [needs_more_rounds(m) for m in rs.measurements]
+    tables["measurements"] = frame.sort_values(["profile", "operation", "name"], kind="stable").reset_index(drop=True)
+    study_inputs = study_scenarios(link)
+    costs = answer_costs({s: scenarios.get(s, study_inputs[s]) for s in SCENARIO_PROFILES})
     alerts = [f"{r.profile}: INVALID RUN shown on request: {p}" for r in rs.runs for p in r.invalid]
     alerts += [f"no {p} results: {MISSING_REMEDY[p]}" for p in missing]
     alerts += [f"{r.profile}: {len(r.unenforced)} limit(s) not enforced, its times are not the profile's: "
@@ -171,7 +184,52 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     return Report(rs, tables, best, source, curve_points(scenarios, qs) if scenarios else study["points"].iloc[0:0],
                   study["points"], study["crossovers"], missing, tuple(warnings), tuple(alerts), study["radio"],
                   inference=inference, resemblance=resemblance,
-                  points_by_inference={a: curve_points(sc, qs) for a, sc in by_inference.items() if sc})
+                  points_by_inference={a: curve_points(sc, qs) for a, sc in by_inference.items() if sc},
+                  costs=costs, options={"pruning_factor": pruning_factor, "pruning_method": pruning_method,
+                                        "runtime": runtime, "statistic": statistic})
+
+
+def needs_more_rounds(m) -> bool:
+    """Spread over MAX_CV across at least MIN_ROUNDS rounds: more rounds (or a quieter host) would
+    narrow its median. A case timed fewer times is timed so by the preset; its spread is not judged."""
+    return m.rounds >= MIN_ROUNDS and m.cv > MAX_CV
+
+
+def stability_warnings(measurements) -> list[str]:
+    """One line per case whose spread more rounds would narrow, and one line for all the cases the
+    preset times fewer than MIN_ROUNDS times (fine-tuning once, pruning three times, ...)."""
+    out = [f"{m.profile}: {m.name} unstable (CV {m.cv:.1%} > {MAX_CV:.0%} over {m.rounds} rounds): its "
+           f"time is uncertain; rerun the profile on a quieter machine ({m.source})"
+           for m in measurements if needs_more_rounds(m)]
+    few = [m for m in measurements if m.rounds < MIN_ROUNDS]
+    if few:
+        per_op: dict[str, set] = {}
+        for m in few:
+            per_op.setdefault(m.operation, set()).add(m.rounds)
+        ops = ", ".join(f"{op} {'/'.join(map(str, sorted(r)))}x" for op, r in sorted(per_op.items()))
+        out.append(f"{len(few)} case(s) are timed fewer than {MIN_ROUNDS} times by the preset's design ({ops}): "
+                   "their times are read as measured, their spread is not judged")
+    return out
+
+
+def answer_costs(scenarios: Mapping[str, Mapping], qs: Sequence[float] = ANSWER_Q) -> pd.DataFrame:
+    """Every pipeline's cost per scenario, metric and q, ranked cheapest first (ties by name)."""
+    rows = []
+    for name, scenario in scenarios.items():
+        for metric in METRICS:
+            coef = {p: cost_coefficients(p, metric, x) for p, x in scenario.items()}
+            for q in qs:
+                rows += [{"scenario": name, "metric": metric, "q": q, "rank": i, "pipeline": p, "cost": c}
+                         for i, (p, c) in enumerate(ranking(coef, q), start=1)]
+    return pd.DataFrame(rows, columns=["scenario", "metric", "q", "rank", "pipeline", "cost"])
+
+
+def preset_scale(rs: ResultSet) -> dict:
+    """The preset's name and, where the run recorded it, its scale (SCALE_FIELDS) and data folder."""
+    record = next((r.record for r in rs.runs if isinstance(r.record, Mapping)), {})
+    scale = record.get("scale") if isinstance(record.get("scale"), Mapping) else {}
+    return {"preset": ", ".join(rs.presets()), **{k: scale.get(k) for k in SCALE_FIELDS if k in scale},
+            "data_dir": record.get("data_dir")}
 
 
 #: extra_info fields that tell a counted case's timed twin apart (beside operation and pruning factor);
@@ -238,7 +296,7 @@ def resemblance_text(comparison: pd.DataFrame) -> str:
     parts = []
     for a, g in means.items():
         r = comparison[f"study_over_{a}"].dropna()
-        parts.append(f"{a}: study / ours {g:.3g}x (geometric mean; {r.min():.3g}x to {r.max():.3g}x over "
+        parts.append(f"{a}: study / ours {times(g)} (geometric mean; {times(r.min())} to {times(r.max())} over "
                      f"{len(r)} model-profile pairs)" if len(r) else f"{a}: no figure")
     near = 1 / RESEMBLANCE_FACTOR <= means[closer] <= RESEMBLANCE_FACTOR
     verdict = "" if near else (f" Neither assumption comes within {RESEMBLANCE_FACTOR:g}x of the study's times "
@@ -352,30 +410,38 @@ def _shown(name: str, df: pd.DataFrame) -> pd.DataFrame:
 def write_report(report: Report, out_dir: Path | str, *, run: str | None = None) -> Report:
     """Write index.html, tables/, figures/, points.csv and report.json into ``out_dir``."""
     from . import page
-    from .figures import figure_bytes, save_figure
+    from .figures import figure_bytes, min_text_px, save_figure
 
     out_dir = Path(out_dir)
     written: list[Path] = []
     for name, df in report.tables.items():
         written += write_table(df, out_dir / "tables", name)
     curves, more = report_figures(report)
-    pngs = {}
+    pngs, fonts = {}, {}
     for group in (curves, more):
         for stem, (fig, caption) in group.items():
             pngs[stem] = (figure_bytes(fig, "png"), caption)
+            fonts[stem] = min_text_px(fig)  # after drawing: tick labels exist once the figure is drawn
             written += save_figure(fig, out_dir / "figures" / stem, rendered={"png": pngs[stem][0]})
     rs = report.results
+    sources = list(rs.sources.values()) + ([rs.counted.source] if rs.counted is not None else [])
+    folders = sorted({str(Path(s).parent) for s in sources})
+    files = (", ".join(Path(s).name for s in sources) + f" in {folders[0]}") if len(folders) == 1 \
+        else ", ".join(sources)
     meta = [f"run {run or out_dir.name}, generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}; "
-            f"preset {', '.join(rs.presets())}; radio preset {report.radio.get('preset')}",
-            "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())
-            + (f", counted: {rs.counted.source}" if rs.counted is not None else "")]
+            f"results: {files}"]
     first = ("table1", "inference_assumptions")
     other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
+    # crossovers_<the answer's assumption> is the crossovers table again
     shown = {k: _shown(k, v) for k, v in report.tables.items()
-             if k not in first + ("best_ranges", "study_best_ranges", "counts")}
+             if k not in first + ("best_ranges", "study_best_ranges", "counts", f"crossovers_{report.inference}")}
+    scenario, preset = page.scenario_text(radio=report.radio, options=report.options,
+                                          scale=preset_scale(rs), source=report.answer_source)
     lines = page.html_lines(
         title=page.REPORT_TITLE, meta=meta, alerts=report.alerts,
-        answer=page.answer_html(report.best_ranges, report.answer_source, report.tables["study_best_ranges"]),
+        answer=page.answer_html(report.costs, report.best_ranges, report.answer_source, inference=report.inference,
+                                scenario=scenario, preset=preset),
+        study_answer=page.study_answer_html(report.tables["study_best_ranges"]),
         first_tables={k: report.tables[k] for k in first if k in report.tables},
         first_note=report.resemblance,
         curves={k: pngs[k] for k in curves if not k.endswith(other)},
@@ -386,7 +452,7 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
         profiles=page.profiles_html(rs.profiles, rs.sources, report.missing),
         counts=page.counts_html(report.tables["counts"], counted_run_note(rs.counted))
         if "counts" in report.tables else page.counts_missing_html(),
-        warnings=report.warnings, tables=shown, figures={k: pngs[k] for k in more})
+        warnings=report.warnings, tables=shown, figures={k: pngs[k] for k in more}, min_font_px=fonts)
     out_dir.mkdir(parents=True, exist_ok=True)
     points = out_dir / "points.csv"
     measured = [p.assign(source="measured", inference=a) for a, p in report.points_by_inference.items()] \
@@ -398,6 +464,45 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     summary = out_dir / "report.json"
     summary.write_text("\n".join(render_json(report_dict(report))) + "\n", encoding="utf-8")
     return Report(**{**report.__dict__, "written": tuple(written) + (points, summary, index), "index": index})
+
+
+def answer_lines(report: Report) -> list[str]:
+    """The answer in a few lines for the terminal: the assumption, per metric the cheapest pipeline per
+    range of Q with its cost where the range starts (at a Q of ANSWER_Q), the sentence on disagreement."""
+    from . import page
+
+    rows = page.answer_rows(report.costs, report.answer_source)
+    radio_ = report.radio
+    out = [f"answer ({report.inference} inference; the device {radio_.get('distance', 0):,.0f} m from the base "
+           f"station; preset {', '.join(report.results.presets())}):"]
+    for title, scen, metric in rows:
+        ranges = report.best_ranges[(report.best_ranges.scenario == scen) & (report.best_ranges.metric == metric)]
+        firsts = report.costs[(report.costs.scenario == scen) & (report.costs.metric == metric)
+                              & (report.costs["rank"] == 1)]
+        parts = []
+        for r in ranges.itertuples():
+            at = firsts[(firsts.pipeline == r.pipeline) & (firsts.q >= r.q_from) & (firsts.q < r.q_to)]
+            cost = "" if at.empty else (f" ({page.quantity(at.iloc[0].cost, metric)} at Q = "
+                                        f"{at.iloc[0].q:,.0f})")
+            parts.append(f"{r.pipeline} for {page.q_range_text(r.q_from, r.q_to)}{cost}")
+        source = "" if report.answer_source.get(scen) == "measured" else " (the study's figures)"
+        out.append(f"  {title}{source}: " + "; ".join(parts))
+    out.append("  " + page.disagreement(report.costs, rows))
+    return out
+
+
+def summary_lines(report: Report, extra: Sequence[str] = ()) -> list[str]:
+    """What ``report`` says at the end: the files, alerts and warnings in short, ``extra`` (the job's
+    time), the answer (:func:`answer_lines`) and, last, the page's path."""
+    lines = [f"wrote {len(report.written)} files: tables/, figures/, points.csv, report.json"]
+    lines += [f"  ! {a}" for a in report.alerts]
+    if report.warnings:
+        unstable = sum(" unstable (" in w for w in report.warnings)
+        lines.append(f"  {len(report.warnings)} warning(s), listed on the page:")
+        lines += [f"  - {w}" for w in report.warnings if " unstable (" not in w]
+        if unstable:
+            lines.append(f"  - {unstable} unstable result(s): rerun their profiles on a quieter machine")
+    return lines + list(extra) + answer_lines(report) + [f"page: {report.index}"]
 
 
 def counted_run_note(run) -> str:
@@ -412,4 +517,5 @@ def report_dict(report: Report) -> dict:
     return {"radio": dict(report.radio), "sources": report.results.sources, "missing": list(report.missing),
             "alerts": list(report.alerts), "warnings": list(report.warnings),
             "answer_source": dict(report.answer_source), "inference": report.inference,
-            "resemblance": report.resemblance, **report.tables}
+            "resemblance": report.resemblance, "costs": report.costs, "options": dict(report.options),
+            **report.tables}

@@ -33,6 +33,7 @@ def test_a_valid_run_replaces_the_file_and_enters_the_history(previous_run, suit
     assert doc["benchmarks"][0]["extra_info"]["operation"] == "encryption"
     assert doc["machine_info"]["continuum"]["profile"]["name"] == "none"
     assert doc["machine_info"]["continuum"]["session"]["valid"] is True
+    assert doc["machine_info"]["continuum"]["scale"]["input_size"] == 32  # the tiny preset's, for the report
     new = sorted(set(previous_run.history_files()) - set(previous_run.history))
     assert len(new) == 1 and re.fullmatch(re.escape(get_machine_id()) + r"/0002_\w+_\d{8}_\d{6}(_uncommitted-changes)?\.json",
                                           new[0]), new

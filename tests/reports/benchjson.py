@@ -27,6 +27,8 @@ SIZES = {  # (pf, format) -> (model_bytes, model_bytes_gzip)
     (0.7, "tflite"): (5_100_000, 4_700_000), (0.7, "keras"): (5_400_000, 4_900_000),
 }
 COMMON = {"preset": "tiny", "config_hash": "abc123", "seed": 0}
+#: machine_info.continuum.scale as the suite records it (the tiny preset's)
+SCALE = {"alpha": 0.25, "input_size": 32, "num_classes": 4, "images_per_class": 20, "embedded": True}
 #: per profile: (init_s, first_call_s) of a cold start, for every inference case of the profile
 COLD = {"device": (0.60, 0.15), "edge-idle": (0.20, 0.05), "edge-loaded": (1.20, 0.40)}
 #: top-1 [fraction] per method at pf 70 %: (as pruned, after BN re-estimation, after fine-tuning)
@@ -124,7 +126,8 @@ def profile_doc(profile, *, enforced=None):
                                       "requested": {"cpus": 1 if profile == "device" else 4},
                                       "enforced": enforced if enforced is not None else
                                       {"affinity": True, "cpu_quota": True, "memory": True}},
-                          "load": {"workers": 50 if profile == "edge-loaded" else 0}}},
+                          "load": {"workers": 50 if profile == "edge-loaded" else 0},
+                          "preset": "tiny", "scale": dict(SCALE), "data_dir": None}},
         "commit_info": {"id": "0123abcd", "time": "2026-11-27T08:00:00+00:00",
                         "author_time": "2026-11-27T08:00:00+00:00", "dirty": False,
                         "project": "continuum-bench", "branch": "main"},

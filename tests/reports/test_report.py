@@ -2,8 +2,6 @@
 what is missing said, clear errors on bad input."""
 import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -12,10 +10,6 @@ from reports import page as P
 from reports.cli import main, run_report
 
 from . import benchjson as B
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,900"]
 
 
 class _Refs(HTMLParser):
@@ -65,7 +59,8 @@ def test_report_is_self_contained(report):
     assert external == []
     # 4 Q-curve figures (warm), 3 under the cold assumption (no data: it does not depend on it), 2 more
     assert sum(1 for r in parser.refs if r[2].startswith("data:image/png;base64,")) == 9
-    assert not re.search(r"<script|<link|@import|url\(", page)
+    assert not re.search(r"<script[^>]*src|<link|@import|url\(", page)
+    assert page.count("<script>") == 1  # the few inline lines that sort a table
 
 
 def test_report_answers_first(report):
@@ -74,11 +69,34 @@ def test_report_answers_first(report):
     order = [page.index(t) for t in ("Which pipeline is cheapest", "Table I (measured)", "data:image/png",
                                      "Profiles: what ran where", "Warnings (")]
     assert order == sorted(order)
-    answer = page[page.index('<table class="answer">'):]
+    block = page[page.index('<section id="answer-block">'):page.index("</section>")]
+    assert "edge idle and edge loaded (measured)" in block and "Assumes warm inference" in block
+    assert "preset tiny: MobileNet v1 at width 0.25, 32x32 px inputs, 4 classes, 80 generated images" in block
+    answer = block[block.index('<table class="answer">'):]
     answer = answer[:answer.index("</table>")]
-    assert "edge idle" in answer and "edge loaded" in answer and "(measured)" in answer
-    assert "<b>E-Inf full</b> for Q 1&ndash;" in answer and "Q &ge; " in answer
+    assert "latency, edge idle" in answer and "latency, edge loaded" in answer
+    assert "<b>E-Inf full</b></span> Q 1&ndash;" in answer and "Q &ge; " in answer
+    assert [f"at Q = {q}" in answer for q in ("1", "100", "10,000")] == [True] * 3
     assert page.index("Every benchmark") > page.index("Warnings (")
+
+
+def test_the_answer_gives_the_costs_of_the_cheapest_and_the_runner_up(report):
+    """At Q = 1 on the idle edge, the cheapest latency is E-Inf full's: sample up, result down, the edge's
+    warm inference (the hand-made edge-idle full model: 10 ms), on the paper radio link."""
+    from costmodel import radio
+    from costmodel.pipelines import STUDY_RESULT_BYTES, STUDY_SAMPLE_BYTES
+
+    folder, _ = report
+    page = (folder / "index.html").read_text()
+    row = page[page.index("<th class=t>latency, edge idle</th>"):]
+    row = row[:row.index("</tr>")]
+    link = radio.get_link("paper")
+    expected_s = (8 * STUDY_SAMPLE_BYTES / radio.uplink_rate(link) + 8 * STUDY_RESULT_BYTES / radio.downlink_rate(link)
+                  + B.TIMES["edge-idle"]["inf0"])
+    shown = re.search(r'<b>E-Inf full</b> <span data-answer="cost">([0-9.]+) ms</span>', row)
+    assert shown and float(shown.group(1)) == pytest.approx(expected_s * 1e3, rel=5e-3)
+    assert "next: " in row
+    assert "The metrics disagree" in page or "All metrics name the same pipeline" in page
 
 
 def test_report_profiles_table_and_warnings(report):
@@ -96,14 +114,26 @@ def test_report_profiles_table_and_warnings(report):
             'cpu_quota (see Warnings)</p>') in page
 
 
-def test_unstable_results_are_flagged(tmp_path):
+def test_unstable_only_where_more_rounds_would_help(tmp_path):
+    """A spread over 10 % across 7 rounds is unstable; cases the preset times 1-3 times are said once."""
     results = B.write_results_dir(tmp_path / "results")
     doc = B.profile_doc("device")
-    doc["benchmarks"][0]["stats"] = B.stats(0.05, rounds=3, cv=0.3)
+    doc["benchmarks"][0]["stats"] = B.stats(0.05, rounds=7, cv=0.3)
+    few = [b for b in doc["benchmarks"] if b["extra_info"]["operation"] in ("finetune", "encryption")]
+    for b in few:
+        b["stats"] = B.stats(b["stats"]["mean"], rounds=1)
     B.write(results / "device.json", doc)
-    assert run_report(results=[str(results)], out=str(tmp_path), run="r").exit_code == 0
+    out = run_report(results=[str(results)], out=str(tmp_path), run="r")
+    assert out.exit_code == 0, out.error
     page = (tmp_path / "r" / "index.html").read_text()
-    assert "3 rounds &lt; 5" in page and "CV" in page and "--benchmark-min-rounds" in page
+    warnings = page[page.index('<h2 id="warnings">'):page.index('<h2 id="tables">')]
+    assert f"{doc['benchmarks'][0]['name']} unstable (CV" in warnings and "over 7 rounds" in warnings
+    assert "--benchmark-min-rounds" not in page
+    assert warnings.count("by the preset&#x27;s design") == 1 and f"{len(few)} case(s)" in warnings
+    assert "test_finetune" not in warnings  # timed once by design: in the one line, not one line each
+    table = page[page.index('id="t-measurements"'):]
+    table = table[:table.index("</table>")]
+    assert table.count('<tr class="bad">') == 1
 
 
 def test_report_without_the_edge_profiles_says_what_is_missing(tmp_path):
@@ -115,7 +145,7 @@ def test_report_without_the_edge_profiles_says_what_is_missing(tmp_path):
     page = (tmp_path / "r" / "index.html").read_text()
     assert "no edge-loaded results: the loaded-edge answer and curves are the study&#x27;s only; run tox -e " \
            "edge-loaded" in page
-    assert "edge idle <span class=meta>(the study&#x27;s figures)" in page
+    assert "latency, edge idle <small>(the study&#x27;s figures)</small>" in page
 
 
 def test_report_refuses_a_run_whose_load_died_unless_asked(tmp_path):
@@ -163,27 +193,6 @@ def test_cli_report_bad_input(tmp_path, capsys):
     assert main(["report", str(res), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "device.json" in err and "malformed" in err and "Traceback" not in err
-
-
-@pytest.mark.slow
-def test_report_renders_in_headless_chromium(report, tmp_path):
-    """Render index.html in Debian's chromium; the screenshot must not be blank."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
-    np = pytest.importorskip("numpy")
-    from matplotlib.image import imread
-
-    folder, _ = report
-    shot = tmp_path / "index.png"
-    cmd = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-           (folder / "index.html").as_uri()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert shot.exists(), proc.stderr[-2000:]
-    pixels = imread(shot)[..., :3]
-    assert pixels.shape[:2] == (900, 1280)
-    assert float(np.std(pixels)) > 0.05  # not one flat colour
-    assert float((pixels.mean(axis=2) < 0.5).mean()) > 0.005  # some dark ink: text, axes
 
 
 def test_warnings_one_line_each_unstable_counted_and_folded():

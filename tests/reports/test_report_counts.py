@@ -69,7 +69,10 @@ def test_the_page_shows_counts_beside_times_and_says_one_counted_run_serves_all_
     assert "do" in section and "not depend on a CPU quota" in section
     assert "3,949,690" in section  # the full model's instructions per call, as the counted run wrote it
     full_row = next(r for r in section.split("<tr>") if "full-litert" in r)
-    assert "3,949,690" in full_row and re.search(r"0\.0[0-9]+", full_row)  # the count and the times, one row
+    assert "3,949,690" in full_row  # the count and, in the same row, each profile's median in ms
+    cells = re.findall(r'<td data-v="[^"]+">([^<]+)</td>', full_row)[-len(B.TIMES):]  # the profiles' columns
+    medians = [_median(B.profile_doc(p), "test_inference[full-litert]") * 1e3 for p in B.TIMES]
+    assert [float(c) for c in cells] == pytest.approx(medians, rel=0.01)
     assert str(results / "counts.json") in text  # the page names the counted run it read
     assert text.index('id="counts"') < text.index('id="profiles"')
 
