@@ -367,6 +367,8 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
             f"preset {', '.join(rs.presets())}; radio preset {report.radio.get('preset')}",
             "results: " + ", ".join(f"{p}: {s}" for p, s in rs.sources.items())
             + (f", counted: {rs.counted.source}" if rs.counted is not None else "")]
+    base_line = base_model_line(rs.profiles)
+    meta += [base_line] if base_line else []
     first = ("table1", "inference_assumptions")
     other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
     shown = {k: _shown(k, v) for k, v in report.tables.items()
@@ -396,6 +398,27 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
     summary = out_dir / "report.json"
     summary.write_text("\n".join(render_json(report_dict(report))) + "\n", encoding="utf-8")
     return Report(**{**report.__dict__, "written": tuple(written) + (points, summary, index), "index": index})
+
+
+def base_model_line(profiles: Mapping[str, Mapping]) -> str | None:
+    """The base model of the runs in one header line: how it came to be (``weights_route``), the
+    weights file's sha256 (first 12 digits), the base step's time [s] and test top-1; runs that
+    differ are listed apart. None when no run records a base model."""
+    described: dict[str, list[str]] = {}
+    for profile, record in profiles.items():
+        base = record.get("base_model") or {}
+        if not base:
+            continue
+        route = base.get("weights_route") or ("trained here" if base.get("source") == "cache" else "weights file")
+        digest = f", weights sha256 {base['weights_sha256'][:12]}" if base.get("weights_sha256") else ""
+        text = (f"{route}{digest}, base step {base.get('train_time_s', 0):.1f} s, "
+                f"test top-1 {base.get('top1_test', float('nan')):.3f}")
+        described.setdefault(text, []).append(profile)
+    if not described:
+        return None
+    if len(described) == 1:
+        return f"base model: {next(iter(described))}"
+    return "base model: " + "; ".join(f"{', '.join(p)}: {text}" for text, p in described.items())
 
 
 def counted_run_note(run) -> str:
