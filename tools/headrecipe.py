@@ -8,7 +8,7 @@ embedded dataset), written as a Keras-layout backbone file. A head is then train
 by the suite's route (fixtures.model: ``HEAD_EPOCHS`` on the frozen backbone's features,
 then ``UNFROZEN_EPOCHS`` of the whole model) for an embedded dataset of ``--classes``
 classes drawn with another seed (the pretrained classes and unseen ones), once per
-``--unfrozen`` count. Prints the test top-1, the base step's wall time and the process's
+``--unfrozen`` count (and ``--head-epochs`` count). Prints the test top-1, the base step's wall time and the process's
 CPU time for it, one line per count. Nothing here is part of the benchmark grid.
 """
 
@@ -49,6 +49,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=99, help="seed of the head's dataset and training (default: 99)")
     parser.add_argument("--unfrozen", type=int, nargs="+", default=[0, 2, 5],
                         help="epochs of the whole model after the head, one run each (default: 0 2 5)")
+    parser.add_argument("--head-epochs", type=int, nargs="+", default=[model_module.HEAD_EPOCHS],
+                        help=f"epochs of the head on the frozen backbone (default: {model_module.HEAD_EPOCHS})")
     args = parser.parse_args(argv)
     try:
         preset = get_preset(args.preset)
@@ -61,8 +63,8 @@ def main(argv=None) -> int:
         path = backbone_file(base, preset.alpha, preset.input_size, Path(folder) / "backbone.h5")
         print(f"backbone: {args.preset}'s base model; head on {args.classes} classes, "
               f"{len(data.y_train)} training / {len(data.y_test)} test images", flush=True)
-        for epochs in args.unfrozen:
-            model_module.UNFROZEN_EPOCHS = epochs
+        for head_epochs, epochs in ((h, u) for h in args.head_epochs for u in args.unfrozen):
+            model_module.HEAD_EPOCHS, model_module.UNFROZEN_EPOCHS = head_epochs, epochs
             cpu = time.process_time()
             info = model_module.load_base_model(target, data, weights=path, cache_root=folder, progress=False)[1]
             print(f"head {model_module.HEAD_EPOCHS} epochs + unfrozen {epochs}: test top-1 {info.top1_test:.3f}, "
