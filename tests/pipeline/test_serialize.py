@@ -89,6 +89,7 @@ def lambda_model(marker):
     return keras.Model(inputs, keras.layers.Lambda(touch)(inputs))
 
 
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 @pytest.mark.parametrize("name", ["lambda.h5", "lambda-h5-named.keras"])
 def test_files_the_legacy_loader_takes_never_run_their_lambdas(tmp_path, name):
     marker = tmp_path / "ran"
@@ -104,6 +105,7 @@ def test_files_the_legacy_loader_takes_never_run_their_lambdas(tmp_path, name):
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 def test_h5_files_without_lambdas_load(models, tmp_path):
     saved = serialize_model(models["full"], "h5", tmp_path / "m.h5")
     np.testing.assert_array_equal(load_model(saved.path).get_weights()[0], models["full"].get_weights()[0])
