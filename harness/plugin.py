@@ -77,8 +77,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--weights",
         default=None,
-        help="local weights file (.h5) for the base MobileNet v1, instead of training it "
-        "(default: train, cached on disk)",
+        help="local MobileNet v1 weights file (.h5): Keras' 1000-class classifier (restricted to a folder of "
+        "WordNet ids), its backbone without top (a head is trained and cached), or a classifier of the preset's "
+        "classes; docs/weights.md (default: train the base model, cached on disk)",
     )
     group.addoption(
         "--wait-for-run",

@@ -51,6 +51,9 @@ def _base_model_record(info: Any) -> dict | None:
         "model_bytes": info.bytes,
         "sha256": info.sha256,
         "code_version": info.code_version,
+        "weights_route": info.weights_route,
+        "weights_sha256": info.weights_sha256,
+        "weights_note": info.weights_note,
     }
 
 

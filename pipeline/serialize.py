@@ -10,13 +10,22 @@ per profile.
 
 A magnitude-pruned (tfmot-wrapped) model is stripped before saving (on a copy):
 the file holds a plain model with sparse kernels, not the wrappers, masks and
-pruning step, so it loads without tfmot. ``.keras`` files are loaded with
-Keras' ``safe_mode=True`` (no arbitrary code from lambdas).
+pruning step, so it loads without tfmot.
+
+Loading never runs code stored in a file, as far as the format lets Keras check:
+tf_keras applies ``safe_mode`` (a Lambda layer's Python bytecode is refused) only to
+``.keras`` zip archives; any other file, an ``.h5`` or a non-zip file named ``.keras``,
+goes to its legacy loader, which has no safe mode and would rebuild a Lambda layer
+from its bytecode. So :func:`load_model` loads ``.keras`` files only when they are zip
+archives, in safe mode, and reads an ``.h5`` file's stored architecture first and
+refuses one that holds a Lambda layer.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,18 +103,54 @@ def serialize_model(model, fmt: str, path: Path | str, *, compressed: bool = Tru
     return SerializedModel(path=path, bytes=len(data), gzip_bytes=gzip_size(data), format=fmt)
 
 
-def load_model(path: Path | str):
-    """Load a ``.keras`` (safe mode) or ``.h5`` model file, uncompiled.
+def _lambda_layers(config) -> list[str]:
+    """Names of the Lambda layers anywhere in a stored Keras architecture (nested models included)."""
+    if isinstance(config, list):
+        return [name for item in config for name in _lambda_layers(item)]
+    if not isinstance(config, dict):
+        return []
+    found = [str(config.get("config", {}).get("name", "?"))] if config.get("class_name") == "Lambda" else []
+    return found + [name for value in config.values() for name in _lambda_layers(value)]
 
-    ``.tflite`` files are run, not loaded as Keras models: use
-    ``pipeline.infer.LiteRTRunner(path)``.
+
+def _refuse_h5_lambdas(path: Path) -> None:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except OSError as error:
+        raise ValueError(f"cannot read {str(path)!r} as an .h5 model file (truncated, or not HDF5): {error}") from None
+    if raw is None:
+        return  # no architecture stored: Keras refuses it itself (a weights-only file)
+    names = _lambda_layers(json.loads(raw.decode("utf8") if isinstance(raw, bytes) else raw))
+    if names:
+        raise ValueError(
+            f"refusing to load {str(path)!r}: it holds Lambda layer(s) {', '.join(names)}, whose Python code the "
+            ".h5 loader would run (it has no safe mode); save the model as .keras, which loads in safe mode"
+        )
+
+
+def load_model(path: Path | str):
+    """Load a ``.keras`` or ``.h5`` model file, uncompiled, without running code stored in it.
+
+    A ``.keras`` file must be a zip archive (loaded with ``safe_mode=True``); an ``.h5``
+    file must hold no Lambda layer (the module docstring says why). Either is otherwise
+    refused with ``ValueError`` naming the file, as is any other suffix. ``.tflite`` files
+    are run, not loaded as Keras models: use ``pipeline.infer.LiteRTRunner(path)``.
     """
     from fixtures.tfenv import keras
 
     path = Path(path)
     if path.suffix == ".keras":
+        if not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"refusing to load {str(path)!r}: a .keras file is a zip archive and this one is not; Keras "
+                "would hand it to its legacy loader, which has no safe mode"
+            )
         return keras.models.load_model(str(path), compile=False, safe_mode=True)
     if path.suffix == ".h5":
+        _refuse_h5_lambdas(path)
         return keras.models.load_model(str(path), compile=False)
     raise ValueError(
         f"cannot load {str(path)!r} as a Keras model: suffix {path.suffix!r} is not .keras or .h5 "

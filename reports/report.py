@@ -430,6 +430,8 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
         else ", ".join(sources)
     meta = [f"run {run or out_dir.name}, generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}; "
             f"results: {files}"]
+    base_line = base_model_line(rs.profiles)
+    meta += [base_line] if base_line else []
     first = ("table1", "inference_assumptions")
     other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
     # crossovers_<the answer's assumption> is the crossovers table again
@@ -503,6 +505,27 @@ def summary_lines(report: Report, extra: Sequence[str] = ()) -> list[str]:
         if unstable:
             lines.append(f"  - {unstable} unstable result(s): rerun their profiles on a quieter machine")
     return lines + list(extra) + answer_lines(report) + [f"page: {report.index}"]
+
+
+def base_model_line(profiles: Mapping[str, Mapping]) -> str | None:
+    """The base model of the runs in one header line: how it came to be (``weights_route``), the
+    weights file's sha256 (first 12 digits), the base step's time [s] and test top-1; runs that
+    differ are listed apart. None when no run records a base model."""
+    described: dict[str, list[str]] = {}
+    for profile, record in profiles.items():
+        base = record.get("base_model") or {}
+        if not base:
+            continue
+        route = base.get("weights_route") or ("trained here" if base.get("source") == "cache" else "weights file")
+        digest = f", weights sha256 {base['weights_sha256'][:12]}" if base.get("weights_sha256") else ""
+        text = (f"{route}{digest}, base step {base.get('train_time_s', 0):.1f} s, "
+                f"test top-1 {base.get('top1_test', float('nan')):.3f}")
+        described.setdefault(text, []).append(profile)
+    if not described:
+        return None
+    if len(described) == 1:
+        return f"base model: {next(iter(described))}"
+    return "base model: " + "; ".join(f"{', '.join(p)}: {text}" for text, p in described.items())
 
 
 def counted_run_note(run) -> str:

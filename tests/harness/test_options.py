@@ -90,3 +90,15 @@ def test_bad_data_dir_under_a_profile_leaves_no_cgroup(tmp_path):
                 # groups of other live runs (a benchmark session beside the tests) are theirs
                 stray = [g for g in base.glob("continuum-bench-*") if not Path(f"/proc/{g.name.rsplit('-', 1)[1]}").exists()]
                 assert not stray, f"stray cgroup under {base}: {stray}"
+
+
+def test_weights_of_another_width_are_refused_naming_what_the_file_is(tmp_path):
+    from fixtures.tfenv import keras
+
+    path = tmp_path / "mobilenet_5_0_224_tf_no_top.h5"
+    keras.applications.MobileNet(alpha=0.5, input_shape=(32, 32, 3), weights=None, include_top=False).save_weights(str(path))
+    result = run_pytest("--preset", "tiny", "--weights", str(path), "-k", "full-keras")
+    refusal(result)
+    message = result.stdout + result.stderr  # the base fixture ends the session: pytest prints it on stdout
+    assert f"weights file {path} is MobileNet v1 alpha 0.5 (224 px by its name)" in message
+    assert "preset 'tiny' needs MobileNet v1 alpha 0.25 at 32 px" in message

@@ -82,6 +82,35 @@ def test_keras_files_load_in_safe_mode(tmp_path):
         load_model(path)
 
 
+def lambda_model(marker):
+    """A model whose Lambda layer leaves ``marker`` behind whenever Keras rebuilds it from the file."""
+    inputs = keras.Input((4,))
+    touch = lambda t: (open(marker, "w").close(), t * 2.0)[1]  # noqa: E731 (the layer stores its bytecode)
+    return keras.Model(inputs, keras.layers.Lambda(touch)(inputs))
+
+
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+@pytest.mark.parametrize("name", ["lambda.h5", "lambda-h5-named.keras"])
+def test_files_the_legacy_loader_takes_never_run_their_lambdas(tmp_path, name):
+    marker = tmp_path / "ran"
+    saved = tmp_path / "lambda.h5"
+    lambda_model(str(marker)).save(str(saved))
+    path = saved.rename(tmp_path / name)
+    marker.unlink()
+    keras.models.load_model(str(path), compile=False, safe_mode=True)
+    assert marker.exists(), "the legacy loader ran the stored code despite safe_mode=True (the case refused below)"
+    marker.unlink()
+    with pytest.raises(ValueError, match=f"refusing to load '{path}'"):
+        load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+def test_h5_files_without_lambdas_load(models, tmp_path):
+    saved = serialize_model(models["full"], "h5", tmp_path / "m.h5")
+    np.testing.assert_array_equal(load_model(saved.path).get_weights()[0], models["full"].get_weights()[0])
+
+
 def test_converted_flatbuffer_is_written_as_is(models, tmp_path):
     from pipeline.infer import to_tflite
 

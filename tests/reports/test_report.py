@@ -204,3 +204,17 @@ def test_warnings_one_line_each_unstable_counted_and_folded():
     assert before_fold.count("<li>") == 2 and "limit not enforced" in before_fold
     assert "2 unstable result(s)" in before_fold and "device 2" in before_fold
     assert page.index("<details>") < page.index("test_inference[full-keras]")
+
+
+def test_header_names_how_the_base_model_came_to_be(tmp_path):
+    results = B.write_results_dir(tmp_path / "results")
+    base = {"source": "cache", "train_time_s": 12.46, "top1_test": 0.5, "weights_route": "backbone + trained head",
+            "weights_sha256": "0123456789abcdef" * 4}
+    for profile in ("device", "edge-idle", "edge-loaded"):
+        doc = json.loads((results / f"{profile}.json").read_text())
+        doc["machine_info"]["continuum"]["base_model"] = base
+        B.write(results / f"{profile}.json", doc)
+    assert run_report(results=[str(results)], out=str(tmp_path / "report"), run="r1").exit_code == 0
+    page = (tmp_path / "report" / "r1" / "index.html").read_text()
+    assert ('<p class="meta">base model: backbone + trained head, weights sha256 0123456789ab, base step 12.5 s, '
+            'test top-1 0.500</p>') in page
