@@ -608,8 +608,16 @@ def _paired_from_args(a) -> Outcome:
                            progress=lambda line: print(line, file=sys.stderr))
 
 
+def _add_publish(sub):
+    from .publish import add_arguments, run_publish
+
+    p = sub.add_parser("publish", help="write a static dashboard of a history tree of many machines and profiles")
+    add_arguments(p)
+    return lambda a: Outcome(*run_publish(a))
+
+
 SUBCOMMANDS = {"report": _add_report, "compare": _add_compare, "history": _add_history, "gate": _add_gate,
-               "advise": _add_advise, "paper": _add_paper}
+               "advise": _add_advise, "paper": _add_paper, "publish": _add_publish}
 
 
 def build_parser(prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> argparse.ArgumentParser:

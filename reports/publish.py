@@ -173,6 +173,16 @@ def _unix(stamp: str | None, path: str) -> float:
         return Path(path).stat().st_mtime  # a run without a readable datetime: when it was saved
 
 
+def log_scale(values: np.ndarray) -> tuple[float, float]:
+    """(lo, step) of the codes of ``values`` [s]: the smallest log value and the finest step (at least
+    :data:`MIN_STEP`) that reaches the largest within :data:`MAX_CODE` codes."""
+    logs = np.log(values[np.isfinite(values) & (values > 0)])
+    if not logs.size:
+        return 0.0, MIN_STEP
+    lo = float(logs.min())
+    return lo, max(MIN_STEP, (float(logs.max()) - lo) / MAX_CODE)
+
+
 def encode(values: np.ndarray, lo: float, step: float) -> np.ndarray:
     """uint16 codes of ``values`` [s] on the log scale ``lo + code * step``; NaN -> MISSING."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -274,10 +284,7 @@ def build(summaries: list[FolderSummary], records: list[dict], *, history: Path,
             where_run[g, commit, fs.meta[r][2]] = start + j
         present = np.flatnonzero(np.isfinite(full["m"]).any(axis=1))
         for c in present:
-            values = np.concatenate([full["m"][c], full["q1"][c], full["q3"][c]])
-            logs = np.log(values[np.isfinite(values) & (values > 0)])
-            lo = float(logs.min()) if logs.size else 0.0
-            step = max(MIN_STEP, (float(logs.max()) - lo) / MAX_CODE) if logs.size else MIN_STEP
+            lo, step = log_scale(np.concatenate([full["m"][c], full["q1"][c], full["q3"][c]]))
             series["g"].append(g)
             series["c"].append(int(c))
             series["o"].append(offset)
@@ -403,3 +410,28 @@ def series_values(data: dict, series: int) -> dict[str, np.ndarray]:
         raw = np.frombuffer(base64.b64decode(data["codes"][a]), dtype="<u2")
         out[a] = decode(raw[o:o + n], lo, step)
     return out
+
+
+# ---- the command line (registered in reports.cli) -----------------------------------------
+
+def add_arguments(p) -> None:
+    p.add_argument("history", nargs="?", default="results/history",
+                   help="history tree: results/history or one profile's storage folder (default: results/history)")
+    p.add_argument("--out", default="results/dashboard",
+                   help="folder of the dashboard: index.html and data.js (default: results/dashboard)")
+    p.add_argument("--title", default="continuum-bench dashboard", help="page title (default: continuum-bench dashboard)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes reading the runs, >= 1 (default: one per CPU)")
+    p.add_argument("--allow-invalid", action="store_true",
+                   help="also plot runs whose background load died (default: leave them out, named in the notes)")
+
+
+def run_publish(a) -> tuple[tuple[str, ...], int, str | None]:
+    """(lines, exit code, error) of ``publish``: 0 written, 2 bad input."""
+    if a.workers is not None and a.workers < 1:
+        return (), 2, f"publish: --workers must be >= 1, got {a.workers}"
+    try:
+        done = publish(a.history, a.out, workers=a.workers, allow_invalid=a.allow_invalid, title=a.title)
+    except (ValueError, OSError) as exc:
+        return (), 2, f"publish: {exc}"
+    return tuple(done.lines()), 0, None
