@@ -20,7 +20,8 @@ Why it scales: the page never holds a row per point. ``data.js`` carries, per se
 profile, case), the medians and quartiles of every run as 16-bit codes on a log scale (steps of
 at most 0.01 %), base64 in three strings; the page decodes the series it draws, a page of cases
 at a time, on canvas. The runs are read through :mod:`reports.store` (the one parser) by one
-process per CPU, a host folder each.
+process per CPU, a host folder each; with a cache folder (``--cache``) each run's reading is
+kept, keyed by its size and modification time, and publishing again reads only new runs.
 
 Left out: counted runs (``counts``: instructions, not times), runs whose background load died and
 runs with an injected slowdown (``allow_invalid`` shows the invalid ones; injected never); each is
@@ -32,9 +33,11 @@ import base64
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import math
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -57,6 +60,8 @@ VERDICT_CODES = {"within noise": 0, "regression": 1, "improvement": 2, "not sign
                  "within threshold": 0}
 #: host folders of fewer runs than this are read in this process: a pool costs more than it saves
 POOL_MIN_FILES = 200
+#: bumped when what read_entry returns changes: an older cache is read again from the runs
+CACHE_VERSION = 1
 
 
 class PublishError(ResultsError):
@@ -94,35 +99,74 @@ def _quartiles(data) -> tuple[float, float]:
     return at(0.25), at(0.75)
 
 
-def read_folder(storage: str, host: str, allow_invalid: bool = False) -> FolderSummary:
-    """Every history entry of ``storage/host``, through :func:`reports.store.parse_run`."""
+def read_entry(path: Path, allow_invalid: bool = False) -> tuple:
+    """One history entry through :func:`reports.store.parse_run`: ``("run", meta, cases)`` with meta
+    (profile, commit, datetime, fingerprint, versions) and cases [(key, name, operation, median, q1, q3)],
+    or ``("left out", why)``."""
+    try:
+        run = parse_run(read_document(path), str(path))
+        fp = run_fingerprint(run.machine_info)
+    except ValueError as exc:  # ResultsError, or a machine_info the fingerprint cannot read
+        return ("left out", str(exc))
+    why = ("a counted run (instructions, not times)" if run.counted or run.profile == COUNTS_PROFILE else
+           "injected slowdown: " + ", ".join(f"{k}={v:g}" for k, v in sorted(run.injected.items()))
+           if run.injected else None if allow_invalid or not run.invalid else "; ".join(run.invalid))
+    if why:
+        return ("left out", why)
+    meta = (run.profile, run.commit, run.datetime, fp, library_versions(run.machine_info))
+    return ("run", meta, [(b.key, b.name, b.operation, b.median_s, *_quartiles(b.data)) for b in run.benchmarks])
+
+
+def _cache_file(cache: Path, folder: Path, allow_invalid: bool) -> Path:
+    tag = f"{CACHE_VERSION}|{folder.resolve()}|{allow_invalid}"
+    return cache / f"{hashlib.sha256(tag.encode()).hexdigest()[:24]}.pickle"
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            found = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        return {}  # no cache yet, or one this version cannot read: read the runs again
+    return found if isinstance(found, dict) else {}
+
+
+def read_folder(storage: str, host: str, allow_invalid: bool = False, cache: str | None = None) -> FolderSummary:
+    """Every history entry of ``storage/host``. With ``cache`` (a folder), an entry whose size and
+    modification time match the cached reading is not read again; the cache is then brought up to date."""
     folder = Path(storage) / host
     files = sorted((p for p in folder.glob("*.json") if ENTRY_NAME.match(p.name)),
                    key=lambda p: int(ENTRY_NAME.match(p.name).group(1)))
+    cache_path = _cache_file(Path(cache), folder, allow_invalid) if cache else None
+    cached = _read_cache(cache_path) if cache_path else {}
+    readings = {}
+    for path in files:
+        st = path.stat()
+        sig = (st.st_size, st.st_mtime_ns)
+        hit = cached.get(path.name)
+        readings[path.name] = hit if hit is not None and hit[0] == sig else (sig, read_entry(path, allow_invalid))
+    if cache_path and (readings.keys() != cached.keys() or any(readings[k] is not cached[k] for k in readings)):
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(readings, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache_path)
     paths, meta, rows, problems = [], [], [], []
     index: dict[str, int] = {}
     keys: list = []
     for path in files:
-        try:
-            run = parse_run(read_document(path), str(path))
-            fp = run_fingerprint(run.machine_info)
-        except ValueError as exc:  # ResultsError, or a machine_info the fingerprint cannot read
-            problems.append((str(path), str(exc)))
-            continue
-        why = ("a counted run (instructions, not times)" if run.counted or run.profile == COUNTS_PROFILE else
-               "injected slowdown: " + ", ".join(f"{k}={v:g}" for k, v in sorted(run.injected.items()))
-               if run.injected else None if allow_invalid or not run.invalid else "; ".join(run.invalid))
-        if why:
-            problems.append((str(path), why))
+        reading = readings[path.name][1]
+        if reading[0] != "run":
+            problems.append((str(path), reading[1]))
             continue
         row = {}
-        for b in run.benchmarks:
-            if b.key not in index:
-                index[b.key] = len(keys)
-                keys.append((b.key, b.name, b.operation))
-            row[index[b.key]] = (b.median_s, *_quartiles(b.data))
+        for key, name, operation, *values in reading[2]:
+            if key not in index:
+                index[key] = len(keys)
+                keys.append((key, name, operation))
+            row[index[key]] = values
         paths.append(str(path))
-        meta.append((run.profile, run.commit, run.datetime, fp, library_versions(run.machine_info)))
+        meta.append(reading[1])
         rows.append(row)
     arrays = [np.full((len(rows), len(keys)), np.nan) for _ in range(3)]
     for r, row in enumerate(rows):
@@ -138,10 +182,10 @@ def profile_storages(history: Path) -> list[Path]:
     return found or [history]
 
 
-def read_history(history: Path | str, *, workers: int | None = None, allow_invalid: bool = False
-                 ) -> tuple[list[FolderSummary], list[dict]]:
-    """Every host folder's summary (in a pool of ``workers`` processes, default one per CPU) and
-    every verdict record of the tree."""
+def read_history(history: Path | str, *, workers: int | None = None, allow_invalid: bool = False,
+                 cache: Path | str | None = None) -> tuple[list[FolderSummary], list[dict]]:
+    """Every host folder's summary (in a pool of ``workers`` processes, default one per CPU; with
+    ``cache``, runs read before and unchanged since are not read again) and every verdict record of the tree."""
     history = Path(history)
     if not history.is_dir():
         raise PublishError(f"{history}: history folder not found")
@@ -157,9 +201,9 @@ def read_history(history: Path | str, *, workers: int | None = None, allow_inval
     n_files = sum(1 for s, h in jobs for p in (Path(s) / h).glob("*.json") if ENTRY_NAME.match(p.name))
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or n_files < POOL_MIN_FILES or len(jobs) == 1:
-        return [read_folder(s, h, allow_invalid) for s, h in jobs], records
+        return [read_folder(s, h, allow_invalid, cache) for s, h in jobs], records
     with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures = [pool.submit(read_folder, s, h, allow_invalid) for s, h in jobs]
+        futures = [pool.submit(read_folder, s, h, allow_invalid, cache) for s, h in jobs]
         return [f.result() for f in futures], records
 
 
@@ -381,11 +425,15 @@ class Published:
 
 
 def publish(history: Path | str, out: Path | str, *, workers: int | None = None, allow_invalid: bool = False,
-            title: str = "continuum-bench dashboard") -> Published:
-    """Read ``history``, write the dashboard to ``out``; PublishError (a ResultsError) on bad input."""
+            title: str = "continuum-bench dashboard", cache: Path | str | None = None) -> Published:
+    """Read ``history``, write the dashboard to ``out``; PublishError (a ResultsError) on bad input.
+    ``cache``: a folder keeping each run's reading, so that publishing again reads only new runs."""
     start = time.perf_counter()
     history, out = Path(history), Path(out)
-    summaries, records = read_history(history, workers=workers, allow_invalid=allow_invalid)
+    if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
+        raise PublishError(f"{cache}: not a folder (--cache names a folder)")
+    summaries, records = read_history(history, workers=workers, allow_invalid=allow_invalid,
+                                      cache=None if cache is None else str(cache))
     dashboard = build(summaries, records, history=history, out=out.resolve() if out.exists() else
                       Path(os.path.abspath(out)), title=title)
     paths = write(dashboard, out)
@@ -422,6 +470,9 @@ def add_arguments(p) -> None:
     p.add_argument("--title", default="continuum-bench dashboard", help="page title (default: continuum-bench dashboard)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes reading the runs, >= 1 (default: one per CPU)")
+    p.add_argument("--cache", default=None,
+                   help="folder keeping each run's reading: publishing again reads only new or changed runs "
+                        "(default: read every run)")
     p.add_argument("--allow-invalid", action="store_true",
                    help="also plot runs whose background load died (default: leave them out, named in the notes)")
 
@@ -431,7 +482,8 @@ def run_publish(a) -> tuple[tuple[str, ...], int, str | None]:
     if a.workers is not None and a.workers < 1:
         return (), 2, f"publish: --workers must be >= 1, got {a.workers}"
     try:
-        done = publish(a.history, a.out, workers=a.workers, allow_invalid=a.allow_invalid, title=a.title)
+        done = publish(a.history, a.out, workers=a.workers, allow_invalid=a.allow_invalid, title=a.title,
+                       cache=a.cache)
     except (ValueError, OSError) as exc:
         return (), 2, f"publish: {exc}"
     return tuple(done.lines()), 0, None

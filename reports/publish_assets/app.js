@@ -193,6 +193,10 @@
     lines.forEach(function (l) {
       l.marks.forEach(function (k) {
         if (!isFinite(k.y)) return;
+        if (k.code === 0) {  // judged, nothing seen: a small ring, so that the marked verdicts stand out
+          ctx.strokeStyle = VERDICT_COLOR[0]; ctx.lineWidth = 1; ctx.beginPath();
+          ctx.arc(X(k.x), Y(k.y), 2.5, 0, 2 * Math.PI); ctx.stroke(); return;
+        }
         ctx.fillStyle = VERDICT_COLOR[k.code];
         ctx.fillText(VERDICT_GLYPH[k.code], X(k.x), Y(k.y) + (k.code === 1 ? -4 : k.code === 2 ? 12 : 4));
       });

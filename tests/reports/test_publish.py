@@ -156,6 +156,28 @@ def test_pool_reads_what_one_process_reads(history, tmp_path, monkeypatch):
         assert one[key] == two[key], key
 
 
+def test_cache_reads_only_new_or_changed_runs(history, tmp_path, monkeypatch):
+    root = tmp_path / "history"
+    shutil.copytree(history.root, root)
+    cache = tmp_path / "cache"
+    first = P.publish(root, tmp_path / "a", workers=1, cache=cache).dashboard.data
+    calls = []
+    real = P.read_entry
+    monkeypatch.setattr(P, "read_entry", lambda path, allow=False: calls.append(path) or real(path, allow))
+    again = P.publish(root, tmp_path / "b", workers=1, cache=cache).dashboard.data
+    assert calls == [] and again["codes"] == first["codes"]
+    changed = root / history.runs["bench-01", 2].relative_to(history.root)
+    doc = json.loads(changed.read_text())
+    for b in doc["benchmarks"]:
+        b["stats"]["median"] *= 2
+    changed.write_text(json.dumps(doc))
+    data = P.publish(root, tmp_path / "c", workers=1, cache=cache).dashboard.data
+    assert calls == [changed]
+    b = S.load_run(changed).benchmarks[0]
+    g, s = _series(data, b.profile, run_fingerprint(S.load_run(changed).machine_info)["id"], b.key)
+    assert P.series_values(data, s)["m"][2] == pytest.approx(b.median_s, rel=1e-4)
+
+
 def test_page_is_self_contained(published):
     out, done, data = published
     page = (out / "index.html").read_text()
