@@ -1,4 +1,4 @@
-"""The command line: ``continuum-bench {report,compare,history,gate,advise,paper}``.
+"""The command line: ``continuum-bench {report,compare,history,gate,advise,paper,publish}``.
 
 Parsing is separate from the work: ``run_<command>(**kw)`` takes plain values and
 returns an :class:`Outcome` (lines for stdout, an error for stderr, an exit code);
