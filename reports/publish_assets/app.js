@@ -193,7 +193,8 @@
     lines.forEach(function (l) {
       l.marks.forEach(function (k) {
         if (!isFinite(k.y)) return;
-        if (k.code === 0) {  // judged, nothing seen: a small ring, so that the marked verdicts stand out
+        if (k.code === 0) {  // judged, nothing seen: a small ring, and only where few lines share the chart
+          if (!bands) return;
           ctx.strokeStyle = VERDICT_COLOR[0]; ctx.lineWidth = 1; ctx.beginPath();
           ctx.arc(X(k.x), Y(k.y), 2.5, 0, 2 * Math.PI); ctx.stroke(); return;
         }

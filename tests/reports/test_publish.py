@@ -1,4 +1,5 @@
 """publish: the static dashboard of a history tree of many machines and profiles."""
+import html
 import json
 import os
 import re
@@ -255,6 +256,30 @@ def test_page_draws_in_chromium(published, tmp_path):
     for name in inference:
         assert f">{name}</h2>" in dom
     assert "3 machines, 3 profiles" in dom and "bench-twin" in dom  # the summary and the machine table
+
+
+#: appended to a copy of the page: click across the first chart until a point is hit
+CLICK_SCRIPT = """<script>
+(function () {
+  var c = document.querySelector('canvas'), r = c.getBoundingClientRect();
+  for (var y = r.top; y < r.bottom && document.getElementById('detail').hidden; y += 3)
+    for (var x = r.left; x < r.right && document.getElementById('detail').hidden; x += 3)
+      c.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: y, bubbles: true}));
+})();
+</script></body>"""
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium not installed (apt-get install -y chromium)")
+def test_clicking_a_point_lists_links_to_its_runs(published, history, tmp_path):
+    out, _, _ = published
+    page = out / "clicked.html"
+    page.write_text((out / "index.html").read_text().replace("</body>", CLICK_SCRIPT))
+    dom = render_in_chromium(page, tmp_path)
+    detail = dom[dom.index('<section id="detail"'):dom.index("</section>")]
+    links = re.findall(r'<a href="([^"]+)"', detail)
+    assert links and "<th>median</th>" in detail
+    runs = {os.path.normpath(p) for p in history.runs.values()}
+    assert all(os.path.normpath(out / html.unescape(link)) in runs for link in links)
 
 
 @pytest.mark.slow
