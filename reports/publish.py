@@ -209,12 +209,18 @@ def read_history(history: Path | str, *, workers: int | None = None, allow_inval
 
 # ---- the data the page draws --------------------------------------------------------------
 
-def _unix(stamp: str | None, path: str) -> float:
+def _unix(stamp: str | None, path: str) -> float | None:
+    """Seconds since the epoch of a run's ``datetime``, else of its file's modification (when it was
+    saved); None when neither can be read."""
     try:
         moment = dt.datetime.fromisoformat(str(stamp))
         return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
     except ValueError:
-        return Path(path).stat().st_mtime  # a run without a readable datetime: when it was saved
+        pass
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return None
 
 
 def log_scale(values: np.ndarray) -> tuple[float, float]:
@@ -279,7 +285,7 @@ def build(summaries: list[FolderSummary], records: list[dict], *, history: Path,
             if host not in host_index:
                 host_index[host] = len(hosts)
                 hosts.append(host)
-            t = _unix(stamp, path)
+            t = _unix(stamp, path) or 0.0
             commit = commit or "unknown"
             commits_first[commit] = min(t, commits_first.get(commit, math.inf))
             group_runs.setdefault((profile, fp["id"]), []).append((t, path, commit, host_index[host], fs_i, r))
@@ -351,15 +357,15 @@ def build(summaries: list[FolderSummary], records: list[dict], *, history: Path,
             s = s_index.get((g, k_index.get(row["name"], -1)))
             if code is None:
                 continue  # not enough data, only in baseline or current: the gate did not judge it
-            if s is None or (run is None and not isinstance(row.get("current_s"), (int, float))):
+            when = _unix(cur.get("datetime"), cur.get("source") or "") if run is None else run_t[run]
+            if s is None or (run is None and (when is None or not isinstance(row.get("current_s"), (int, float)))):
                 unplaced += 1
                 continue
             verdicts["s"].append(s)
             verdicts["r"].append(-1 if run is None else run)
             verdicts["v"].append(code)
             verdicts["y"].append(row.get("current_s"))
-            verdicts["t"].append(round(_unix(cur.get("datetime"), cur.get("source") or "")) if run is None
-                                 else run_t[run])
+            verdicts["t"].append(round(when))
 
     def b64(parts):
         return base64.b64encode(np.concatenate(parts).astype("<u2").tobytes() if parts else b"").decode("ascii")
@@ -382,7 +388,8 @@ def build(summaries: list[FolderSummary], records: list[dict], *, history: Path,
     problems = tuple(p for fs in summaries for p in fs.problems)
     data["notes"] = [f"{p}: left out ({why})" for p, why in problems[:200]] + (
         [f"... and {len(problems) - 200} more left out"] if len(problems) > 200 else []) + (
-        [f"{unplaced} gate verdict(s) on a machine, profile or case this history does not hold: not shown"]
+        [f"{unplaced} gate verdict(s) on a machine, profile or case this history does not hold (or of a run "
+         f"with neither a time nor a median): not shown"]
         if unplaced else [])
     return Dashboard(data, problems, unplaced)
 

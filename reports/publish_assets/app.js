@@ -112,7 +112,11 @@
   function syncFilters() {
     fill($('f-op'), D.operations.map(function (o) { return [o, o]; }), state.op);
     fill($('f-profile'), [['', 'all (' + D.profiles.length + ')']].concat(D.profiles.map(function (p) { return [p, p]; })), state.profile);
-    fill($('f-machine'), [['', 'all (' + D.machines.length + ')']].concat(D.machines.map(function (m) { return [m.id, m.label + ' [' + m.id.slice(0, 6) + ']']; })), state.machine);
+    // only the machines that ran the chosen profile
+    var inProfile = {};
+    D.groups.forEach(function (g) { if (state.profile === '' || D.profiles[g.p] === state.profile) inProfile[g.m] = 1; });
+    var offered = D.machines.filter(function (m, i) { return inProfile[i] || m.id === state.machine; });
+    fill($('f-machine'), [['', 'all (' + offered.length + ')']].concat(offered.map(function (m) { return [m.id, m.label + ' [' + m.id.slice(0, 6) + ']']; })), state.machine);
     var opCases = D.cases.filter(function (c) { return c.op === state.op; });
     fill($('f-case'), [['', 'all ' + state.op + ' cases (' + opCases.length + ')']].concat(opCases.map(function (c) { return [c.key, c.name]; })), state.caseKey);
     $('f-x').value = state.x;
@@ -213,7 +217,7 @@
     var g = D.groups[S.g[s]], m = D.machines[g.m], runs = p.runs;
     var where = state.x === 'commit' ? 'commit ' + D.commits[p.x].slice(0, 10) : 'day ' + fmtDate(p.x);
     var hosts = {}; runs.forEach(function (r) { hosts[D.hosts[R.h[r]]] = 1; });
-    return '<b>' + esc(D.cases[S.c[s]].name) + '</b><br>' + esc(m.label) + ' [' + m.id + '], ' + esc(D.profiles[g.p]) +
+    return '<b>' + esc(D.cases[S.c[s]].name) + '</b><br>' + esc(m.label) + ' [' + esc(m.id) + '], ' + esc(D.profiles[g.p]) +
       '<br>hosts: ' + esc(Object.keys(hosts).join(', ')) + '<br>' + where + ': median ' + fmtTime(p.m) +
       (isFinite(p.q1) ? ' (spread ' + fmtTime(p.q1) + ' \u2013 ' + fmtTime(p.q3) + ')' : '') + ', ' + runs.length + ' run(s)';
   }
@@ -229,7 +233,7 @@
     }).join('');
     var box = $('detail');
     box.hidden = false;
-    box.innerHTML = '<h2>' + esc(D.cases[S.c[s]].name) + ' on ' + esc(m.label) + ' [' + m.id + '], ' + esc(D.profiles[g.p]) + '</h2>' +
+    box.innerHTML = '<h2>' + esc(D.cases[S.c[s]].name) + ' on ' + esc(m.label) + ' [' + esc(m.id) + '], ' + esc(D.profiles[g.p]) + '</h2>' +
       '<table><thead><tr><th>' + (state.x === 'commit' ? 'commit' : 'day') + '</th><th>median</th><th>spread</th><th>gate</th><th>runs</th></tr></thead><tbody>' + rows + '</tbody></table>';
     if (focus) box.scrollIntoView({ block: 'nearest' });
   }
@@ -264,7 +268,7 @@
       };
     });
     $('legend').innerHTML = Object.keys(machinesShown).map(Number).sort(function (a, b) { return a - b; }).map(function (m) {
-      return '<span data-machine="' + D.machines[m].id + '" title="' + esc(D.machines[m].hosts.join(', ')) + '"><i style="background:' + color(m) + '"></i>' + esc(D.machines[m].label) + '</span>';
+      return '<span data-machine="' + esc(D.machines[m].id) + '" title="' + esc(D.machines[m].hosts.join(', ')) + '"><i style="background:' + color(m) + '"></i>' + esc(D.machines[m].label) + '</span>';
     }).join('');
     Array.prototype.forEach.call($('legend').children, function (el) { el.onclick = function () { setState({ machine: el.getAttribute('data-machine') }); }; });
   }
@@ -275,7 +279,7 @@
   $('machine-table').innerHTML = '<table><thead><tr><th>fingerprint</th><th>machine</th><th>ISA</th><th>hosts</th><th>TensorFlow / LiteRT / numpy</th></tr></thead><tbody>' +
     D.machines.map(function (m) {
       var v = m.versions, ver = ['TensorFlow', 'LiteRT', 'numpy'].map(function (k) { return (v[k] || ['-']).join(', '); }).join(' / ');
-      return '<tr><td><code>' + m.id + '</code></td><td>' + esc(m.label) + '</td><td>' + esc((m.fingerprint.isa || []).join(' ')) + '</td><td>' + esc(m.hosts.join(', ')) + '</td><td>' + esc(ver) + '</td></tr>';
+      return '<tr><td><code>' + esc(m.id) + '</code></td><td>' + esc(m.label) + '</td><td>' + esc((m.fingerprint.isa || []).join(' ')) + '</td><td>' + esc(m.hosts.join(', ')) + '</td><td>' + esc(ver) + '</td></tr>';
     }).join('') + '</tbody></table>';
   $('note-list').innerHTML = D.notes.length ? D.notes.map(function (n) { return '<li>' + esc(n) + '</li>'; }).join('') : '<li>none</li>';
   syncFilters();
