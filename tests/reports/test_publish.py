@@ -217,6 +217,12 @@ def test_bad_input_names_it(tmp_path, history, capsys):
     assert "verdict-x.json: field 'profile' missing" in capsys.readouterr().err
 
 
+def test_nothing_to_publish_says_why(tmp_path):
+    counted = B.write(tmp_path / "counts" / "host" / B.MACHINE_ID / "0001_abc_20260601_080000.json", B.counts_doc())
+    with pytest.raises(P.PublishError, match=f"no run to publish \\(1 left out; first: {counted}: a counted run"):
+        P.publish(tmp_path, tmp_path / "out", workers=1)
+
+
 def test_cli_writes_the_folder(history, tmp_path, capsys):
     out = tmp_path / "dash"
     assert cli.main(["publish", str(history.root), "--out", str(out), "--workers", "1"]) == 0
