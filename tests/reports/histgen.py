@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +109,7 @@ def _rounds(mean: float) -> int:
     return int(min(40, max(5, 1.0 / max(mean, 1e-6))))
 
 
-def run_doc(machine: Machine, template: list[dict], index: int, rng: np.random.Generator, *, when: dt.datetime,
+def run_doc(machine: Machine, template: list[dict], rng: np.random.Generator, *, when: dt.datetime,
             commit: str, between_sd: float, slowdown: float) -> dict:
     """One run of ``machine``: the template's cases, times scaled, raw rounds drawn with ``rng``."""
     doc = B.profile_doc(machine.profile)
@@ -181,7 +180,7 @@ def write_history(root: Path, hosts: list[Machine], runs: int, n_cases: int, *, 
             commit = commit_id(commit_index)
             when = start + dt.timedelta(days=i, minutes=3 * h_index)
             factor = slowdown if slowed and regress_at is not None and i >= regress_at else 1.0
-            doc = run_doc(host, template, i, rng, when=when, commit=commit, between_sd=between_sd, slowdown=factor)
+            doc = run_doc(host, template, rng, when=when, commit=commit, between_sd=between_sd, slowdown=factor)
             path = folder / f"{i + 1:04d}_{commit}_{when.strftime('%Y%m%d_%H%M%S')}.json"
             path.write_text(json.dumps(doc, indent=indent))
             paths[host.hostname, i] = path
