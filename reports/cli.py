@@ -1,4 +1,4 @@
-"""The command line: ``continuum-bench {report,compare,history,gate,advise,paper}``.
+"""The command line: ``continuum-bench {report,compare,history,gate,advise,paper,publish}``.
 
 Parsing is separate from the work: ``run_<command>(**kw)`` takes plain values and
 returns an :class:`Outcome` (lines for stdout, an error for stderr, an exit code);
@@ -500,8 +500,16 @@ def _paired_from_args(a) -> Outcome:
                            progress=lambda line: print(line, file=sys.stderr))
 
 
+def _add_publish(sub):
+    from .publish import add_arguments, run_publish
+
+    p = sub.add_parser("publish", help="write a static dashboard of a history tree of many machines and profiles")
+    add_arguments(p)
+    return lambda a: Outcome(*run_publish(a))
+
+
 SUBCOMMANDS = {"report": _add_report, "compare": _add_compare, "history": _add_history, "gate": _add_gate,
-               "advise": _add_advise, "paper": _add_paper}
+               "advise": _add_advise, "paper": _add_paper, "publish": _add_publish}
 
 
 def build_parser(prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> argparse.ArgumentParser:
