@@ -106,7 +106,8 @@ class SessionResults:
     calls it from its hooks.
 
     ``final``/``partial``: the ``--benchmark-json`` path and where pytest-benchmark
-    writes it meanwhile (None without ``--benchmark-json``); ``lock``: the
+    writes it (None without ``--benchmark-json``; the partial is created when the session
+    finishes); ``lock``: the
     checkout's :class:`RunLock`, held by this session (None when it times nothing).
     """
 
@@ -123,6 +124,7 @@ class SessionResults:
         self._handlers: dict[int, object] = {}
         self._interrupted_by: str | None = None
         self._finishing = False
+        self._partial_error: str | None = None
         self.record: dict | None = None
 
     # -- start and end ----------------------------------------------------------------------
@@ -143,17 +145,7 @@ class SessionResults:
             if left and left.get("pid"):
                 _say(config, f"continuum-bench: the previous session (pid {left['pid']}, profile {left.get('profile')}, "
                              f"started {left.get('started_utc')}) did not end normally: it was killed")
-        partial = None
-        if final is not None:
-            try:
-                partial = create_partial(final)
-            except OSError as exc:
-                if lock is not None:
-                    lock.release()
-                raise pytest.UsageError(f"--benchmark-json {final}: cannot create a file in {final.parent}: "
-                                        f"{exc.strerror or exc}") from None
-            config.option.benchmark_json = str(partial)  # runs before pytest-benchmark's configure reads it
-        return cls(config, final, partial, lock)
+        return cls(config, final, None, lock)
 
     def install_signal_handlers(self) -> None:
         """Take SIGINT and SIGTERM (after the profile's clean-up guard; an ignored signal stays ignored)."""
@@ -287,6 +279,14 @@ class SessionResults:
             # pytest-benchmark's JSON writer fails on it (min() of an empty sequence)
             keep = set(self.completed())
             bs.benchmarks[:] = [b for b in bs.benchmarks if b.fullname in keep]
+            if self.final is not None:
+                # created only now, so a killed run leaves nothing beside the results file
+                try:
+                    self.partial = create_partial(self.final)
+                except OSError as exc:
+                    self._partial_error = f"cannot create a file in {self.final.parent}: {exc.strerror or exc}"
+                else:
+                    bs.json = self.partial  # the plugin left it None: pytest-benchmark writes nowhere else
 
     def finished(self, session: pytest.Session) -> None:
         """After pytest-benchmark wrote its JSON and history entry: commit or discard them."""
@@ -296,6 +296,8 @@ class SessionResults:
         _say(session.config, line)
 
     def _commit(self, record: dict) -> str:
+        if self._partial_error is not None:
+            return f"continuum-bench: {self.final} not written ({self._partial_error}); nothing saved to the history"
         wrote = self.partial is not None and self.partial.exists() and self.partial.stat().st_size > 0
         if record["valid"]:
             parts = [f"all {record['completed']} selected case(s) ran under profile {self.profile}"]

@@ -147,7 +147,8 @@ def _redirect_outputs(config: pytest.Config) -> None:
     if final:
         final = Path(final)
         final.parent.mkdir(parents=True, exist_ok=True)
-        # pytest-benchmark writes to the partial file SessionResults.start creates; never to ``final``
+        # pytest-benchmark writes only to the partial file harness/commit.py creates at the end,
+        # never to ``final`` (runs before pytest-benchmark's configure reads the option)
         config.option.benchmark_json = None
         config.stash[JSON_KEY] = final
     storage = config.getoption("benchmark_storage", default=None)
