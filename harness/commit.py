@@ -15,8 +15,9 @@ folder the report never reads), nothing enters the history, and one line says
 what was kept and what was discarded. The verdict is recorded in the JSON as
 ``machine_info["continuum"]["session"]`` (``valid``, ``reasons``).
 
-pytest-benchmark writes both in its ``pytest_sessionfinish``: the JSON to the
-``.partial`` path harness/plugin.py gives it, the history entry through its
+pytest-benchmark writes both in its ``pytest_sessionfinish``: the JSON to a new
+partial file beside the final one (:func:`create_partial`; renamed into place, so a
+symlink planted at either name is never written through), the history entry through its
 ``BenchmarkSession.storage.save``, which :class:`SessionResults` holds back until
 the verdict. Layout and names stay pytest-benchmark's own
 (``<storage>/<machine id>/NNNN_<commit>_<date>.json``), so ``pytest-benchmark
@@ -36,6 +37,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,40 @@ def failed_path(final: Path) -> Path:
     return final.parent / FAILED_FOLDER / final.name
 
 
+def create_partial(final: Path) -> Path:
+    """A new empty file beside ``final`` for pytest-benchmark to write, renamed into place once committed.
+
+    ``final``'s folder may be shared (``--benchmark-json=/tmp/run.json``): mkstemp creates the file
+    with O_CREAT|O_EXCL|O_NOFOLLOW under a random name, so nothing planted there is written through.
+    The mode is what a plain ``open`` would give (0666 less the umask), not mkstemp's 0600.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    except OSError:
+        os.close(fd)
+        os.unlink(name)
+        raise
+    os.close(fd)
+    return Path(name)
+
+
+def _own_folder(folder: Path) -> bool:
+    """Create ``folder`` if missing; False when a symlink or a file sits at its name (in a shared
+    folder it may be someone else's, and a rename would move the results through it)."""
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return False
+    return not folder.is_symlink() and folder.is_dir()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _cases(ids: list[str]) -> str:
     head = ", ".join(i.rsplit("::", 1)[-1] for i in ids[:QUOTED_CASES])
     return head + (f" and {len(ids) - QUOTED_CASES} more" if len(ids) > QUOTED_CASES else "")
@@ -70,7 +106,8 @@ class SessionResults:
     calls it from its hooks.
 
     ``final``/``partial``: the ``--benchmark-json`` path and where pytest-benchmark
-    writes it meanwhile (None without ``--benchmark-json``); ``lock``: the
+    writes it (None without ``--benchmark-json``; the partial is created when the session
+    finishes); ``lock``: the
     checkout's :class:`RunLock`, held by this session (None when it times nothing).
     """
 
@@ -87,6 +124,7 @@ class SessionResults:
         self._handlers: dict[int, object] = {}
         self._interrupted_by: str | None = None
         self._finishing = False
+        self._partial_error: str | None = None
         self.record: dict | None = None
 
     # -- start and end ----------------------------------------------------------------------
@@ -96,8 +134,7 @@ class SessionResults:
 
         Raises :class:`harness.runlock.RunLocked` when another session holds it, unless ``wait``.
         """
-        paths = config.stash.get(JSON_KEY, None)
-        final, partial = paths if paths is not None else (None, None)
+        final = config.stash.get(JSON_KEY, None)
         lock = None
         if not config.getoption("benchmark_disable", default=False):
             lock = RunLock(cache / LOCK_NAME)
@@ -108,7 +145,7 @@ class SessionResults:
             if left and left.get("pid"):
                 _say(config, f"continuum-bench: the previous session (pid {left['pid']}, profile {left.get('profile')}, "
                              f"started {left.get('started_utc')}) did not end normally: it was killed")
-        return cls(config, final, partial, lock)
+        return cls(config, final, None, lock)
 
     def install_signal_handlers(self) -> None:
         """Take SIGINT and SIGTERM (after the profile's clean-up guard; an ignored signal stays ignored)."""
@@ -242,6 +279,14 @@ class SessionResults:
             # pytest-benchmark's JSON writer fails on it (min() of an empty sequence)
             keep = set(self.completed())
             bs.benchmarks[:] = [b for b in bs.benchmarks if b.fullname in keep]
+            if self.final is not None:
+                # created only now, so a killed run leaves nothing beside the results file
+                try:
+                    self.partial = create_partial(self.final)
+                except OSError as exc:
+                    self._partial_error = f"cannot create a file in {self.final.parent}: {exc.strerror or exc}"
+                else:
+                    bs.json = self.partial  # the plugin left it None: pytest-benchmark writes nowhere else
 
     def finished(self, session: pytest.Session) -> None:
         """After pytest-benchmark wrote its JSON and history entry: commit or discard them."""
@@ -251,12 +296,14 @@ class SessionResults:
         _say(session.config, line)
 
     def _commit(self, record: dict) -> str:
+        if self._partial_error is not None:
+            return f"continuum-bench: {self.final} not written ({self._partial_error}); nothing saved to the history"
         wrote = self.partial is not None and self.partial.exists() and self.partial.stat().st_size > 0
         if record["valid"]:
             parts = [f"all {record['completed']} selected case(s) ran under profile {self.profile}"]
             if wrote:
-                existed = self.final.exists()
-                os.replace(self.partial, self.final)
+                existed = os.path.lexists(self.final)
+                os.replace(self.partial, self.final)  # rename replaces a symlink at ``final``; never writes through it
                 parts.append(f"{self.final} {'replaced' if existed else 'written'}")
             elif self.final is not None:
                 parts.append(f"no case was timed: {self.final} not written")
@@ -273,9 +320,12 @@ class SessionResults:
             parts.append(f"{self.final} kept as it was" if self.final.exists() else f"{self.final} not written")
         if wrote:
             failed = failed_path(self.final)
-            failed.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.partial, failed)
-            parts.append(f"the {record['completed']} completed case(s) in {failed}")
+            if _own_folder(failed.parent):
+                os.replace(self.partial, failed)
+                parts.append(f"the {record['completed']} completed case(s) in {failed}")
+            else:  # the partial file goes in close()
+                parts.append(f"{failed.parent} is not a folder (a symlink?): the {record['completed']} completed "
+                             f"case(s) discarded")
         elif record["completed"] == 0:
             parts.append("no case completed")
         if self._real_save is not None:

@@ -143,14 +143,15 @@ def _validate_data_dir(config: pytest.Config) -> None:
 
 
 def _redirect_outputs(config: pytest.Config) -> None:
-    """Write --benchmark-json atomically and keep histories per host."""
+    """Write --benchmark-json atomically (through a partial file beside it) and keep histories per host."""
     final = config.getoption("benchmark_json", default=None)
     if final:
         final = Path(final)
         final.parent.mkdir(parents=True, exist_ok=True)
-        partial = final.with_name(final.name + ".partial")
-        config.option.benchmark_json = str(partial)
-        config.stash[JSON_KEY] = (final, partial)
+        # pytest-benchmark writes only to the partial file harness/commit.py creates at the end,
+        # never to ``final`` (runs before pytest-benchmark's configure reads the option)
+        config.option.benchmark_json = None
+        config.stash[JSON_KEY] = final
     storage = config.getoption("benchmark_storage", default=None)
     if storage and storage.startswith("file://") and config.getoption("profile") != NO_PROFILE:
         # One history per profile *and* host: pytest-benchmark's own machine id

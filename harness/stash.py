@@ -6,7 +6,7 @@ import pytest
 
 APPLIED_KEY = pytest.StashKey[object]()  # emulation.apply.AppliedProfile of this session
 LOAD_KEY = pytest.StashKey[object]()  # emulation.load.BackgroundLoad, when the profile has one
-JSON_KEY = pytest.StashKey[tuple]()  # (final, partial) paths of --benchmark-json
+JSON_KEY = pytest.StashKey[object]()  # pathlib.Path given as --benchmark-json (harness.commit writes it)
 RESULTS_KEY = pytest.StashKey[object]()  # harness.commit.SessionResults, when the session writes results
 BASE_INFO_KEY = pytest.StashKey[object]()  # fixtures.model.BaseModelInfo of the session's base model
 GC_PHASE_KEY = pytest.StashKey[object]()  # the operation whose objects the garbage collector has frozen (benchmarks/conftest.py)

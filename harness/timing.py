@@ -24,6 +24,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -68,9 +69,15 @@ class OperationTime:
 
 @dataclass
 class SessionClock:
-    """The session's time budget (see the module docstring)."""
+    """The session's time budget (see the module docstring).
+
+    ``clock`` (intervals) and ``wall`` (the wall clock, as ``started_wall``) return seconds;
+    a test gives both a fake one, and ``--benchmark-timer`` the same, so every part is exact.
+    """
 
     started_wall: float = field(default_factory=process_start_time)
+    clock: Callable[[], float] = time.perf_counter
+    wall: Callable[[], float] = time.time
     fixtures_s: dict = field(default_factory=lambda: defaultdict(float))
     operations: dict = field(default_factory=lambda: defaultdict(OperationTime))
     first_case_wall: float | None = None
@@ -85,7 +92,7 @@ class SessionClock:
         """A fixture's set-up begins; returns what :meth:`fixture_ended` needs (None: not counted apart)."""
         if fixturedef.scope not in SHARED_SCOPES:
             return None
-        frame = [time.perf_counter(), 0.0]
+        frame = [self.clock(), 0.0]
         self._stack.append(frame)
         return frame
 
@@ -93,7 +100,7 @@ class SessionClock:
         if frame is None:
             return
         self._stack.pop()
-        elapsed = time.perf_counter() - frame[0]
+        elapsed = self.clock() - frame[0]
         self.fixtures_s[fixturedef.argname] += elapsed - frame[1]
         if self._stack:
             self._stack[-1][1] += elapsed
@@ -105,15 +112,15 @@ class SessionClock:
     def case_started(self, item) -> float:
         """A case's protocol (set-up, call, teardown) begins; returns its start for :meth:`case_ended`."""
         if self.first_case_wall is None:
-            self.first_case_wall = time.time()
+            self.first_case_wall = self.wall()
         self._item_fixture_s = 0.0
         self._item_timed_s = 0.0
         if item.get_closest_marker(OPERATION_MARKER) is not None:
             self.timed_cases = True
-        return time.perf_counter()
+        return self.clock()
 
     def case_ended(self, item, started: float) -> None:
-        total = time.perf_counter() - started - self._item_fixture_s
+        total = self.clock() - started - self._item_fixture_s
         marker = item.get_closest_marker(OPERATION_MARKER)
         name = marker.args[0] if marker and marker.args else Path(str(item.fspath)).stem
         op = self.operations[name]
@@ -131,8 +138,9 @@ class SessionClock:
 
     def breakdown(self) -> dict:
         """The split so far, in seconds: ``total``, ``start_up``, ``fixtures``, ``operations``, ``other``."""
-        total = time.time() - self.started_wall
-        start_up = (self.first_case_wall or time.time()) - self.started_wall
+        now = self.wall()
+        total = now - self.started_wall
+        start_up = (self.first_case_wall or now) - self.started_wall
         fixtures = dict(self.fixtures_s)
         operations = {
             name: {"cases": op.cases, "timed_s": op.timed_s, "setup_s": op.setup_s, "total_s": op.total_s}

@@ -190,15 +190,16 @@ class PhaseTimes:
         return statistics.median(self.steady_s)
 
 
-def measure_phases(runner_factory: Callable[[], object], x: np.ndarray, n: int) -> PhaseTimes:
+def measure_phases(runner_factory: Callable[[], object], x: np.ndarray, n: int, *,
+                   clock: Callable[[], float] = time.perf_counter) -> PhaseTimes:
     """Time ``runner_factory()``, its first ``run(x)`` and ``n`` further runs, separately.
 
     ``runner_factory`` builds a runner (e.g. ``lambda: LiteRTRunner(flatbuffer, 1)``);
-    ``x`` is one sample; ``n`` >= 1 steady-state calls.
+    ``x`` is one sample; ``n`` >= 1 steady-state calls; ``clock`` returns seconds
+    (a test passes a fake one to check that no phase leaks into another).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n (steady-state calls) must be an integer >= 1, got {n!r}")
-    clock = time.perf_counter
     start = clock()
     runner = runner_factory()
     init_s = clock() - start

@@ -114,7 +114,7 @@ class Previous:
     def assert_untouched(self, log: str) -> None:
         assert self.json.read_bytes() == self.bytes, f"the previous results file changed:\n{log}"
         assert self.history_files() == self.history, f"a history entry was added:\n{log}"
-        assert not self.json.with_name(self.json.name + ".partial").exists()
+        assert not list(self.json.parent.glob("*.partial")), "a partial results file was left behind"
 
     @property
     def failed(self) -> Path:

@@ -46,6 +46,81 @@ def test_a_valid_run_replaces_the_file_and_enters_the_history(previous_run, suit
     assert shown.returncode == 0 and "test_encrypt_pure_rsa" in shown.stdout, shown.stdout + shown.stderr
 
 
+def test_a_failing_case_keeps_the_previous_results(previous_run, suite_session, suite_cache):
+    s = suite_session("-p", "tests.harness.faults", "--fault-fail=test_encrypt_pure_rsa", "-k", "test_encrypt",
+                      *previous_run.args(), cache=suite_cache)
+    assert s.finish() == 1, s.log
+    previous_run.assert_untouched(s.log)
+    assert s.said() == (f"continuum-bench: results not committed (1 case(s) failed or errored: test_encrypt_pure_rsa); "
+                        f"{previous_run.json} kept as it was; the 2 completed case(s) in {previous_run.failed}; "
+                        f"nothing saved to the history"), s.said()
+    failed = json.loads(previous_run.failed.read_text())
+    assert failed["machine_info"]["continuum"]["session"]["failed"] == [
+        "benchmarks/test_encryption.py::test_encrypt_pure_rsa"]
+    assert sorted(b["name"] for b in failed["benchmarks"]) == ["test_decrypt_dataset_hybrid",
+                                                              "test_encrypt_dataset_hybrid"]
+
+
+def test_a_profile_that_stops_holding_keeps_the_previous_results(previous_run, suite_session, suite_cache):
+    """The device profile pins the process to one CPU; right after the last case's teardown the
+    affinity is widened back, past every per-case check: only the session's verdict sees it."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs: the device profile's one-CPU affinity cannot be widened on one")
+    s = suite_session("--profile", "device", "--allow-unenforced", "-p", "tests.harness.faults",
+                      "--fault-escape=test_encrypt_pure_rsa", "-k", "pure_rsa", *previous_run.args(), cache=suite_cache)
+    assert s.finish() == 0, s.log
+    assert " PASSED" in s.log, s.log
+    previous_run.assert_untouched(s.log)
+    assert re.fullmatch(rf"continuum-bench: results not committed \(profile device did not hold: affinity: thread \d+ "
+                        rf"may run on CPUs \[\d+(, \d+)+\], outside \[\d+\]\); {re.escape(str(previous_run.json))} kept "
+                        rf"as it was; the 1 completed case\(s\) in {re.escape(str(previous_run.failed))}; nothing saved "
+                        rf"to the history", s.said()), s.said()
+    failed = json.loads(previous_run.failed.read_text())
+    assert failed["machine_info"]["continuum"]["session"]["valid"] is False
+
+
+def _plant(shared: Path, victim: Path, *names: str) -> None:
+    for name in names:
+        (shared / name).symlink_to(victim)
+
+
+def test_planted_symlinks_in_a_shared_results_folder_are_never_written_through(suite_session, suite_cache, tmp_path):
+    """``--benchmark-json`` in a folder others can write (a shared /tmp): links planted at the final
+    name and at the partial name the harness used to derive from it are replaced or left, never followed."""
+    shared, victim = tmp_path / "shared", tmp_path / "victim"
+    shared.mkdir()
+    victim.write_text("not yours\n")
+    _plant(shared, victim, "run.json", "run.json.partial")
+    s = suite_session("-k", "pure_rsa", f"--benchmark-json={shared / 'run.json'}", cache=suite_cache)
+    assert s.finish() == 0, s.log
+    assert victim.read_text() == "not yours\n", s.log
+    written = shared / "run.json"
+    assert not written.is_symlink() and json.loads(written.read_text())["benchmarks"][0]["name"] == "test_encrypt_pure_rsa"
+    assert (shared / "run.json.partial").is_symlink()  # someone else's link: left as it was
+    assert sorted(p.name for p in shared.iterdir()) == ["run.json", "run.json.partial"]
+    assert oct(written.stat().st_mode & 0o777) == oct(0o666 & ~_umask()), "the results file keeps the usual mode"
+
+
+def test_a_failed_run_never_moves_its_results_through_a_planted_failed_folder(suite_session, suite_cache, tmp_path):
+    shared, elsewhere = tmp_path / "shared", tmp_path / "elsewhere"
+    shared.mkdir()
+    elsewhere.mkdir()
+    (shared / "failed").symlink_to(elsewhere, target_is_directory=True)
+    s = suite_session("-p", "tests.harness.faults", "--fault-fail=test_encrypt_pure_rsa", "-k", "test_encrypt",
+                      f"--benchmark-json={shared / 'run.json'}", cache=suite_cache)
+    assert s.finish() == 1, s.log
+    assert list(elsewhere.iterdir()) == [], s.log
+    assert sorted(p.name for p in shared.iterdir()) == ["failed"], s.log
+    assert s.said().endswith(f"{shared / 'failed'} is not a folder (a symlink?): the 2 completed case(s) discarded"), \
+        s.said()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def test_ctrl_c_keeps_the_previous_results(previous_run, suite_session, suite_cache):
     """Mid-run, after one case completed: pytest's exit code, no traceback, one line; the completed
     cases go to results/failed/, the interrupted one (no rounds: pytest-benchmark's JSON writer

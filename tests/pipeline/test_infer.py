@@ -82,6 +82,36 @@ def test_measure_phases_times_each_phase_separately(tiny_tflite, samples):
         measure_phases(lambda: LiteRTRunner(flatbuffer), samples[0], 0)
 
 
+class _FakeClock:
+    """Seconds that pass only when the fake runner says so."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _FakeRunner:
+    """Takes 2 s to build, 0.5 s for its first run, then 0.25, 0.125, ... (exact in binary)."""
+
+    def __init__(self, clock: _FakeClock, x):
+        clock.now += 2.0
+        self.clock, self.x, self.next_s = clock, x, 0.5
+
+    def run(self, x):
+        assert x is self.x
+        self.clock.now += self.next_s
+        self.next_s /= 2
+
+
+def test_measure_phases_keeps_set_up_first_call_and_steady_calls_apart():
+    clock, x = _FakeClock(), object()
+    phases = measure_phases(lambda: _FakeRunner(clock, x), x, 3, clock=clock)
+    assert phases == PhaseTimes(init_s=2.0, first_s=0.5, steady_s=(0.25, 0.125, 0.0625))
+    assert phases.steady_median_s == 0.125
+
+
 def test_litert_path_needs_no_tensorflow(tiny_tflite, samples, tmp_path):
     """The load workers import pipeline.infer and run LiteRT without TensorFlow in the process."""
     model_path = tmp_path / "m.tflite"
