@@ -14,7 +14,7 @@ from pipeline.infer import KerasRunner, LiteRTRunner, PhaseTimes, measure_phases
 from pipeline.prune import filter_prune, magnitude_prune
 from tests.pipeline.helpers import assert_same_weights, weights_of
 
-#: The issue's minimum top-1 agreement between the two runtimes.
+#: The least top-1 agreement between the two runtimes that counts as the same model.
 MIN_AGREEMENT = 0.99
 #: Float32 differences between TF and XNNPACK kernels on class probabilities.
 PROBABILITY_ATOL = 1e-4
