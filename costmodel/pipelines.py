@@ -1,6 +1,6 @@
 """Latency, device energy and data exchanged per pipeline, as affine functions of Q.
 
-Implements the study's cost equations (SPEC.md, "Cost equations"). Every cost is
+Implements the study's cost equations (docs/spec.md, "Cost equations"). Every cost is
 ``intercept + slope * Q``: :func:`cost_terms` returns each contribution as an
 :class:`Affine`, so Table II (contributions) and crossovers (closed form) come from
 the same numbers as the curves. Units: s, J, byte, bit/s, W.
@@ -25,7 +25,7 @@ METRIC_UNITS = {"latency": "s", "energy": "J", "data": "byte"}
 TERMS = ("result_exchange", "control", "model_exchange", "pruning", "encryption",
          "dataset_exchange", "decryption", "inference", "finetuning")
 
-# Study's device powers (SPEC.md): P_E, P_tx, P_rx, P_inf = P_ft; P_enc defaults to the CPU power.
+# Study's device powers (docs/spec.md): P_E, P_tx, P_rx, P_inf = P_ft; P_enc defaults to the CPU power.
 CIRCUIT_POWER = 5.34  # [W] P^E baseband circuit
 TX_POWER = 0.01  # [W] P^tx
 RX_POWER = 0.1  # [W] P^rx
@@ -50,7 +50,7 @@ def _check_fields(obj, names, *, allow_zero=False):
 
 @dataclasses.dataclass(frozen=True)
 class DevicePowers:
-    """Device powers [W] (SPEC.md): transmit, receive, baseband circuit, compute."""
+    """Device powers [W] (docs/spec.md): transmit, receive, baseband circuit, compute."""
 
     tx_w: float = TX_POWER
     rx_w: float = RX_POWER

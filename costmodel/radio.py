@@ -7,7 +7,7 @@ References
 ----------
 - 3GPP TR 38.901 v17, Table 7.4.1-1 (UMi - Street Canyon path loss, note 1 for the
   breakpoint distance) and Table 7.4.2-1 (UMi LOS probability).
-- Study (SPEC.md, "Radio link"): 3.5 GHz, 100 MHz, 23 dBm BS, 10 dBm device,
+- Study (docs/spec.md, "Radio link"): 3.5 GHz, 100 MHz, 23 dBm BS, 10 dBm device,
   4x4 arrays at both ends, D = B log2(1 + SNR).
 """
 from __future__ import annotations

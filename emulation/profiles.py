@@ -103,7 +103,7 @@ class ProfileSpec:
     loaded: bool = False
 
 
-#: The study's three conditions (SPEC.md "The study").
+#: The study's three conditions (docs/spec.md "The study").
 PROFILES: dict[str, ProfileSpec] = {
     "device": ProfileSpec("device", "mobile device: 1 physical core of a laptop i7, 4 GB RAM", 1, 4 * GIB),
     "edge-idle": ProfileSpec("edge-idle", "edge server, no load: VM with 4 vCPU, 16 GB", 4, 16 * GIB),

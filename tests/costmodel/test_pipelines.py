@@ -1,4 +1,4 @@
-"""costmodel.pipelines against a plain-numpy transcription of SPEC.md's equations."""
+"""costmodel.pipelines against a plain-numpy transcription of docs/spec.md's equations."""
 import dataclasses
 
 import numpy as np
@@ -22,7 +22,7 @@ def x():
 
 
 def ref(x, q):
-    """SPEC.md 'Cost equations', transcribed; T_dec added after T_dataset at the edge."""
+    """docs/spec.md 'Cost equations', transcribed; T_dec added after T_dataset at the edge."""
     up, dn = x.uplink_bps, x.downlink_bps
     T_req_res, T_res = 8 * x.sample_bytes / up, 8 * x.result_bytes / dn
     T_model, T_dataset = 8 * x.model_bytes / dn, 8 * x.dataset_bytes / up

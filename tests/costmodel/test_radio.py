@@ -103,7 +103,7 @@ def test_paper_preset_is_the_calibration():
 
 @pytest.fixture
 def study_transfer_times():
-    """SPEC.md / Table II: (bytes, direction, published seconds)."""
+    """docs/spec.md / Table II: (bytes, direction, published seconds)."""
     return {"dataset": (412.193e6, "up", 23.75), "sample": (300e3, "up", 0.017),
             "full_model": (16.9e6, "down", 0.5203)}
 
