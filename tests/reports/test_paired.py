@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from harness.contract import QUAD_ORDERS
 from reports import paired as P
 from reports.cli import main
 
@@ -22,7 +23,7 @@ def drifting_quads(n, ratio, *, noise=0.01, seed=0, per_call_s=1e-3):
     k = 0
     for q in range(n):
         times = {"A": [], "B": []}
-        for side in P.QUAD_ORDERS[q % 2]:
+        for side in QUAD_ORDERS[q % 2]:
             drift = 1 + 0.2 * k / (4 * n) + (0.15 if k > 2 * n else 0) + 0.05 * math.sin(k / 7)
             base = per_call_s * drift * (ratio if side == "B" else 1.0)
             times[side].append(base * math.exp(rng.normal(0, noise)))
