@@ -1,4 +1,4 @@
-"""Child processes that die with the process that started them.
+"""Child processes that die with the process that started them, and signals that stop it cleanly.
 
 A measuring child (a paired worker, the counted run's valgrind child) runs in its own
 session, so a Ctrl-C on the terminal reaches only its parent, which stops it itself. A
@@ -9,14 +9,17 @@ leaving it measuring, or writing results, for nobody.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
 import sys
-from typing import Callable
+from typing import Callable, Iterator
 
 PR_SET_PDEATHSIG = 1
+#: Signals that stop a run as Ctrl-C does (its clean-up runs): a ``kill``, a closed terminal.
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -42,3 +45,18 @@ def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return preexec
+
+
+@contextlib.contextmanager
+def termination_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (:data:`TERMINATING_SIGNALS`) raise KeyboardInterrupt here (the previous
+    handlers restored afterwards), so the clean-up of Ctrl-C runs for them too."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

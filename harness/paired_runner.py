@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
-from .children import die_with_parent
+from .children import die_with_parent, termination_as_interrupt
 from .contract import CLOCKS, QUAD_ORDERS
 
 WORKER_MODULE = "harness.paired_worker"
@@ -62,8 +62,6 @@ WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHA
 ENV_COMPLETE_MARKER = ".continuum-bench-env-complete"
 #: REF's files whose bytes (with the Python version) key its environment; the first is required.
 PIN_FILES = ("pyproject.toml", "uv.lock")
-#: Signals that stop a run as Ctrl-C does: workers stopped, worktree removed.
-TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def default_work() -> Path:
@@ -377,21 +375,6 @@ class Worker:
                         os.killpg(self.process.pid, signal.SIGKILL)
                     self.process.wait()
         self._stderr.close()
-
-
-@contextlib.contextmanager
-def termination_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP (:data:`TERMINATING_SIGNALS`) raise KeyboardInterrupt here (restored afterwards),
-    so the clean-up of Ctrl-C runs for them too."""
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, stop) for sig in TERMINATING_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def worker_args(request: PairedRequest, inject: bool) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 
 from reports import paired as P
 from harness import paired_runner as R
+from tests.emulation.conftest import wait_gone
 
 FAKE = Path(__file__).with_name("fake_paired_worker.py")
 CONFIG = P.PairedConfig(pairs=12, min_pairs=10, block_s=0.005, cases=("full-litert", "pf=70-filter-keras"))
@@ -127,19 +128,12 @@ def _hanging_gate(repo, tmp_path):
     return proc, workers
 
 
-def _gone(pid: int) -> bool:
-    """No such process, or a zombie waiting for its reaper: it runs no more."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
-def _all_gone_within(pids, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return all(_gone(pid) for pid in pids)
+def _survivors(pids) -> list[int]:
+    """Those of ``pids`` still running 5 s on (killed then, so that a failing test leaves none behind)."""
+    left = wait_gone(pids, timeout_s=5)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -148,7 +142,7 @@ def test_a_termination_signal_stops_the_workers_and_removes_the_worktree(repo, t
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "interrupted; workers stopped, worktree removed" in err
-    assert _all_gone_within(workers, 5)
+    assert not _survivors(workers)
     _clean(repo, tmp_path)
 
 
@@ -156,7 +150,7 @@ def test_a_killed_coordinator_takes_its_workers_and_the_next_run_its_worktree(re
     proc, workers = _hanging_gate(repo, tmp_path)
     proc.kill()
     proc.communicate(timeout=60)
-    assert _all_gone_within(workers, 5), [pid for pid in workers if not _gone(pid)]
+    assert not _survivors(workers)
     assert (tmp_path / "work" / f"ref-{proc.pid}").is_dir()  # SIGKILL: no clean-up ran
     assert list((tmp_path / "work").glob(f"paired-{proc.pid}-*"))
     R.run_paired(_request(repo, tmp_path))
