@@ -99,3 +99,21 @@ def test_a_wide_interval_above_the_factor_is_no_verdict_not_a_regression():
     v = P.judge_case("full-keras", "inference", drifting_quads(12, 1.10, noise=0.15, seed=2), CONFIG)
     assert v.lo > CONFIG.factor and v.half_width > CONFIG.factor - 1
     assert v.verdict == "no verdict" and P.outcome([v]) == "no verdict"
+
+
+def test_an_estimate_beyond_the_factor_is_no_regression_while_the_interval_reaches_below_it():
+    """The verdict is on the whole interval: quads whose Hodges-Lehmann estimate lies beyond the factor
+    but whose interval's lower end does not are 'not significant', never a regression."""
+    n = 30
+    logs = [math.log(1.021) + 0.02 * (i / (n - 1) - 0.5) for i in range(n)]  # evenly spread around +2.1 %
+    quads = []
+    for q, d in enumerate(logs):
+        t = 1e-3 * (1 + 0.1 * q / n)  # a drifting host: the same for both sides of a quad
+        quads.append(((t, t), (t * math.exp(d), t * math.exp(d))))
+    walsh = [(logs[i] + logs[j]) / 2 for i in range(n) for j in range(i, n)]
+    assert math.exp(float(np.median(walsh))) > CONFIG.factor  # the estimate, computed here: beyond the factor
+    v = P.judge_case("full-keras", "inference", quads, CONFIG)
+    assert v.ratio == pytest.approx(math.exp(float(np.median(walsh))))
+    assert v.lo < CONFIG.factor < v.ratio and v.half_width < CONFIG.factor - 1  # narrow, straddling the factor
+    assert v.verdict == "not significant" and v.mark == "~"
+    assert P.outcome([v]) == "ok"
