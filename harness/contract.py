@@ -40,6 +40,12 @@ PROFILES = ("device", "edge-idle", "edge-loaded")
 #: The cost model's scenarios and the edge profile each reads.
 SCENARIO_PROFILES = {"idle": "edge-idle", "loaded": "edge-loaded"}
 
+#: The paired gate's record (``gate --against REF --json``): what a block's time is, ``wall``
+#: (perf_counter: what a user waits) or ``cpu`` (the worker process's CPU time: without the time
+#: other processes held its CPU); and the orders of a quad's blocks, alternating quad by quad.
+CLOCKS = ("wall", "cpu")
+QUAD_ORDERS = ("ABBA", "BAAB")
+
 #: extra_info fields each operation must carry (a dataset serialization: dataset_bytes).
 REQUIRED_FIELDS = {
     "prune": ("pruning_factor", "pruning_method"),

@@ -4,11 +4,13 @@
 
 1. this one (no valgrind) prepares what the counted cases call: the ``.tflite``
    flatbuffer of every model of the grid, the sample image, the dataset archive,
-   an RSA key pair and the archive's ciphertext, into a temporary folder;
+   an RSA key pair and the archive's ciphertext, into the run's folder (the private
+   key owner-only, removed when the run ends);
 2. one ``valgrind --tool=callgrind --collect-atstart=no`` child runs
    ``pytest benchmarks/test_counts.py`` on them: each case counts its callable's
    calls as one region and dumps it (harness/callgrind.py); valgrind's start-up
-   (~20 s) is paid once for all cases.
+   (~20 s) is paid once for all cases. It runs in its own session and dies with this
+   process (harness/children.py): a killed coordinator leaves no child writing results.
 
 The models are *not* trained or fine-tuned: the base is the preset's MobileNet v1
 seeded with random weights, pruned (magnitude and filter, every pruning factor)
@@ -46,10 +48,13 @@ from typing import Iterator, Sequence
 import pytest
 
 from harness import callgrind
+from harness.children import die_with_parent, termination_as_interrupt
 
 #: Environment variable naming the prepared inputs of a counted session (set by :func:`main`).
 INPUTS_ENV_VARIABLE = "CONTINUUM_BENCH_COUNTS_INPUTS"
 MANIFEST = "manifest.json"
+#: The counted run's private key (decryption's input) in the run's folder.
+KEY_FILE = "key.pem"
 EXIT_UNAVAILABLE = 3
 DEFAULT_JSON = Path("results/counts.json")
 DEFAULT_INJECTED_JSON = Path("results/counts-injected.json")
@@ -111,7 +116,7 @@ class CountInputs:
     def private_key(self):
         from pipeline.encrypt import load_private_key_pem
 
-        return load_private_key_pem((self.folder / "key.pem").read_bytes())
+        return load_private_key_pem((self.folder / KEY_FILE).read_bytes())
 
 
 #: Sources the counted models depend on: a change to one of them rebuilds the model cache.
@@ -197,6 +202,16 @@ def _models_ok(folder: Path) -> bool:
                for m in manifest.get("models", []))
 
 
+def write_key_pair(folder: Path):
+    """A fresh RSA key pair, its private key written to ``folder/key.pem`` owner-only (0600), never through
+    a file or link already there (pipeline.encrypt.write_private_key); returns the key."""
+    from pipeline.encrypt import generate_keypair, write_private_key
+
+    key = generate_keypair()
+    write_private_key(folder / KEY_FILE, key)
+    return key
+
+
 def prepare_inputs(preset_name: str, folder: Path, *, progress=print) -> dict:
     """Write the counted cases' inputs into ``folder``; returns the manifest.
 
@@ -207,7 +222,7 @@ def prepare_inputs(preset_name: str, folder: Path, *, progress=print) -> dict:
     from fixtures.dataset import dataset_for
     from fixtures.presets import get_preset
     from pipeline.archive import archive_dataset
-    from pipeline.encrypt import encrypt_file, generate_keypair, private_key_to_pem
+    from pipeline.encrypt import encrypt_file
     from pipeline.serialize import gzip_size
 
     import numpy as np
@@ -222,8 +237,7 @@ def prepare_inputs(preset_name: str, folder: Path, *, progress=print) -> dict:
     dataset = dataset_for(preset)
     np.save(folder / "sample.npy", dataset.x_test[:1].copy())
     archive = archive_dataset(dataset.root, folder / "dataset.tar")
-    key = generate_keypair()
-    (folder / "key.pem").write_bytes(private_key_to_pem(key))
+    key = write_key_pair(folder)
     encrypt_file(archive.path, folder / "dataset.tar.enc", key.public_key())
     manifest = {
         "preset": preset.name,
@@ -303,7 +317,8 @@ def run_folder() -> Iterator[Path]:
     Every path a counted call touches (the inputs, pytest's ``tmp_path`` under
     ``--basetemp``) is then the same string in every run; with random temporary names
     the serialization counts moved by up to 0.45 % between runs (path handling and
-    string hashing). One counted run at a time per cache (a lock); emptied before and after.
+    string hashing). One counted run at a time per cache (a lock); emptied before and after,
+    the private key first (:data:`KEY_FILE`), so it goes even where the rest cannot.
     """
     from fixtures.cache import cache_root, file_lock
 
@@ -314,29 +329,25 @@ def run_folder() -> Iterator[Path]:
         try:
             yield folder
         finally:
+            (folder / KEY_FILE).unlink(missing_ok=True)
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_child(command: list[str], env: dict) -> int:
-    """Run the valgrind child in its own process group; on SIGINT/SIGTERM stop it (never an orphan)."""
-    child = subprocess.Popen(command, env=env, start_new_session=True)
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        os.killpg(child.pid, signal.SIGTERM)
+    """Run the valgrind child in its own process group; on SIGINT, SIGTERM or SIGHUP stop it, and if this
+    process is killed outright the child gets SIGKILL (parent-death signal): never an orphan."""
+    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=die_with_parent())
+    with termination_as_interrupt():
         try:
-            child.wait(timeout=TERMINATE_GRACE_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+            return child.wait()
+        except KeyboardInterrupt:
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=TERMINATE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+            raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,11 +1,12 @@
 """The paired gate's orchestration: ``continuum-bench gate --against REF``.
 
 1. REF is checked out into a temporary git worktree under ``<work>/ref-<pid>`` (removed
-   afterwards on every exit path: normal end, an error, Ctrl-C, SIGTERM);
+   afterwards on every exit path: normal end, an error, Ctrl-C, SIGTERM, SIGHUP; one left by
+   a coordinator killed outright is removed by the next run);
 2. REF gets its own environment (``uv venv`` + ``uv pip install -r pyproject.toml --extra
    bench``), so a dependency bump is judged too; it is kept in ``<work>/envs/<key>`` and
-   reused while REF's ``pyproject.toml`` (the pins) and the Python version are the same;
-   REF's own code comes from the worktree (``PYTHONPATH``);
+   reused while REF's pin files (:data:`PIN_FILES`) and the Python version are the same, as
+   the hash recorded in its marker says; REF's own code comes from the worktree (``PYTHONPATH``);
 3. one measuring process per side (harness/paired_worker.py run by that side's Python
    in that side's checkout; a REF older than the worker gets the candidate's copy of the
    worker file, recorded in the result) applies the same profile to itself, builds its
@@ -16,7 +17,12 @@
    both sides (untimed): two interpreters of one model in one process differed by up to
    3 % per call (where their arenas landed), a difference one pair of processes would
    otherwise carry through every quad (an A/A run measured B/A 0.968 [0.963, 0.973]);
-5. each case is judged by reports.paired on its quads.
+5. the result is a :class:`PairedMeasurement` (every block, the quads per clock and case);
+   reports.paired judges it.
+
+Trust: REF's code runs with this process's rights (its worker, fixtures, emulation and
+pipeline, and the packages its pyproject.toml names are installed): name only a REF whose
+code you would run. The workers die with the coordinator (harness/children.py).
 
 No TensorFlow here: the coordinator only waits on its workers' pipes, so it does not
 compete with them for the profile's CPU.
@@ -36,11 +42,12 @@ import sys
 import tempfile
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
-from reports import paired as P
+from .children import die_with_parent, termination_as_interrupt
+from .contract import CLOCKS, QUAD_ORDERS
 
 WORKER_MODULE = "harness.paired_worker"
 WORKER_FILE = Path("harness/paired_worker.py")
@@ -53,6 +60,8 @@ QUIT_GRACE_S = 10.0
 #: Environment of both workers: tfmot needs Keras 2, chosen before Python starts.
 WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
 ENV_COMPLETE_MARKER = ".continuum-bench-env-complete"
+#: REF's files whose bytes (with the Python version) key its environment; the first is required.
+PIN_FILES = ("pyproject.toml", "uv.lock")
 
 
 def default_work() -> Path:
@@ -66,6 +75,23 @@ class PairedRunError(RuntimeError):
     """The paired run could not be made (bad REF, environment, a worker that died); the message says which."""
 
 
+class BlockPlan(Protocol):
+    """What measuring needs of the paired gate's settings (reports.paired.PairedConfig is one).
+
+    cases: case ids; pairs: quads per case; block_s: target wall time of a block [s];
+    renew: runtimes whose runners are rebuilt on both sides before every quad
+    """
+
+    @property
+    def cases(self) -> tuple[str, ...]: ...
+    @property
+    def pairs(self) -> int: ...
+    @property
+    def block_s(self) -> float: ...
+    @property
+    def renew(self) -> tuple[str, ...]: ...
+
+
 @dataclass(frozen=True)
 class PairedRequest:
     """What to run. ``repo``: the candidate checkout; ``work``: where worktree and environments go."""
@@ -73,7 +99,7 @@ class PairedRequest:
     against: str
     repo: Path
     work: Path
-    config: P.PairedConfig
+    plan: BlockPlan
     profile: str = "device"
     profile_set: tuple[str, ...] = ()
     allow_unenforced: bool = False
@@ -93,22 +119,22 @@ class Side:
 
 
 @dataclass(frozen=True)
-class PairedResult:
+class PairedMeasurement:
+    """What a paired run measured; judged by reports.paired. Times in seconds."""
+
     against: str
     ref_commit: str
     candidate_commit: str
-    verdicts: tuple[P.PairedVerdict, ...]
-    calls_per_block: dict
-    blocks: tuple[dict, ...]  # every timed block in the order taken: quad, case, side, calls, seconds
+    calls_per_block: dict  # case -> calls per block
+    blocks: tuple[dict, ...]  # every timed block in the order taken: quad, case, side, calls, seconds, cpu_seconds
+    quads: dict  # clock -> case -> [((a1, a2), (b1, b2)), ...] per-call times of the quads (warm-up left out)
     info: dict  # per side: what the worker said at start
     seconds: dict  # env, prepare, measure, total [s]
     notes: tuple[str, ...] = ()
-    other_clock: str | None = None  # the clock that did not judge, and its verdicts on the same blocks
-    other_verdicts: tuple[P.PairedVerdict, ...] = ()
-
-    @property
-    def outcome(self) -> str:
-        return P.outcome(self.verdicts)
+    profile: str = "device"
+    preset: str = "quick"
+    inject_slowdown: tuple[str, ...] = ()
+    loadavg_end: tuple[float, ...] = ()  # the host's load average when measuring ended
 
 
 # ---- git and environments -----------------------------------------------------------------
@@ -128,10 +154,51 @@ def resolve_commit(repo: Path, ref: str) -> str:
                              f"for origin/main run git fetch first)") from None
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _stale_pid(folder: Path) -> int | None:
+    """The pid in a folder's name ``ref-<pid>`` or ``paired-<pid>-*``, when that folder is this user's and
+    that coordinator is gone; else None. A pid reused since is taken as alive: the folder then waits."""
+    parts = folder.name.split("-")
+    if len(parts) < 2 or not parts[1].isdigit() or folder.is_symlink() or not folder.is_dir():
+        return None
+    pid = int(parts[1])
+    if pid == os.getpid() or folder.lstat().st_uid != os.geteuid() or _pid_alive(pid):
+        return None
+    return pid
+
+
+def remove_stale(repo: Path, work: Path) -> list[Path]:
+    """Remove the worktrees (``ref-<pid>``) and worker logs (``paired-<pid>-*``) under ``work`` that a
+    coordinator killed outright (SIGKILL: no clean-up ran) left, then prune git's list of worktrees.
+    Returns the folders removed."""
+    removed = []
+    if work.is_dir():
+        for folder in sorted([*work.glob("ref-*"), *work.glob("paired-*")]):
+            if _stale_pid(folder) is None:
+                continue
+            if folder.name.startswith("ref-"):
+                subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(folder)],
+                               capture_output=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
+    return removed
+
+
 @contextlib.contextmanager
 def ref_worktree(repo: Path, commit: str, work: Path) -> Iterator[Path]:
     """A detached worktree of ``commit`` under ``work``; removed (and pruned) on every exit path."""
     work.mkdir(parents=True, exist_ok=True)
+    remove_stale(repo, work)
     path = work / f"ref-{os.getpid()}"
     if path.exists():
         shutil.rmtree(path)
@@ -159,25 +226,53 @@ def find_uv() -> list[str]:
                          "the baseline's environment is built with uv")
 
 
+def pins_digest(worktree: Path) -> str:
+    """sha256 of REF's pin files (:data:`PIN_FILES`, each with its name) and this Python's version."""
+    digest = hashlib.sha256(f"python {sys.version_info.major}.{sys.version_info.minor}\n".encode())
+    for name in PIN_FILES:
+        path = worktree / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            if name == PIN_FILES[0]:
+                raise PairedRunError(f"{path}: the baseline has no pyproject.toml") from None
+            continue
+        except OSError as err:
+            raise PairedRunError(f"{path}: not readable ({err})") from None
+        digest.update(f"{name} {len(data)}\n".encode() + data)
+    return digest.hexdigest()
+
+
 def env_key(worktree: Path) -> str:
-    pyproject = worktree / "pyproject.toml"
+    return pins_digest(worktree)[:16]
+
+
+def env_verified(env: Path, digest: str) -> bool:
+    """Whether the environment ``env`` may be reused for pins of ``digest``: complete (its marker), this
+    user's (the folder, its Python and the marker), and built from these pins (the marker's hash)."""
+    marker = env / ENV_COMPLETE_MARKER
     try:
-        pins = pyproject.read_bytes()
-    except OSError as err:
-        raise PairedRunError(f"{pyproject}: the baseline has no readable pyproject.toml ({err})") from None
-    digest = hashlib.sha256(pins + f"{sys.version_info.major}.{sys.version_info.minor}".encode())
-    return digest.hexdigest()[:16]
+        if any(p.lstat().st_uid != os.geteuid() for p in (env, env / "bin", marker)) or marker.is_symlink():
+            return False
+        recorded = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(recorded, dict) and recorded.get("pins_sha256") == digest and (env / "bin" / "python").exists()
 
 
 def ref_environment(worktree: Path, work: Path, progress: Callable[[str], None]) -> tuple[str, bool]:
     """The Python of REF's environment (its dependencies; its code comes from the worktree) and whether it
-    was reused. Built in a temporary folder and renamed into place, so a half-built one is never used."""
+    was reused. Built in a temporary folder and renamed into place, so a half-built one is never used; one
+    whose marker does not record these pins' hash is rebuilt."""
     envs = work / "envs"
     envs.mkdir(parents=True, exist_ok=True)
-    env = envs / env_key(worktree)
+    digest = pins_digest(worktree)
+    env = envs / digest[:16]
     python = env / "bin" / "python"
-    if (env / ENV_COMPLETE_MARKER).is_file():
+    if env_verified(env, digest):
         return str(python), True
+    if env.exists() or env.is_symlink():
+        progress(f"[paired] {env}: not the environment of these pins (its marker's hash differs): rebuilding it")
     uv = find_uv()
     tmp = Path(tempfile.mkdtemp(prefix=f".{env.name}.", dir=envs))
     try:
@@ -189,8 +284,11 @@ def ref_environment(worktree: Path, work: Path, progress: Callable[[str], None])
             if done.returncode != 0:
                 raise PairedRunError(f"{' '.join(command)} failed (exit {done.returncode}):\n"
                                      + "\n".join(done.stderr.strip().splitlines()[-STDERR_TAIL_LINES:]))
-        (tmp / ENV_COMPLETE_MARKER).write_text(f"{worktree / 'pyproject.toml'}\n")
-        if env.exists():
+        (tmp / ENV_COMPLETE_MARKER).write_text(json.dumps({"pins_sha256": digest, "pins": list(PIN_FILES),
+                                                           "from": str(worktree)}) + "\n")
+        if env.is_symlink() or env.is_file():
+            env.unlink()
+        elif env.exists():
             shutil.rmtree(env)
         # only bin/python is used (python -m ...): it and pyvenv.cfg do not name the folder, so it can move
         os.replace(tmp, env)
@@ -211,10 +309,12 @@ class Worker:
         self._stderr = open(self.stderr_path, "w+b")
         env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(side.root)}
         env.pop("VIRTUAL_ENV", None)
-        # its own session: a Ctrl-C on the terminal reaches the coordinator, which stops the workers itself
+        # its own session: a Ctrl-C on the terminal reaches the coordinator, which stops the workers itself;
+        # a coordinator killed outright takes it along (parent-death signal)
         self.process = subprocess.Popen([side.python, "-m", side.worker, *args], cwd=side.root, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                        text=True, bufsize=1, start_new_session=True)
+                                        text=True, bufsize=1, start_new_session=True,
+                                        preexec_fn=die_with_parent())
         self.info: dict = {}
 
     def stderr_tail(self) -> str:
@@ -277,24 +377,11 @@ class Worker:
         self._stderr.close()
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt here (restored afterwards), so the clean-up of Ctrl-C runs for it too."""
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def worker_args(request: PairedRequest, inject: bool) -> list[str]:
     args = ["--profile", request.profile, "--preset", request.preset]
     args += [a for item in request.profile_set for a in ("--profile-set", item)]
     args += ["--allow-unenforced"] if request.allow_unenforced else []
-    args += [a for case in request.config.cases for a in ("--case", case)]
+    args += [a for case in request.plan.cases for a in ("--case", case)]
     if inject:
         args += [a for item in request.inject_slowdown for a in ("--inject-slowdown", item)]
     return args
@@ -302,7 +389,7 @@ def worker_args(request: PairedRequest, inject: bool) -> list[str]:
 
 # ---- the run ----------------------------------------------------------------------------------
 
-def measure(workers: dict[str, Worker], config: P.PairedConfig,
+def measure(workers: dict[str, Worker], config: BlockPlan,
             progress: Callable[[str], None]) -> tuple[dict, list[dict], dict]:
     """Calibrate the calls per block, take one warm-up quad per case, then ``config.pairs`` quads per case,
     cases round-robin within each quad round. Returns (calls per block, every block in order, quads per clock
@@ -312,17 +399,17 @@ def measure(workers: dict[str, Worker], config: P.PairedConfig,
         per_call = min(workers[s].ask({"op": "probe", "case": case})["seconds"] for s in "AB")
         calls[case] = max(1, math.ceil(config.block_s / per_call)) if per_call > 0 else 1
     blocks: list[dict] = []
-    quads: dict[str, dict[str, list]] = {clock: {case: [] for case in config.cases} for clock in P.CLOCKS}
+    quads: dict[str, dict[str, list]] = {clock: {case: [] for case in config.cases} for clock in CLOCKS}
     started = time.perf_counter()
     renewing = [case for case in config.cases if case.rsplit("-", 1)[-1] in config.renew
                 and all("renew" in workers[s].info.get("ops", ()) for s in "AB")]
     for q in range(-1, config.pairs):  # quad -1: warm-up, discarded
-        order = P.QUAD_ORDERS[q % 2]
+        order = QUAD_ORDERS[q % 2]
         for case in config.cases:
             if q >= 0 and case in renewing:  # fresh runners on both sides: an arena's placement is per-quad noise
                 for side in "AB":
                     workers[side].ask({"op": "renew", "case": case})
-            times = {clock: {"A": [], "B": []} for clock in P.CLOCKS}
+            times = {clock: {"A": [], "B": []} for clock in CLOCKS}
             for side in order:
                 answer = workers[side].ask({"op": "block", "case": case, "calls": calls[case]})
                 times["wall"][side].append(answer["seconds"] / calls[case])
@@ -330,7 +417,7 @@ def measure(workers: dict[str, Worker], config: P.PairedConfig,
                 blocks.append({"quad": q, "case": case, "side": side, "calls": calls[case],
                                "seconds": answer["seconds"], "cpu_seconds": answer["cpu_seconds"]})
             if q >= 0:
-                for clock in P.CLOCKS:
+                for clock in CLOCKS:
                     quads[clock][case].append((tuple(times[clock]["A"]), tuple(times[clock]["B"])))
         if q >= 0 and (q + 1) % 10 == 0:
             progress(f"[paired] {q + 1}/{config.pairs} quads of {len(config.cases)} case(s), "
@@ -338,8 +425,8 @@ def measure(workers: dict[str, Worker], config: P.PairedConfig,
     return calls, blocks, quads
 
 
-def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda line: None) -> PairedResult:
-    """Check REF out, build its environment, measure both sides alternately, judge every case."""
+def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda line: None) -> PairedMeasurement:
+    """Check REF out, build its environment, measure both sides alternately; reports.paired judges the result."""
     t0 = time.perf_counter()
     repo = request.repo.resolve()
     ref_commit = resolve_commit(repo, request.against)
@@ -348,8 +435,9 @@ def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda 
     notes = [f"candidate: the working tree of {repo} (HEAD {candidate_commit[:12]}"
              + (", with uncommitted changes)" if dirty else ")")]
     seconds: dict = {}
-    with sigterm_as_interrupt(), ref_worktree(repo, ref_commit, request.work) as tree, \
-            tempfile.TemporaryDirectory(prefix="paired-", dir=request.work) as logs:
+    plan = request.plan
+    with termination_as_interrupt(), ref_worktree(repo, ref_commit, request.work) as tree, \
+            tempfile.TemporaryDirectory(prefix=f"paired-{os.getpid()}-", dir=request.work) as logs:
         ref_worker = next((module for file, module in WORKER_LOCATIONS if (tree / file).is_file()), None)
         if ref_worker is None:
             (tree / WORKER_FILE).parent.mkdir(parents=True, exist_ok=True)
@@ -368,54 +456,19 @@ def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda 
         try:
             for label, side in sides.items():
                 workers[label] = Worker(side, worker_args(request, inject=label == "B"), Path(logs))
-            progress(f"[paired] preparing {len(request.config.cases)} case(s) on both sides "
+            progress(f"[paired] preparing {len(plan.cases)} case(s) on both sides "
                      f"(profile {request.profile}, preset {request.preset})")
             t1 = time.perf_counter()
             info = {label: w.ready() for label, w in workers.items()}
             seconds["prepare"] = time.perf_counter() - t1
             t2 = time.perf_counter()
-            calls, blocks, quads = measure(workers, request.config, progress)
+            calls, blocks, quads = measure(workers, plan, progress)
             seconds["measure"] = time.perf_counter() - t2
+            loadavg = tuple(os.getloadavg())
         finally:
             for worker in workers.values():
                 worker.stop()
-    judged = {clock: tuple(P.judge_case(case, "inference", quads[clock][case], request.config)
-                           for case in request.config.cases) for clock in P.CLOCKS}
-    other = next(c for c in P.CLOCKS if c != request.config.clock)
     seconds["total"] = time.perf_counter() - t0
-    return PairedResult(request.against, ref_commit, candidate_commit, judged[request.config.clock], calls,
-                        tuple(blocks), info, seconds, tuple(notes), other_clock=other, other_verdicts=judged[other])
-
-
-def result_dict(result: PairedResult, config: P.PairedConfig) -> dict:
-    """The JSON record of a paired run: verdicts, every block in the order taken, both sides' start info."""
-    from dataclasses import asdict
-
-    return {"against": result.against, "ref_commit": result.ref_commit,
-            "candidate_commit": result.candidate_commit, "outcome": result.outcome,
-            "config": {**asdict(config), "factors": dict(config.factors)},
-            "verdicts": [asdict(v) for v in result.verdicts],
-            "other_clock": result.other_clock, "other_verdicts": [asdict(v) for v in result.other_verdicts],
-            "calls_per_block": result.calls_per_block,
-            "sides": result.info, "seconds": result.seconds, "notes": list(result.notes),
-            "loadavg_end": list(os.getloadavg()), "blocks": list(result.blocks)}
-
-
-def format_result(result: PairedResult, request: PairedRequest) -> list[str]:
-    header = [f"paired gate: baseline A = {request.against} ({result.ref_commit[:12]}), candidate B = this checkout "
-              f"({result.candidate_commit[:12]}); profile {request.profile}, preset {request.preset}; "
-              f"{request.config.pairs} quads (ABBA/BAAB) per case, blocks of ~{request.config.block_s * 1e3:.0f} ms, "
-              f"{request.config.confidence:.0%} Hodges-Lehmann interval of B/A, judged on {request.config.clock} time"]
-    if request.inject_slowdown:
-        header.append(f"injected on the candidate only: {', '.join(request.inject_slowdown)}")
-    header += [f"note: {n}" for n in result.notes]
-    s = result.seconds
-    footer = [f"time: {s['total']:.0f} s (baseline environment {s['env']:.0f} s, workers' preparation "
-              f"{s.get('prepare', 0):.0f} s, measuring {s.get('measure', 0):.0f} s); load average at the end "
-              + " ".join(f"{x:.2f}" for x in os.getloadavg()),
-              "counted cases (LiteRT instructions per call) are judged by the count gate: tox -e counts-gate"]
-    other = [f"  {v.name}: {P.format_change(v)}" for v in result.other_verdicts]
-    if other:
-        footer = [f"the same blocks on {result.other_clock} time (not judged; --clock {result.other_clock}):",
-                  *other, *footer]
-    return P.format_verdicts(result.verdicts, header) + footer
+    return PairedMeasurement(request.against, ref_commit, candidate_commit, calls, tuple(blocks), quads, info,
+                             seconds, tuple(notes), profile=request.profile, preset=request.preset,
+                             inject_slowdown=tuple(request.inject_slowdown), loadavg_end=loadavg)

@@ -301,6 +301,7 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
 
     from harness import paired_runner as R
 
+    from . import paired as P
     from .config import load_paired_config
 
     try:
@@ -309,20 +310,21 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
     except ValueError as exc:
         return _bad(exc, "gate --against: ")
     request = R.PairedRequest(against=against, repo=Path.cwd(), work=Path(work) if work else R.default_work(),
-                              config=cfg, profile=profile,
+                              plan=cfg, profile=profile,
                               profile_set=tuple(profile_set), allow_unenforced=allow_unenforced, preset=preset,
                               inject_slowdown=tuple(inject_slowdown), baseline_python=baseline_python)
     try:
-        result = R.run_paired(request, progress=progress or (lambda line: None))
+        measurement = R.run_paired(request, progress=progress or (lambda line: None))
     except R.PairedRunError as exc:
         return _bad(exc, "gate --against: ")
     except KeyboardInterrupt:
         return Outcome((), EXIT_NO_VERDICT, "gate --against: interrupted; workers stopped, worktree removed")
+    result = P.judge_measurement(measurement, cfg)
     if json_path:
         out = Path(json_path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(R.result_dict(result, cfg), indent=1, allow_nan=False) + "\n")
-    return Outcome(tuple(R.format_result(result, request)), OUTCOME_EXIT[result.outcome])
+        out.write_text(json.dumps(P.result_dict(result), indent=1, allow_nan=False) + "\n")
+    return Outcome(tuple(P.format_result(result)), OUTCOME_EXIT[result.outcome])
 
 
 # ---- parsing ------------------------------------------------------------------------------

@@ -31,23 +31,23 @@ Verdict of a case with factor ``f`` (per operation; ``[tool.continuum-bench.pair
 Every verdict carries its half-width: the smallest change the case could have seen.
 
 Judging and formatting: pure functions and frozen dataclasses, no I/O, no TensorFlow; the
-configuration is read by reports.config.
+configuration is read by reports.config, the blocks are measured by harness/paired_runner.py
+(:func:`judge_measurement` takes its record).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from statistics import median
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
+
+from harness.contract import CLOCKS
 
 from .stats import DEFAULT_CONFIDENCE, hodges_lehmann, quad_log_ratio
 
 #: Runtimes whose runners are rebuilt before every quad (cheap for LiteRT; a Keras retrace is not).
 DEFAULT_RENEW = ("litert",)
-#: What a block's time is: ``wall`` (perf_counter: what a user waits) or ``cpu`` (the worker
-#: process's CPU time: without the time other processes held its CPU).
-CLOCKS = ("wall", "cpu")
 #: Safety margin on the quads a too-wide interval needs (its half-width is itself estimated).
 REMEDY_MARGIN = 1.25
 
@@ -67,10 +67,6 @@ MARK_OK = " "
 MARK_NOT_SIGNIFICANT = "~"
 MARK_NO_VERDICT = "?"
 
-#: Quad orders, alternating: the side that goes first changes every quad.
-QUAD_ORDERS = ("ABBA", "BAAB")
-
-
 @dataclass(frozen=True)
 class PairedConfig:
     """Settings of the paired gate (``[tool.continuum-bench.paired]`` in pyproject.toml, read by reports.config).
@@ -82,7 +78,7 @@ class PairedConfig:
     pairs: quads taken per case [>= min_pairs]
     block_s: target wall time of one block [s, > 0]
     cases: inference case ids judged by default
-    clock: which time of the blocks judges, ``wall`` or ``cpu`` (:data:`CLOCKS`)
+    clock: which time of the blocks judges, ``wall`` or ``cpu`` (harness.contract.CLOCKS)
     renew: runtimes whose runners are rebuilt on both sides before every quad (harness/paired_runner.py)
     """
 
@@ -190,6 +186,61 @@ def outcome(verdicts: Sequence[PairedVerdict]) -> str:
     return "ok"
 
 
+class Measurement(Protocol):
+    """What :func:`judge_measurement` reads of a paired run (harness.paired_runner.PairedMeasurement)."""
+
+    against: str
+    ref_commit: str
+    candidate_commit: str
+    calls_per_block: dict
+    blocks: tuple
+    quads: Mapping[str, Mapping[str, Sequence]]
+    info: dict
+    seconds: dict
+    notes: tuple
+    profile: str
+    preset: str
+    inject_slowdown: tuple
+    loadavg_end: tuple
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """A paired run judged: its measurement, the verdicts on the judging clock and, on the other clock,
+    the verdicts of the same blocks."""
+
+    measurement: Any  # a Measurement
+    config: PairedConfig
+    verdicts: tuple[PairedVerdict, ...]
+    other_clock: str
+    other_verdicts: tuple[PairedVerdict, ...]
+
+    @property
+    def outcome(self) -> str:
+        return outcome(self.verdicts)
+
+
+def judge_measurement(measurement: Measurement, config: PairedConfig) -> PairedResult:
+    """Every case of a paired run judged on both clocks (:func:`judge_case`); ``config.clock`` decides."""
+    judged = {clock: tuple(judge_case(case, "inference", measurement.quads[clock][case], config)
+                           for case in config.cases) for clock in CLOCKS}
+    other = next(c for c in CLOCKS if c != config.clock)
+    return PairedResult(measurement, config, judged[config.clock], other, judged[other])
+
+
+def result_dict(result: PairedResult) -> dict:
+    """The JSON record of a paired run: verdicts, every block in the order taken, both sides' start info."""
+    m, config = result.measurement, result.config
+    return {"against": m.against, "ref_commit": m.ref_commit,
+            "candidate_commit": m.candidate_commit, "outcome": result.outcome,
+            "config": {**asdict(config), "factors": dict(config.factors)},
+            "verdicts": [asdict(v) for v in result.verdicts],
+            "other_clock": result.other_clock, "other_verdicts": [asdict(v) for v in result.other_verdicts],
+            "calls_per_block": m.calls_per_block,
+            "sides": m.info, "seconds": m.seconds, "notes": list(m.notes),
+            "loadavg_end": list(m.loadavg_end), "blocks": list(m.blocks)}
+
+
 # ---- formatting -----------------------------------------------------------------------------
 
 def _pct(x: float | None) -> str:
@@ -225,3 +276,26 @@ def format_verdicts(verdicts: Sequence[PairedVerdict], header: Sequence[str] = (
                   "no verdict": "NO VERDICT: at least one case could not be judged (see the remedy above)",
                   "ok": "OK: no case slower beyond its factor"}[result])
     return lines
+
+
+def format_result(result: PairedResult) -> list[str]:
+    """The paired gate's text report: what ran, the table of :func:`format_verdicts`, the other clock's
+    verdicts, where the time went."""
+    m, config = result.measurement, result.config
+    header = [f"paired gate: baseline A = {m.against} ({m.ref_commit[:12]}), candidate B = this checkout "
+              f"({m.candidate_commit[:12]}); profile {m.profile}, preset {m.preset}; "
+              f"{config.pairs} quads (ABBA/BAAB) per case, blocks of ~{config.block_s * 1e3:.0f} ms, "
+              f"{config.confidence:.0%} Hodges-Lehmann interval of B/A, judged on {config.clock} time"]
+    if m.inject_slowdown:
+        header.append(f"injected on the candidate only: {', '.join(m.inject_slowdown)}")
+    header += [f"note: {n}" for n in m.notes]
+    s = m.seconds
+    footer = [f"time: {s['total']:.0f} s (baseline environment {s['env']:.0f} s, workers' preparation "
+              f"{s.get('prepare', 0):.0f} s, measuring {s.get('measure', 0):.0f} s); load average at the end "
+              + " ".join(f"{x:.2f}" for x in m.loadavg_end),
+              "counted cases (LiteRT instructions per call) are judged by the count gate: tox -e counts-gate"]
+    other = [f"  {v.name}: {format_change(v)}" for v in result.other_verdicts]
+    if other:
+        footer = [f"the same blocks on {result.other_clock} time (not judged; --clock {result.other_clock}):",
+                  *other, *footer]
+    return format_verdicts(result.verdicts, header) + footer

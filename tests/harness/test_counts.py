@@ -1,15 +1,20 @@
-"""harness.counts: where valgrind is missing the counted run says how to install it, and the
-counted cases skip with the reason outside a counted session."""
+"""harness.counts: where valgrind is missing the counted run says how to install it, the
+counted cases skip with the reason outside a counted session, the counted child never outlives
+its coordinator, and the run's private key is owner-only and removed with the run."""
 import os
 import shutil
+import signal
 import socket
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from harness import counts
+from tests.emulation.conftest import wait_gone
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,3 +76,51 @@ def test_a_counted_run_is_saved_into_the_hosts_history_unless_told_not_or_inject
     options = counts.save_options(args)
     assert rest == ["-k", "x"]
     assert options == (["--benchmark-autosave", f"--benchmark-storage=file://h/{socket.gethostname()}"] if saved else [])
+
+
+CHILD = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
+COORDINATOR = ("import os, sys; from harness.counts import run_child; "
+               "sys.exit(run_child([sys.executable, '-c', sys.argv[1], sys.argv[2]], dict(os.environ)))")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP, signal.SIGTERM], ids=lambda s: s.name)
+def test_the_counted_child_never_outlives_its_coordinator(tmp_path, sig):
+    """The valgrind child's place taken by a sleeper: killed outright, the coordinator takes it along
+    (parent-death signal); SIGHUP and SIGTERM stop it through the coordinator's clean-up."""
+    pid_file = tmp_path / "child.pid"
+    # no pipes: a surviving child would hold them open
+    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR, CHILD, str(pid_file)], cwd=REPO,
+                                   stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    coordinator.send_signal(sig)
+    coordinator.wait(timeout=60)
+    left = wait_gone([child], timeout_s=5)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"the child {child} outlived a coordinator stopped by {sig.name}"
+
+
+def test_the_private_key_is_owner_only_never_written_through_a_link_and_removed_with_the_run(tmp_path, monkeypatch):
+    from pipeline.encrypt import load_private_key_pem
+
+    monkeypatch.setenv("CONTINUUM_BENCH_CACHE", str(tmp_path / "cache"))
+    with counts.run_folder() as folder:
+        key = counts.write_key_pair(folder)
+        path = folder / counts.KEY_FILE
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert load_private_key_pem(path.read_bytes()).private_numbers() == key.private_numbers()
+    assert not path.exists()
+
+    target = tmp_path / "elsewhere"
+    target.write_text("untouched")
+    with pytest.raises(RuntimeError, match="stopped"), counts.run_folder() as folder:
+        (folder / counts.KEY_FILE).symlink_to(target)
+        with pytest.raises(FileExistsError):
+            counts.write_key_pair(folder)
+        (folder / counts.KEY_FILE).unlink()
+        counts.write_key_pair(folder)
+        raise RuntimeError("stopped")
+    assert target.read_text() == "untouched" and not (folder / counts.KEY_FILE).exists()

@@ -1,6 +1,8 @@
 """The paired gate's orchestration (harness/paired_runner.py) with a stand-in worker (no TensorFlow):
 worktree and workers are gone after a normal end, a worker crash (its stderr in the error),
-SIGTERM; a bad REF is named; a REF older than the worker gets the candidate's copy."""
+SIGTERM, SIGHUP, and a SIGKILLed coordinator (whose worktree the next run removes); a bad REF is
+named; a REF older than the worker gets the candidate's copy; a reused environment whose marker
+does not match REF's pins is rebuilt. Verdicts come from reports.paired on the measurement."""
 import os
 import shutil
 import signal
@@ -13,6 +15,7 @@ import pytest
 
 from reports import paired as P
 from harness import paired_runner as R
+from tests.emulation.conftest import wait_gone
 
 FAKE = Path(__file__).with_name("fake_paired_worker.py")
 CONFIG = P.PairedConfig(pairs=12, min_pairs=10, block_s=0.005, cases=("full-litert", "pf=70-filter-keras"))
@@ -38,7 +41,7 @@ def repo(tmp_path):
 
 
 def _request(repo, tmp_path, **kw):
-    return R.PairedRequest(**{"against": "HEAD", "repo": repo, "work": tmp_path / "work", "config": CONFIG,
+    return R.PairedRequest(**{"against": "HEAD", "repo": repo, "work": tmp_path / "work", "plan": CONFIG,
                               "baseline_python": sys.executable, **kw})
 
 
@@ -49,17 +52,29 @@ def _clean(repo, tmp_path):
 
 
 def test_a_a_ok_and_everything_removed(repo, tmp_path):
-    result = R.run_paired(_request(repo, tmp_path))
-    assert result.outcome == "ok" and [v.verdict for v in result.verdicts] == ["ok", "ok"]
+    measured = R.run_paired(_request(repo, tmp_path))
     # every block recorded in order: a warm-up quad, then ABBA / BAAB per case, round-robin
-    sides = "".join(b["side"] for b in result.blocks if b["case"] == "full-litert" and b["quad"] >= 0)
+    sides = "".join(b["side"] for b in measured.blocks if b["case"] == "full-litert" and b["quad"] >= 0)
     assert sides.startswith("ABBABAABABBA") and len(sides) == 4 * CONFIG.pairs
-    assert [b["case"] for b in result.blocks[:8]] == ["full-litert"] * 4 + ["pf=70-filter-keras"] * 4
+    assert [b["case"] for b in measured.blocks[:8]] == ["full-litert"] * 4 + ["pf=70-filter-keras"] * 4
+    # the quads are the recorded blocks' per-call times, warm-up left out, on both clocks
+    (first, *_) = [b for b in measured.blocks if b["case"] == "full-litert" and b["quad"] == 0]
+    assert measured.quads["wall"]["full-litert"][0][0][0] == first["seconds"] / first["calls"]
+    assert measured.quads["cpu"]["full-litert"][0][0][0] == first["cpu_seconds"] / first["calls"]
+    assert all(len(measured.quads[c][case]) == CONFIG.pairs for c in ("wall", "cpu") for case in CONFIG.cases)
+    assert measured.profile == "device" and measured.preset == "quick" and len(measured.loadavg_end) == 3
+    result = P.judge_measurement(measured, CONFIG)
+    assert result.outcome == "ok" and [v.verdict for v in result.verdicts] == ["ok", "ok"]
     _clean(repo, tmp_path)
 
 
 def test_injected_slowdown_on_the_candidate_only(repo, tmp_path):
-    result = R.run_paired(_request(repo, tmp_path, inject_slowdown=("inference=0.05",)))
+    measured = R.run_paired(_request(repo, tmp_path, inject_slowdown=("inference=0.05",)))
+    a = [b["seconds"] / b["calls"] for b in measured.blocks if b["side"] == "A"]
+    b = [b["seconds"] / b["calls"] for b in measured.blocks if b["side"] == "B"]
+    assert a == pytest.approx([1e-3] * len(a)) and b == pytest.approx([1.05e-3] * len(b))
+    assert measured.inject_slowdown == ("inference=0.05",)
+    result = P.judge_measurement(measured, CONFIG)
     assert result.outcome == "regression"
     assert all(v.ratio == pytest.approx(1.05) for v in result.verdicts)
 
@@ -77,8 +92,8 @@ def test_a_bad_ref_is_named(repo, tmp_path):
 
 
 def test_a_ref_without_the_worker_gets_the_candidates_copy(repo, tmp_path):
-    result = R.run_paired(_request(repo, tmp_path, against="HEAD~1"))
-    assert any("the candidate's copy" in note for note in result.notes)
+    measured = R.run_paired(_request(repo, tmp_path, against="HEAD~1"))
+    assert any("the candidate's copy" in note for note in measured.notes)
     _clean(repo, tmp_path)
 
 
@@ -89,13 +104,15 @@ def test_a_ref_of_the_earlier_layout_runs_its_own_worker(repo, tmp_path):
     _git(repo, "add", "-A")
     _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "earlier layout")
     _git(repo, "checkout", "-q", "HEAD~1", "--", "harness")  # the candidate keeps harness/paired_worker.py
-    result = R.run_paired(_request(repo, tmp_path, against="HEAD"))
-    assert result.outcome == "ok"
-    assert not any("the candidate's copy" in note for note in result.notes)
+    measured = R.run_paired(_request(repo, tmp_path, against="HEAD"))
+    assert P.judge_measurement(measured, CONFIG).outcome == "ok"
+    assert not any("the candidate's copy" in note for note in measured.notes)
     _clean(repo, tmp_path)
 
 
-def test_sigterm_stops_the_workers_and_removes_the_worktree(repo, tmp_path):
+def _hanging_gate(repo, tmp_path):
+    """The paired gate started as a process, its stand-in workers hanging in their first block; returns it
+    and the workers' pids once both have started."""
     pids = tmp_path / "pids"
     pids.mkdir()
     env = {**os.environ, "FAKE_HANG": "1", "FAKE_PID_DIR": str(pids)}
@@ -106,21 +123,48 @@ def test_sigterm_stops_the_workers_and_removes_the_worktree(repo, tmp_path):
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
+    workers = [int(p.name) for p in pids.iterdir()]
+    assert len(workers) == 2, "the stand-in workers did not start"
+    return proc, workers
+
+
+def _survivors(pids) -> list[int]:
+    """Those of ``pids`` still running 5 s on (killed then, so that a failing test leaves none behind)."""
+    left = wait_gone(pids, timeout_s=5)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_termination_signal_stops_the_workers_and_removes_the_worktree(repo, tmp_path, sig):
+    proc, workers = _hanging_gate(repo, tmp_path)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "interrupted; workers stopped, worktree removed" in err
-    for pid in pids.iterdir():
-        assert not Path(f"/proc/{pid.name}").exists() or "Z" in Path(f"/proc/{pid.name}/stat").read_text().split()[2]
+    assert not _survivors(workers)
+    _clean(repo, tmp_path)
+
+
+def test_a_killed_coordinator_takes_its_workers_and_the_next_run_its_worktree(repo, tmp_path):
+    proc, workers = _hanging_gate(repo, tmp_path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert not _survivors(workers)
+    assert (tmp_path / "work" / f"ref-{proc.pid}").is_dir()  # SIGKILL: no clean-up ran
+    assert list((tmp_path / "work").glob(f"paired-{proc.pid}-*"))
+    R.run_paired(_request(repo, tmp_path))
+    assert not list((tmp_path / "work").glob(f"paired-{proc.pid}-*"))
     _clean(repo, tmp_path)
 
 
 def test_both_clocks_judge_the_same_blocks(repo, tmp_path):
     cpu = P.PairedConfig(**{**CONFIG.__dict__, "clock": "cpu"})
-    result = R.run_paired(_request(repo, tmp_path, config=cpu))
+    result = P.judge_measurement(R.run_paired(_request(repo, tmp_path, plan=cpu)), cpu)
     assert result.other_clock == "wall" and len(result.other_verdicts) == len(result.verdicts)
     assert result.verdicts[0].a_per_call_s == pytest.approx(0.9e-3)  # the stand-in's CPU time: 0.9 of its wall time
     assert result.other_verdicts[0].a_per_call_s == pytest.approx(1e-3)
-    lines = R.format_result(result, _request(repo, tmp_path, config=cpu))
+    lines = P.format_result(result)
     assert any(line.startswith("the same blocks on wall time") for line in lines)
 
 
@@ -130,3 +174,40 @@ def test_litert_runners_are_renewed_before_every_quad(repo, tmp_path, monkeypatc
     R.run_paired(_request(repo, tmp_path))
     renewed = log.read_text().split()
     assert renewed == ["full-litert"] * (2 * CONFIG.pairs)  # both sides, every quad after the warm-up; not Keras
+
+
+FAKE_UV = """import sys, os, pathlib
+args = sys.argv[1:]
+with open(os.environ["FAKE_UV_LOG"], "a") as log:
+    log.write(args[0] + "\\n")
+if args[0] == "venv":
+    (pathlib.Path(args[-1]) / "bin").mkdir(parents=True, exist_ok=True)
+    (pathlib.Path(args[-1]) / "bin" / "python").symlink_to(sys.executable)
+"""
+
+
+def test_a_reused_environment_is_verified_against_refs_pins(repo, tmp_path, monkeypatch):
+    """Built once, reused while its marker records the hash of REF's pins; a marker naming other pins (or
+    none) gets it rebuilt; other pins in REF give another environment."""
+    uv = tmp_path / "fake_uv.py"
+    uv.write_text(FAKE_UV)
+    log = tmp_path / "uv.log"
+    monkeypatch.setenv("FAKE_UV_LOG", str(log))
+    monkeypatch.setattr(R, "find_uv", lambda: [sys.executable, str(uv)])
+    work = tmp_path / "work"
+    builds = lambda: log.read_text().split().count("venv") if log.exists() else 0  # noqa: E731
+
+    python, reused = R.ref_environment(repo, work, lambda line: None)
+    assert not reused and builds() == 1 and Path(python).exists()
+    assert R.ref_environment(repo, work, lambda line: None) == (python, True) and builds() == 1
+
+    marker = Path(python).parent.parent / R.ENV_COMPLETE_MARKER
+    marker.write_text('{"pins_sha256": "0000"}\n')
+    assert R.ref_environment(repo, work, lambda line: None) == (python, False) and builds() == 2
+    assert R.ref_environment(repo, work, lambda line: None) == (python, True) and builds() == 2
+    marker.write_text("")  # the marker alone, as before the hash was recorded
+    assert R.ref_environment(repo, work, lambda line: None) == (python, False) and builds() == 3
+
+    (repo / "uv.lock").write_text("version = 1\n")
+    other, reused = R.ref_environment(repo, work, lambda line: None)
+    assert other != python and not reused and builds() == 4

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from harness.contract import QUAD_ORDERS
 from reports import paired as P
 from reports.cli import main
 
@@ -22,7 +23,7 @@ def drifting_quads(n, ratio, *, noise=0.01, seed=0, per_call_s=1e-3):
     k = 0
     for q in range(n):
         times = {"A": [], "B": []}
-        for side in P.QUAD_ORDERS[q % 2]:
+        for side in QUAD_ORDERS[q % 2]:
             drift = 1 + 0.2 * k / (4 * n) + (0.15 if k > 2 * n else 0) + 0.05 * math.sin(k / 7)
             base = per_call_s * drift * (ratio if side == "B" else 1.0)
             times[side].append(base * math.exp(rng.normal(0, noise)))
@@ -98,3 +99,21 @@ def test_a_wide_interval_above_the_factor_is_no_verdict_not_a_regression():
     v = P.judge_case("full-keras", "inference", drifting_quads(12, 1.10, noise=0.15, seed=2), CONFIG)
     assert v.lo > CONFIG.factor and v.half_width > CONFIG.factor - 1
     assert v.verdict == "no verdict" and P.outcome([v]) == "no verdict"
+
+
+def test_an_estimate_beyond_the_factor_is_no_regression_while_the_interval_reaches_below_it():
+    """The verdict is on the whole interval: quads whose Hodges-Lehmann estimate lies beyond the factor
+    but whose interval's lower end does not are 'not significant', never a regression."""
+    n = 30
+    logs = [math.log(1.021) + 0.02 * (i / (n - 1) - 0.5) for i in range(n)]  # evenly spread around +2.1 %
+    quads = []
+    for q, d in enumerate(logs):
+        t = 1e-3 * (1 + 0.1 * q / n)  # a drifting host: the same for both sides of a quad
+        quads.append(((t, t), (t * math.exp(d), t * math.exp(d))))
+    walsh = [(logs[i] + logs[j]) / 2 for i in range(n) for j in range(i, n)]
+    assert math.exp(float(np.median(walsh))) > CONFIG.factor  # the estimate, computed here: beyond the factor
+    v = P.judge_case("full-keras", "inference", quads, CONFIG)
+    assert v.ratio == pytest.approx(math.exp(float(np.median(walsh))))
+    assert v.lo < CONFIG.factor < v.ratio and v.half_width < CONFIG.factor - 1  # narrow, straddling the factor
+    assert v.verdict == "not significant" and v.mark == "~"
+    assert P.outcome([v]) == "ok"
