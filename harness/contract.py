@@ -115,10 +115,6 @@ def host_storage(storage: str, hostname: str | None = None) -> str:
     return storage.rstrip("/") + "/" + (hostname or current_hostname())
 
 
-#: The run token closing a saved entry's name: ``NNNN_<commit>_<datetime>[_...]_<token>.json``.
-ENTRY_TOKEN = re.compile(r"_r([0-9a-f]{8})\.json$")
-
-
 def unique_entry_name(name: str, token: str | None = None) -> str:
     """pytest-benchmark's save name (``<commit>_<datetime>[_uncommitted-changes]`` or the user's)
     with a run token (``_r`` + 8 hex digits, random unless given) appended: pytest-benchmark numbers

@@ -36,6 +36,13 @@ from .stats import DEFAULT_CONFIDENCE, MachineRatio, machine_ratio
 from .storage import fingerprint_collisions, group_by_fingerprint
 
 DEFAULT_RUNS = 5
+CASE_MARKERS = ("o", "s", "^", "D")
+
+
+def _case_color(i: int):
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](i)
 
 
 class OneMachine(ResultsError):
@@ -114,6 +121,31 @@ def pick_reference(machines: Sequence[Machine], baseline: str | None) -> Machine
     raise ResultsError(f"--baseline {baseline}: {what} in this history match; the machines are: {known}")
 
 
+def _medians(m: Machine) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """case -> the run medians [s] of machine ``m``, and case -> operation."""
+    medians: dict[str, list[float]] = {}
+    operations: dict[str, str] = {}
+    for e in m.entries:
+        for b in e.run.benchmarks:
+            medians.setdefault(b.key, []).append(b.median_s)
+            operations[b.key] = b.operation
+    return medians, operations
+
+
+def _workload_marks(m: Machine, ref: Machine) -> list[str]:
+    """How machine ``m``'s workload differs from the reference's: preset, case set, library versions."""
+    marks = []
+    if m.preset != ref.preset:
+        marks.append(f"preset {m.preset}, reference {ref.preset}: not compared")
+    if m.entries[-1].run.case_set != ref.entries[-1].run.case_set:
+        marks.append("case set differs from the reference's")
+    differ = [f"{k} {m.versions.get(k)} vs {ref.versions.get(k)}" for k in m.versions
+              if m.versions.get(k) != ref.versions.get(k)]
+    if differ:
+        marks.append("library versions differ: " + ", ".join(differ))
+    return marks
+
+
 def compare_hosts(entries: list[HistoryEntry], *, profile: str | None = None, baseline: str | None = None,
                   runs: int = DEFAULT_RUNS, warnings: Sequence[str] = (),
                   confidence: float = DEFAULT_CONFIDENCE) -> HostsComparison:
@@ -128,42 +160,23 @@ def compare_hosts(entries: list[HistoryEntry], *, profile: str | None = None, ba
     machines = [_machine(fid, members, runs) for fid, members in groups.items()]
     if len(machines) == 1:
         m = machines[0]
-        raise OneMachine(f"one machine only in this history: {m.id} ({m.description}; {m.total} run(s) under "
-                         f"{', '.join(m.hosts)}): nothing to compare it with")
+        raise OneMachine("; ".join([f"one machine only in this history: {m.id} ({m.description}; {m.total} run(s) "
+                                    f"under {', '.join(m.hosts)}): nothing to compare it with"] + warnings))
     ref = pick_reference(machines, baseline)
     machines = [ref] + [m for m in machines if m is not ref]
-    ref_cases = ref.entries[-1].run.case_set
+    ref_medians, _ = _medians(ref)
     cells = []
     for m in machines:
-        by_case: dict[str, list[float]] = {}
-        operations: dict[str, str] = {}
-        for e in m.entries:
-            for b in e.run.benchmarks:
-                by_case.setdefault(b.key, []).append(b.median_s)
-                operations[b.key] = b.operation
-        common = []
-        if m is not ref:
-            if m.preset != ref.preset:
-                common.append(f"preset {m.preset}, reference {ref.preset}: not compared")
-            if m.entries[-1].run.case_set != ref_cases:
-                common.append("case set differs from the reference's")
-            differ = [f"{k} {m.versions.get(k)} vs {ref.versions.get(k)}" for k in m.versions
-                      if m.versions.get(k) != ref.versions.get(k)]
-            if differ:
-                common.append("library versions differ: " + ", ".join(differ))
-        ref_by_case = {b.key: [] for b in ref.entries[-1].run.benchmarks}
-        for e in ref.entries:
-            for b in e.run.benchmarks:
-                ref_by_case.setdefault(b.key, []).append(b.median_s)
-        for case, medians in by_case.items():
-            marks = list(common)
-            ratio = None
+        medians_by_case, operations = _medians(m)
+        common = [] if m is ref else _workload_marks(m, ref)
+        for case, medians in medians_by_case.items():
+            marks, ratio = list(common), None
             if m is ref:
                 pass  # the reference against itself is no comparison: its spread says its noise
-            elif case not in ref_by_case:
+            elif case not in ref_medians:
                 marks.append("not on the reference machine")
-            elif m.preset == ref.preset and any(v > 0 for v in medians) and any(v > 0 for v in ref_by_case[case]):
-                ratio = machine_ratio(medians, ref_by_case[case], confidence)
+            elif m.preset == ref.preset and any(v > 0 for v in medians) and any(v > 0 for v in ref_medians[case]):
+                ratio = machine_ratio(medians, ref_medians[case], confidence)
             cells.append(Cell(case, operations[case], m.id, tuple(medians), ratio, tuple(marks)))
     return HostsComparison(profile, ref.id, tuple(machines), tuple(cells), tuple(warnings), confidence)
 
@@ -220,8 +233,8 @@ def format_markdown(cmp: HostsComparison) -> list[str]:
 def result_dict(cmp: HostsComparison) -> dict:
     return {
         "profile": cmp.profile, "reference": cmp.reference, "confidence": cmp.confidence,
-        "machines": [{"id": m.id, "fingerprint": dict(m.fingerprint), "hosts": list(m.hosts), "runs_used": len(m.entries),
-                      "runs": m.total, "preset": m.preset, "versions": dict(m.versions),
+        "machines": [{"id": m.id, "fingerprint": dict(m.fingerprint), "hosts": list(m.hosts),
+                      "runs_used": len(m.entries), "runs": m.total, "preset": m.preset, "versions": dict(m.versions),
                       "entries": [str(e.path) for e in m.entries]} for m in cmp.machines],
         "cases": [{"case": c.case, "operation": c.operation, "machine": c.machine, "medians_s": list(c.medians_s),
                    "median_s": c.median_s, "spread": c.spread,
@@ -265,24 +278,24 @@ def hosts_figures(cmp: HostsComparison) -> dict:
     machines = [m.id for m in cmp.machines]
     for op in sorted({c.operation for c in cmp.cells}):
         cases = sorted({c.case for c in cmp.cells if c.operation == op})
-        fig = Figure(figsize=(max(5.0, 1.6 * len(machines) + 2.5), 4.2), dpi=120)
-        fig.subplots_adjust(left=0.12, right=0.7, bottom=0.22, top=0.9)
+        fig = Figure(figsize=(max(4.0, 1.6 * len(machines)) + 3.5, 4.6), dpi=120)
+        fig.subplots_adjust(left=0.1, right=0.58, bottom=0.2, top=0.9)
         ax = fig.add_subplot()
         width = 0.7 / max(1, len(cases))
         for i, case in enumerate(cases):
             labelled = False
+            style = dict(color=_case_color(i % 20), marker=CASE_MARKERS[(i // 20) % len(CASE_MARKERS)])
             for j, mid in enumerate(machines):
                 cell = next((c for c in cmp.cells if c.case == case and c.machine == mid), None)
                 if cell is None or cell.ratio is None:
                     continue
                 x = j - 0.35 + (i + 0.5) * width
                 r = cell.ratio
-                color = f"C{i % 10}"
                 if r.low is None:
-                    ax.plot([x], [r.ratio], marker="o", mfc="none", color=color)
+                    ax.plot([x], [r.ratio], mfc="none", linestyle="none", **style)
                 else:
-                    ax.errorbar([x], [r.ratio], yerr=[[r.ratio - r.low], [r.high - r.ratio]], fmt="o", color=color,
-                                capsize=3, label=None if labelled else short_name(case))
+                    ax.errorbar([x], [r.ratio], yerr=[[r.ratio - r.low], [r.high - r.ratio]], linestyle="none",
+                                capsize=2, label=None if labelled else short_name(case), **style)
                     labelled = True
         ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
         ax.set_yscale("log")
@@ -294,6 +307,6 @@ def hosts_figures(cmp: HostsComparison) -> dict:
         ax.grid(True, alpha=0.3, which="both")
         handles, labels = ax.get_legend_handles_labels()
         if handles:
-            fig.legend(handles, labels, loc="center right", fontsize=6, frameon=False)
+            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(0.6, 0.5), fontsize=6, frameon=False)
         figures[op] = fig
     return figures

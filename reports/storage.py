@@ -17,6 +17,11 @@ History. ``--benchmark-storage=file://results/history/<profile>`` with
 the suite's conftest adds ``<host>`` (:func:`harness.contract.host_storage`; pytest-benchmark's own
 machine id, ``Linux-CPython-3.11-64bit``, does not tell two hosts apart), plain
 pytest-benchmark writes ``<storage>/<machine id>/NNNN_*.json``; both are read.
+Under a profile the name ends in a run token (``..._r<8 hex>.json``,
+:func:`harness.contract.unique_entry_name`), so many machines' histories merge into one store by
+copy; :func:`store_entries` reads every host folder of such a store (a bad file skipped with a
+warning, one run copied twice counted once by :func:`run_identity`) and
+:func:`group_by_fingerprint` groups the runs by hardware (:mod:`harness.fingerprint`).
 
 It imports no numpy or pandas (the model's :meth:`ResultSet.frame` imports pandas when called).
 Validity (:attr:`Run.invalid`, :attr:`Run.unenforced`) is the model's; :func:`load_run` and
@@ -279,6 +284,8 @@ def list_entries(storage: Path | str, *, profile: str | None = None,
         raise ResultsError(f"{root}: history folder not found")
     host = select_host(root, machine_id)
     entries = [HistoryEntry(ENTRY_NAME.match(p.name)[1], p, host, load_run(p)) for p in _entries_in(root / host)]
+    # merged folders repeat numbers: oldest first by datetime (a stable sort keeps numbers within one datetime)
+    entries.sort(key=lambda e: e.run.datetime or "")
     if profile:
         other = [e for e in entries if e.profile != profile]
         if other:

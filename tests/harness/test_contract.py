@@ -1,4 +1,6 @@
 """The results contract: one vocabulary for the benchmarks that write and the store that reads."""
+import re
+
 import pytest
 
 from harness.record import case_info
@@ -38,3 +40,12 @@ def test_dataset_serialization_needs_only_its_size():
                                      "dataset_bytes": 100}) == []
     assert contract.contract_errors({"operation": "serialization", "model_format": "keras"}) == [
         "(serialization): extra_info field(s) 'pruning_factor', 'model_bytes', 'model_bytes_gzip' missing"]
+
+
+def test_unique_entry_name_appends_a_run_token():
+    named = contract.unique_entry_name("0123abcd_20261206_101010", "00c0ffee")
+    assert named == "0123abcd_20261206_101010_r00c0ffee"
+    drawn = {contract.unique_entry_name("x") for _ in range(50)}
+    assert len(drawn) == 50 and all(re.fullmatch(r"x_r[0-9a-f]{8}", n) for n in drawn)
+    with pytest.raises(ValueError, match="run token"):
+        contract.unique_entry_name("x", "../evil")
