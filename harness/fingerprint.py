@@ -11,8 +11,8 @@ kernels and the time they take:
   AVX-512F, AVX-512 VNNI, AVX-VNNI, AMX; Arm: NEON, dot product, I8MM, SVE), from ``cpu.flags``;
 * ``cpus``: the logical CPUs the profile had (its enforced affinity, else the host's count);
 * ``memory_bytes``: the enforced memory limit [B], None without one;
-* ``cpu_quota``: the enforced CPU quota [CPU-s/s], None without one (half the CPU time is
-  another machine to a CPU-bound case, as much as half the clock would be);
+* ``cpu_quota``: the enforced CPU quota [CPU-s/s], None without one (a quota halves what a
+  CPU-bound session gets done, though short rounds may run between its throttled periods);
 * ``virtualised``: ``hypervisor`` among the CPU flags.
 
 Library versions (TensorFlow, LiteRT, numpy: :func:`library_versions`) sit beside it in
