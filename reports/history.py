@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.fingerprint import describe
 
 from .render import format_table
+from .storage import fingerprint_collisions, group_by_fingerprint
 from .model import HistoryEntry, ResultsError
 
 
@@ -41,6 +42,7 @@ def format_text(entries: list[HistoryEntry]) -> list[str]:
     if len(machines) > 1:  # one host folder, several machines: the gate never pools them
         notes.append(f"{len(machines)} machines (hardware fingerprints) under one host folder: compare them with "
                      f"continuum-bench hosts")
+    notes += [f"warning: {w}" for w in fingerprint_collisions(group_by_fingerprint(entries))]
     return [head] + format_table(rows, left=tuple(range(len(rows[0])))) + notes
 
 

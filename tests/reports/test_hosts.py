@@ -6,7 +6,7 @@ import math
 import pytest
 
 from harness.fingerprint import fingerprint
-from reports.cli import EXIT_ONE_MACHINE, main, run_gate, run_hosts
+from reports.cli import EXIT_ONE_MACHINE, main, run_gate, run_history, run_hosts
 from reports.storage import store_entries
 
 from . import benchjson as B
@@ -157,6 +157,8 @@ def test_fingerprint_collision_between_different_cpus_is_reported(tmp_path):
     out = run_hosts(str(storage), profile=PROFILE)
     assert out.exit_code == 3 and "holds different CPUs: Old CPU (2 CPUs)" in out.error
     assert "Old CPU (64 CPUs)" in out.error
+    listed = run_history(str(storage), profile=PROFILE, machine_id="vm")
+    assert listed.exit_code == 0 and any("holds different CPUs" in line for line in listed.lines)
 
 
 def test_text_markdown_and_figures(tmp_path):
