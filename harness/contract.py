@@ -7,6 +7,8 @@ docs/design.md ("Results contract") and docs/INTERFACES.md.
 """
 from __future__ import annotations
 
+import re
+import secrets
 import socket
 from typing import Any, Mapping
 
@@ -122,3 +124,14 @@ def host_storage(storage: str, hostname: str | None = None) -> str:
     """The storage a session on this host writes into: ``<storage>/<hostname>`` (pytest-benchmark
     then adds ``<machine id>/NNNN_*.json``). ``storage`` may be a ``file://`` URL."""
     return storage.rstrip("/") + "/" + (hostname or current_hostname())
+
+
+def unique_entry_name(name: str, token: str | None = None) -> str:
+    """pytest-benchmark's save name (``<commit>_<datetime>[_uncommitted-changes]`` or the user's)
+    with a run token (``_r`` + 8 hex digits, random unless given) appended: pytest-benchmark numbers
+    entries per folder, so two machines filing under one hostname both write ``0001_...``; the token
+    keeps every entry's name unique when their histories are merged by plain copy or git."""
+    token = token or secrets.token_hex(4)
+    if not re.fullmatch(r"[0-9a-f]{8}", token):
+        raise ValueError(f"run token must be 8 lower-case hex digits, got {token!r}")
+    return f"{name}_r{token}"

@@ -156,9 +156,13 @@ def _redirect_outputs(config: pytest.Config) -> None:
     if storage and storage.startswith("file://") and config.getoption("profile") != NO_PROFILE:
         # One history per profile *and* host: pytest-benchmark's own machine id
         # ("Linux-CPython-3.11-64bit") does not tell two hosts apart.
-        from harness.contract import host_storage
+        from harness.contract import host_storage, unique_entry_name
 
         config.option.benchmark_storage = host_storage(storage)
+        # pytest-benchmark numbers entries per folder: a run token keeps two machines' 0001 apart in one store
+        for option in ("benchmark_autosave", "benchmark_save"):
+            if config.getoption(option, default=None):
+                setattr(config.option, option, unique_entry_name(config.getoption(option)))
 
 
 def _start_results(config: pytest.Config) -> None:
@@ -264,7 +268,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """The run's ``machine_info``: ``continuum`` (what ran, as enforced, and the session's verdict),
     ``continuum_timing``, ``injected_slowdown`` and, in a counted session, ``counts``."""
-    from harness.record import machine_record
+    from harness.record import add_fingerprint, machine_record
 
     continuum = machine_record(
         config,
@@ -276,6 +280,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     if results is not None and results.record is not None:
         continuum["session"] = results.record
     machine_info["continuum"] = continuum
+    add_fingerprint(machine_info)  # needs machine_info.cpu (pytest-benchmark's) and the profile record
     machine_info["continuum_timing"] = config.stash[CLOCK_KEY].breakdown()
     machine_info[inject.MACHINE_INFO_KEY] = inject.machine_info(config)
     from harness.counts import COUNTER_KEY, INPUTS_ENV_VARIABLE, counts_machine_info

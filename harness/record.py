@@ -18,9 +18,10 @@ import pytest
 
 from fixtures.presets import PAPER_PRUNING_FACTORS, Preset, get_preset
 from harness.contract import OPERATIONS, PRUNING_METHODS, RUNTIMES, check_case
+from harness.fingerprint import RECORD_KEY, fingerprint
 
 __all__ = ["MODELS", "OPERATIONS", "PRUNED_MODELS", "PRUNING_METHODS", "RUNTIMES", "case_id", "case_info",
-           "machine_record"]
+           "add_fingerprint", "machine_record"]
 VERSIONED_PACKAGES = (
     "tensorflow",
     "tf-keras",
@@ -83,6 +84,13 @@ def machine_record(config: pytest.Config, *, applied: Any = None, load: Any = No
         "weights": config.getoption("weights"),
         "versions": {name: _version(name) for name in VERSIONED_PACKAGES},
     }
+
+
+def add_fingerprint(machine_info: dict) -> None:
+    """Store the run's hardware identity (:func:`harness.fingerprint.fingerprint` of the CPU py-cpuinfo
+    read and the limits the profile enforced) at ``machine_info.continuum.fingerprint``: readers group
+    runs by it, not by hostname. Library versions stay beside it, in ``continuum.versions``."""
+    machine_info["continuum"][RECORD_KEY] = fingerprint(machine_info)
 
 
 def case_info(preset: Preset, operation: str, **fields: Any) -> dict:

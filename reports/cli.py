@@ -1,4 +1,4 @@
-"""The command line: ``continuum-bench {report,compare,history,gate,advise,paper,publish}``.
+"""The command line: ``continuum-bench {report,compare,history,gate,hosts,advise,paper,publish}``.
 
 Parsing is separate from the work: ``run_<command>(**kw)`` takes plain values and
 returns an :class:`Outcome` (lines for stdout, an error for stderr, an exit code);
@@ -510,8 +510,50 @@ def _add_publish(sub):
     return lambda a: Outcome(*run_publish(a))
 
 
+# ---- hosts (several machines of one history side by side; reports/hosts.py) -----------------------
+EXIT_ONE_MACHINE = 3
+
+
+def run_hosts(storage: str, *, profile: str | None = None, baseline: str | None = None, runs: int = 5,
+              plot: str | None = None, format: str = "text") -> Outcome:
+    """``hosts``: exit 0 the table, 2 bad input (an unknown --baseline names the machines), 3 one machine only."""
+    from . import hosts as M
+    from .figures import save_figure
+    from .storage import store_entries
+
+    try:
+        check_format(format, M.RENDERERS)
+        entries, warnings = store_entries(storage, profile=profile)
+        cmp = M.compare_hosts(entries, profile=profile, baseline=baseline, runs=runs, warnings=warnings)
+        lines = list(M.RENDERERS[format](cmp))
+        if plot:
+            paths = [p for op, fig in M.hosts_figures(cmp).items() for p in save_figure(fig, Path(plot) / f"hosts-{op}")]
+            if format == "text":
+                lines.append("wrote " + ", ".join(str(p) for p in paths))
+    except M.OneMachine as exc:
+        return Outcome((), EXIT_ONE_MACHINE, f"hosts: {exc}")
+    except ValueError as exc:
+        return _bad(exc, "hosts: ")
+    return Outcome(tuple(lines), EXIT_OK)
+
+
+def _add_hosts(sub):
+    p = sub.add_parser("hosts", help="every machine (hardware fingerprint) of a profile's history side by side")
+    p.add_argument("--storage", required=True, help="history storage: results/history or results/history/<profile> "
+                                                    "(every host folder is read) (required)")
+    p.add_argument("--profile", default=None, help="profile to compare (default: whatever storage holds)")
+    p.add_argument("--baseline", default=None, help="reference machine: fingerprint id (or a unique prefix) or a "
+                                                    "hostname only it uses (default: the machine with most runs)")
+    p.add_argument("--runs", type=int, default=5, help="newest runs per machine (default: 5)")
+    p.add_argument("--plot", default=None, help="folder for one figure per operation, hosts-<operation>.png/.svg "
+                                                "(default: no figures)")
+    add_format(p, ("text", "markdown", "csv", "json"))
+    return lambda a: run_hosts(a.storage, profile=a.profile, baseline=a.baseline, runs=a.runs, plot=a.plot,
+                               format=a.format)
+
+
 SUBCOMMANDS = {"report": _add_report, "compare": _add_compare, "history": _add_history, "gate": _add_gate,
-               "advise": _add_advise, "paper": _add_paper, "publish": _add_publish}
+               "hosts": _add_hosts, "advise": _add_advise, "paper": _add_paper, "publish": _add_publish}
 
 
 def build_parser(prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> argparse.ArgumentParser:

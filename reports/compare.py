@@ -41,6 +41,8 @@ from typing import Mapping
 
 import numpy as np
 
+from harness.fingerprint import describe
+
 from . import countrule as CR
 from .countrule import CountRule
 from .render import fmt_count, fmt_time, format_table, short_name
@@ -177,6 +179,16 @@ def run_mismatch(a: Run, b: Run) -> tuple[str, ...]:
     return tuple(reasons)
 
 
+def other_machines(a: Run, b: Run) -> str | None:
+    """A note when A and B ran on different machines (hardware fingerprints, :mod:`harness.fingerprint`):
+    their ratio is then the machines' difference as much as the code's."""
+    fa, fb = a.fingerprint, b.fingerprint
+    if fa["id"] == fb["id"]:
+        return None
+    return (f"A and B ran on different machines: {fa['id']} ({describe(fa)}) and {fb['id']} ({describe(fb)}); "
+            f"the ratios mix the machines' difference with the code's")
+
+
 def same_run(a: Run, b: Run) -> str | None:
     """Why A and B are the same run (one file, or one session saved twice); None when they differ."""
     if Path(a.source).resolve() == Path(b.source).resolve():
@@ -272,11 +284,14 @@ def run_flags(label: str, run: Run) -> list[str]:
 def format_text(comparison: Comparison) -> list[str]:
     """The comparison as an asv-style text table, one line per benchmark, then a summary."""
     a, b = comparison.a, comparison.b
-    lines = [f"A: {a.source} (profile {a.profile}, commit {(a.commit or '-')[:10]}, {a.datetime or '-'})",
-             f"B: {b.source} (profile {b.profile}, commit {(b.commit or '-')[:10]}, {b.datetime or '-'})"]
+    lines = [f"{label}: {r.source} (profile {r.profile}, commit {(r.commit or '-')[:10]}, {r.datetime or '-'}, "
+             f"machine {r.fingerprint['id']})" for label, r in (("A", a), ("B", b))]
     lines += run_flags("A", a) + run_flags("B", b)
     if comparison.same_run:
         lines.append(f"note: {comparison.same_run}: the comparison says nothing about a change")
+    machines = other_machines(a, b)
+    if machines:
+        lines.append(f"note: {machines}")
     if comparison.mismatch:
         lines.append("MISMATCH: " + "; ".join(comparison.mismatch) + " -- ratios only, no verdict")
     counted = any(r.metric == "instructions" or r.instructions_a is not None for r in comparison.rows)
@@ -313,6 +328,7 @@ def format_text(comparison: Comparison) -> list[str]:
 
 def _run_dict(run: Run) -> dict:
     return {"source": run.source, "profile": run.profile, "presets": list(run.presets), "commit": run.commit,
+            "fingerprint": run.fingerprint,
             "invalid": list(run.invalid), "unenforced": list(run.unenforced)}
 
 
@@ -327,6 +343,7 @@ def comparison_dict(comparison: Comparison) -> dict:
                               "min_baseline_runs": cfg.counts.min_baseline_runs}},
         "mismatch": list(comparison.mismatch),
         "same_run": comparison.same_run,
+        "other_machines": other_machines(comparison.a, comparison.b),
         "outcome": comparison.outcome,
         "failed": comparison.failed,
         "rows": [asdict(r) for r in comparison.rows],

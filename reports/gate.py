@@ -30,6 +30,10 @@ verdict when the baseline's own counts spread by more than half the threshold), 
 time; each row says which metric judged it. Their baseline needs only the count rule's
 ``min_baseline_runs`` (default 1): counts do not carry the between-run noise of times.
 
+Runs of another hardware fingerprint (:mod:`harness.fingerprint`) than the current run's are passed
+over, naming both: a hostname shared by two CPUs, or one CPU under two quotas, never pools two
+machines into one baseline.
+
 A run made with ``--inject-slowdown`` (``machine_info.injected_slowdown``) is never a
 baseline: it is passed over with the reason, like a run of another case set.
 
@@ -64,6 +68,8 @@ from . import countrule as CR
 from .compare import (MARK_FASTER, MARK_NO_DATA, MARK_NOT_SIGNIFICANT, MARK_SAME, MARK_SLOWER, CompareError,
                       GateConfig, outcome_of, rounds_of, run_flags, same_run)
 from .render import fmt_count, fmt_time, format_table, short_name
+from harness.fingerprint import describe
+
 from .model import Benchmark, HistoryEntry, Run
 from .stats import log_medians, mann_whitney_p, pooled_noise, prediction_limit
 
@@ -123,12 +129,25 @@ class GateResult:
         return outcome_of(self.regressions, self.judged)
 
 
+def other_machine(run: Run, current: Run) -> str | None:
+    """Why ``run`` is another machine's than ``current``, naming both fingerprints; None if the same one.
+    Two machines' times are never one baseline, whatever their hostname."""
+    theirs, ours = run.fingerprint, current.fingerprint
+    if theirs["id"] == ours["id"]:
+        return None
+    return (f"another machine: fingerprint {theirs['id']} ({describe(theirs)}), not the current run's "
+            f"{ours['id']} ({describe(ours)})")
+
+
 def passed_over(entry: HistoryEntry, current: Run) -> str | None:
     """Why a saved run cannot be part of ``current``'s baseline: another preset, another set of
     cases (a main-job run beside the gate's own), or a load that was not valid; None if it can."""
     itself = same_run(entry.run, current) if current.counted else None
     if itself:  # tox -e counts saves the run it writes: the gate must not judge it against itself
         return f"the current run itself ({itself})"
+    other = None if current.counted else other_machine(entry.run, current)  # counts: no quota or clock in them
+    if other:
+        return other
     if entry.presets != current.presets:
         return f"preset {', '.join(entry.presets) or '-'}"
     # a counted case is judged on its own count (no noise pooled over the run's cases), so a counted

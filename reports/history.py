@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.fingerprint import describe
+
 from .render import format_table
+from .storage import fingerprint_collisions, group_by_fingerprint
 from .model import HistoryEntry, ResultsError
 
 
@@ -27,18 +30,26 @@ def median_series(entries: list[HistoryEntry], benchmark: str) -> list[tuple[His
 
 
 def format_text(entries: list[HistoryEntry]) -> list[str]:
-    rows = [("id", "commit", "datetime", "profile", "preset", "benchmarks", "valid", "file")]
+    rows = [("id", "commit", "datetime", "profile", "preset", "machine", "benchmarks", "valid", "file")]
     for e in entries:
         flag = "INVALID" if e.run.invalid else ("unenforced" if e.run.unenforced else "")
         rows.append((e.id, (e.run.commit or "-")[:10], e.run.datetime or "-", e.profile or "-",
-                     ",".join(e.presets) or "-", str(len(e.run.benchmarks)), flag, e.path.name))
+                     ",".join(e.presets) or "-", e.run.fingerprint["id"], str(len(e.run.benchmarks)), flag,
+                     e.path.name))
     head = f"{len(entries)} saved run(s) on {entries[0].machine_id} in {entries[0].path.parent}"
-    return [head] + format_table(rows, left=tuple(range(len(rows[0]))))
+    machines = {e.run.fingerprint["id"]: e.run.fingerprint for e in entries}
+    notes = [f"machine {fid}: {describe(fp)}" for fid, fp in machines.items()]
+    if len(machines) > 1:  # one host folder, several machines: the gate never pools them
+        notes.append(f"{len(machines)} machines (hardware fingerprints) under one host folder: compare them with "
+                     f"continuum-bench hosts")
+    notes += [f"warning: {w}" for w in fingerprint_collisions(group_by_fingerprint(entries))]
+    return [head] + format_table(rows, left=tuple(range(len(rows[0])))) + notes
 
 
 def format_json(entries: list[HistoryEntry]) -> list[str]:
     doc = [{"id": e.id, "path": str(e.path), "machine_id": e.machine_id, "commit": e.run.commit,
             "datetime": e.run.datetime, "profile": e.profile, "presets": list(e.presets),
+            "fingerprint": e.run.fingerprint,
             "benchmarks": len(e.run.benchmarks), "invalid": list(e.run.invalid),
             "unenforced": list(e.run.unenforced)} for e in entries]
     return json.dumps(doc, indent=2).splitlines()

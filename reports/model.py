@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from harness.contract import OPERATIONS
+from harness.fingerprint import run_fingerprint
 
 NO_PROFILE = "none"  # what the suite records when it ran without --profile
 COUNTS_PROFILE = "counts"  # the profile of a counted run (machine_info.counts)
@@ -182,6 +183,16 @@ class Run:
     def unenforced(self) -> tuple[str, ...]:
         """Limits of the profile that were requested and not enforced, each naming the field."""
         return unenforced_limits(self.record)
+
+    @property
+    def fingerprint(self) -> dict:
+        """The run's hardware identity (:mod:`harness.fingerprint`): the one stored with the run, else
+        computed from its ``machine_info.cpu`` and profile record (older runs). ResultsError naming the
+        file and field when those are malformed."""
+        try:
+            return run_fingerprint(self.machine_info)
+        except ValueError as err:
+            raise ResultsError(f"{self.source}: {err}") from None
 
     def with_benchmarks(self, benchmarks: Iterable[Benchmark]) -> Run:
         return dataclasses.replace(self, benchmarks=tuple(benchmarks))

@@ -10,7 +10,7 @@ each commit (or each day) and its spread, marks the gate's verdicts where it jud
 operation, profile, machine and case, and links every point to its run's JSON (a path relative to
 the folder, so keep the folder beside the history or publish again).
 
-Machines are hardware fingerprints (:mod:`reports.fingerprint`), not host names: two hosts of the
+Machines are hardware fingerprints (:mod:`harness.fingerprint`), not host names: two hosts of the
 same hardware and limits are one machine; a host whose hardware changed becomes a second one.
 A point is the median of the medians of the runs of one commit (or day) on one machine, its spread
 the lowest first quartile to the highest third quartile of those runs' rounds (``stats.data``;
@@ -37,7 +37,7 @@ import hashlib
 import json
 import math
 import os
-import pickle
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +46,7 @@ import numpy as np
 from harness.contract import OPERATIONS, PROFILES
 
 from . import verdicts as V
-from .fingerprint import describe, library_versions, run_fingerprint
+from harness.fingerprint import describe, library_versions, run_fingerprint
 from .model import COUNTS_PROFILE, ResultsError
 from .storage import ENTRY_NAME, host_folders, parse_run, read_document
 
@@ -120,16 +120,19 @@ def read_entry(path: Path, allow_invalid: bool = False) -> tuple:
 
 def _cache_file(cache: Path, folder: Path, allow_invalid: bool) -> Path:
     tag = f"{CACHE_VERSION}|{folder.resolve()}|{allow_invalid}"
-    return cache / f"{hashlib.sha256(tag.encode()).hexdigest()[:24]}.pickle"
+    return cache / f"{hashlib.sha256(tag.encode()).hexdigest()[:24]}.json"
 
 
 def _read_cache(path: Path) -> dict:
+    """The cached readings of a folder (JSON: a cache folder others can write must not run code when read)."""
     try:
-        with path.open("rb") as fh:
-            found = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        found = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return {}  # no cache yet, or one this version cannot read: read the runs again
-    return found if isinstance(found, dict) else {}
+    if not isinstance(found, dict):
+        return {}
+    return {name: (tuple(v[0]), v[1]) for name, v in found.items()
+            if isinstance(v, list) and len(v) == 2 and isinstance(v[0], list) and isinstance(v[1], list)}
 
 
 def read_folder(storage: str, host: str, allow_invalid: bool = False, cache: str | None = None) -> FolderSummary:
@@ -148,10 +151,14 @@ def read_folder(storage: str, host: str, allow_invalid: bool = False, cache: str
         readings[path.name] = hit if hit is not None and hit[0] == sig else (sig, read_entry(path, allow_invalid))
     if cache_path and (readings.keys() != cached.keys() or any(readings[k] is not cached[k] for k in readings)):
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(readings, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache_path)
+        fd, tmp = tempfile.mkstemp(dir=cache_path.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(readings))
+            os.replace(tmp, cache_path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     paths, meta, rows, problems = [], [], [], []
     index: dict[str, int] = {}
     keys: list = []

@@ -9,6 +9,8 @@ Four tests, each used by one judge (the judges add the factors, marks and wordin
 3. **Hodges-Lehmann interval** of per-quad log ratios (the ``paired`` gate):
    :func:`quad_log_ratio`, :func:`hodges_lehmann`.
 4. **The count rule's arithmetic** (``countrule``): :func:`count_ratio`, :func:`count_spread`.
+5. **Welch's t interval of a log ratio** of two machines' run medians (``hosts``):
+   :func:`machine_ratio`.
 
 The derivation of each is in its function's docstring.
 """
@@ -198,3 +200,49 @@ def count_spread(baseline: Sequence[float]) -> float:
     """``max / min - 1`` of the baseline counts [unitless]: how far identical runs moved, the count
     rule's whole noise model (a spread above half the threshold cannot resolve the threshold)."""
     return max(baseline) / min(baseline) - 1
+
+
+# ---- 5. two machines: Welch's t interval of the log ratio -------------------------------------
+
+@dataclass(frozen=True)
+class MachineRatio:
+    """``ratio``: geometric mean of ``a``'s run medians over ``b``'s; ``low``/``high``: its interval
+    (None with fewer than two runs on either side: no between-run variance to build it from)."""
+
+    ratio: float
+    low: float | None
+    high: float | None
+    dof: float | None
+
+
+def machine_ratio(a: Sequence[float], b: Sequence[float],
+                  confidence: float = DEFAULT_CONFIDENCE) -> MachineRatio:
+    """Ratio of machine ``a``'s time to machine ``b``'s from each machine's run medians [s], with a
+    ``confidence`` interval that carries both machines' between-run noise.
+
+    Derivation. A run's median is already an average over its rounds; what varies from run to run
+    on one machine (placement, steal time, the state of caches) is multiplicative, so the model is
+    ``log m_ij = mu_i + e_ij`` with ``e_ij`` independent, mean 0, variance ``s_i^2`` for machine
+    ``i`` and run ``j`` (the gate makes the same assumption on one machine). The log ratio
+    ``d = mu_a - mu_b`` is estimated by the difference of the mean log medians (the log of the
+    ratio of geometric means), with variance ``s_a^2/n_a + s_b^2/n_b`` from the sample variances
+    of the log medians. The two machines' variances need not be equal (a quota or a busy host adds
+    noise of its own), so the interval is Welch's: ``d +- t * se`` with Student's ``t`` at
+    ``(1 + confidence) / 2`` and the Welch-Satterthwaite degrees of freedom
+    ``se^4 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1))``, exponentiated back to a ratio.
+    Three runs a side give 2 to 4 degrees of freedom: the interval is wide, honestly so (t = 4.3
+    at 2 dof). Between-run variances of zero on both sides give a zero-width interval.
+    """
+    la, lb = log_medians(a), log_medians(b)
+    if not len(la) or not len(lb):
+        raise ValueError("machine_ratio needs at least one positive median on each machine")
+    d = float(la.mean() - lb.mean())
+    if len(la) < 2 or len(lb) < 2:
+        return MachineRatio(math.exp(d), None, None, None)
+    va, vb = float(la.var(ddof=1)) / len(la), float(lb.var(ddof=1)) / len(lb)
+    se2 = va + vb
+    if se2 == 0.0:
+        return MachineRatio(math.exp(d), math.exp(d), math.exp(d), float(len(la) + len(lb) - 2))
+    dof = se2 ** 2 / (va ** 2 / (len(la) - 1) + vb ** 2 / (len(lb) - 1))
+    half = float(sps.t.ppf((1 + confidence) / 2, dof)) * math.sqrt(se2)
+    return MachineRatio(math.exp(d), math.exp(d - half), math.exp(d + half), dof)

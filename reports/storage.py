@@ -17,6 +17,11 @@ History. ``--benchmark-storage=file://results/history/<profile>`` with
 the suite's conftest adds ``<host>`` (:func:`harness.contract.host_storage`; pytest-benchmark's own
 machine id, ``Linux-CPython-3.11-64bit``, does not tell two hosts apart), plain
 pytest-benchmark writes ``<storage>/<machine id>/NNNN_*.json``; both are read.
+Under a profile the name ends in a run token (``..._r<8 hex>.json``,
+:func:`harness.contract.unique_entry_name`), so many machines' histories merge into one store by
+copy; :func:`store_entries` reads every host folder of such a store (a bad file skipped with a
+warning, one run copied twice counted once by :func:`run_identity`) and
+:func:`group_by_fingerprint` groups the runs by hardware (:mod:`harness.fingerprint`).
 
 It imports no numpy or pandas (the model's :meth:`ResultSet.frame` imports pandas when called).
 Validity (:attr:`Run.invalid`, :attr:`Run.unenforced`) is the model's; :func:`load_run` and
@@ -35,6 +40,7 @@ Injected slowdowns. A run made with ``--inject-slowdown`` records
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
@@ -278,11 +284,85 @@ def list_entries(storage: Path | str, *, profile: str | None = None,
         raise ResultsError(f"{root}: history folder not found")
     host = select_host(root, machine_id)
     entries = [HistoryEntry(ENTRY_NAME.match(p.name)[1], p, host, load_run(p)) for p in _entries_in(root / host)]
+    # merged folders repeat numbers: oldest first by datetime (a stable sort keeps numbers within one datetime)
+    entries.sort(key=lambda e: e.run.datetime or "")
     if profile:
         other = [e for e in entries if e.profile != profile]
         if other:
             raise ResultsError(f"{other[0].path}: recorded for profile {other[0].profile!r}, not {profile!r}")
     return entries
+
+
+# ---- many machines in one store: run identity, every host folder, grouping by fingerprint ---------
+
+def run_identity(run: Run) -> str:
+    """What makes two files one run: datetime, commit, fingerprint id and a hash of the benchmarks'
+    names and statistics. The same run copied under two folders (a merge done twice, a host renamed)
+    has one identity; two runs never share one (their datetimes or their times differ)."""
+    body = [(b.key, b.median_s, b.mean_s, b.min_s, b.rounds, b.instructions) for b in run.benchmarks]
+    blob = json.dumps([run.datetime, run.commit, run.fingerprint["id"], body], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def store_entries(storage: Path | str, *, profile: str | None = None) -> tuple[list[HistoryEntry], list[str]]:
+    """Every saved run under every host folder of a profile's storage (see :func:`profile_storage`),
+    oldest first by datetime, and the warnings: a file that does not read or is recorded for another
+    profile is skipped, naming it; a run found again under another name (see :func:`run_identity`) is
+    counted once, naming both files. Entry numbers repeat across machines: order is by datetime."""
+    root = profile_storage(storage, profile)
+    if not root.is_dir():
+        raise ResultsError(f"{root}: history folder not found")
+    entries: list[HistoryEntry] = []
+    warnings: list[str] = []
+    seen: dict[str, Path] = {}
+    for host in host_folders(root):
+        for path in _entries_in(root / host):
+            try:
+                run = load_run(path)
+                identity = run_identity(run)
+            except ResultsError as err:
+                warnings.append(f"skipped {path}: {err}")
+                continue
+            if profile and run.profile != profile:
+                warnings.append(f"skipped {path}: recorded for profile {run.profile!r}, not {profile!r}")
+                continue
+            if identity in seen:
+                warnings.append(f"{path} is the run already read from {seen[identity]}: counted once")
+                continue
+            seen[identity] = path
+            entries.append(HistoryEntry(ENTRY_NAME.match(path.name)[1], path, host, run))
+    entries.sort(key=lambda e: (e.run.datetime or "", str(e.path)))
+    return entries, warnings
+
+
+def group_by_fingerprint(entries: list[HistoryEntry]) -> dict[str, list[HistoryEntry]]:
+    """Fingerprint id -> its entries (order kept): the runs that may share a baseline."""
+    groups: dict[str, list[HistoryEntry]] = {}
+    for e in entries:
+        groups.setdefault(e.run.fingerprint["id"], []).append(e)
+    return groups
+
+
+def _cpu_seen(run: Run) -> tuple:
+    cpu = run.machine_info.get("cpu")
+    cpu = cpu if isinstance(cpu, Mapping) else {}
+    return tuple(str(cpu.get(k)) for k in ("vendor_id_raw", "brand_raw", "family", "model", "count"))
+
+
+def fingerprint_collisions(groups: Mapping[str, list[HistoryEntry]]) -> list[str]:
+    """Fingerprints whose runs recorded clearly different CPUs (``machine_info.cpu`` vendor, brand,
+    family, model or count differ): an old run that recorded too little to tell them apart, or a
+    stored fingerprint that does not match its run. One line each, naming a file of either CPU."""
+    out = []
+    for fid, members in groups.items():
+        cpus: dict[tuple, HistoryEntry] = {}
+        for e in members:
+            cpus.setdefault(_cpu_seen(e.run), e)
+        if len(cpus) > 1:
+            (a, ea), (b, eb) = list(cpus.items())[:2]
+            out.append(f"fingerprint {fid} holds different CPUs: {a[1]} ({a[4]} CPUs) in {ea.path} and "
+                       f"{b[1]} ({b[4]} CPUs) in {eb.path}; their runs are not one machine's")
+    return out
 
 
 def resolve_run_path(ref: str | Path, storage: Path | str | None = None) -> Path:

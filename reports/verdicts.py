@@ -12,7 +12,7 @@ matches a history entry's ``NNNN_*.json``, so the history readers pass over it):
                "reference_s"}, ...]}
 
 ``host`` is the history folder whose runs formed the baseline, ``fingerprint`` the judged run's
-(:mod:`reports.fingerprint`): readers place a verdict on the run of that machine, commit and time.
+(:mod:`harness.fingerprint`): readers place a verdict on the run of that machine, commit and time.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .fingerprint import run_fingerprint
+from harness.fingerprint import run_fingerprint
 
 FORMAT = "continuum-bench-verdicts"
 VERSION = 1

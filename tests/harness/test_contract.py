@@ -1,4 +1,6 @@
 """The results contract: one vocabulary for the benchmarks that write and the store that reads."""
+import re
+
 import pytest
 
 from harness.record import case_info
@@ -47,3 +49,12 @@ def test_quantization_is_checked_where_present_and_required_nowhere():
         assert contract.contract_errors({**base, "quantization": value}) == []
     assert contract.contract_errors({**base, "quantization": "int4"}) == [
         "extra_info.quantization is 'int4'; expected one of ('none', 'dynamic', 'int8', 'int8-qat')"]
+
+
+def test_unique_entry_name_appends_a_run_token():
+    named = contract.unique_entry_name("0123abcd_20261206_101010", "00c0ffee")
+    assert named == "0123abcd_20261206_101010_r00c0ffee"
+    drawn = {contract.unique_entry_name("x") for _ in range(50)}
+    assert len(drawn) == 50 and all(re.fullmatch(r"x_r[0-9a-f]{8}", n) for n in drawn)
+    with pytest.raises(ValueError, match="run token"):
+        contract.unique_entry_name("x", "../evil")

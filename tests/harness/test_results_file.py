@@ -121,6 +121,30 @@ def _umask() -> int:
     return mask
 
 
+def test_a_profiled_run_is_filed_by_host_with_a_unique_name_and_its_fingerprint(previous_run, suite_session,
+                                                                               suite_cache):
+    """Under a profile the entry goes to <hostname>/<machine id>/ and its name ends in a run token, so two
+    machines' 0001 entries both survive a merge by copy; machine_info carries the hardware fingerprint."""
+    from harness.contract import current_hostname
+    from harness.fingerprint import fingerprint
+
+    s = suite_session("-k", "pure_rsa", "--profile", "device", "--allow-unenforced", *previous_run.args(),
+                      cache=suite_cache)
+    assert s.finish() == 0, s.log
+    new = sorted(set(previous_run.history_files()) - set(previous_run.history))
+    assert len(new) == 1 and re.fullmatch(
+        re.escape(f"{current_hostname()}/{get_machine_id()}") + r"/0001_\w+_\d{8}_\d{6}(_uncommitted-changes)?"
+        r"_r[0-9a-f]{8}\.json", new[0]), new
+    doc = json.loads((previous_run.storage / new[0]).read_text())
+    stored = doc["machine_info"]["continuum"]["fingerprint"]
+    assert stored == fingerprint(doc["machine_info"]) and stored["cpus"] >= 1
+    assert doc["machine_info"]["continuum"]["versions"]["numpy"]  # beside the fingerprint, not in it
+    shown = subprocess.run([sys.executable, "-m", "pytest_benchmark",
+                            f"--storage=file://{previous_run.storage / current_hostname()}", "list"],
+                           cwd=ROOT, capture_output=True, text=True, check=False)
+    assert shown.returncode == 0 and Path(new[0]).name in shown.stdout, shown.stdout + shown.stderr
+
+
 def test_ctrl_c_keeps_the_previous_results(previous_run, suite_session, suite_cache):
     """Mid-run, after one case completed: pytest's exit code, no traceback, one line; the completed
     cases go to results/failed/, the interrupted one (no rounds: pytest-benchmark's JSON writer

@@ -5,7 +5,7 @@ Each run is a pytest-benchmark 5.3 document built from :func:`tests.reports.benc
 case's pruning factor, a run's own level (log-normal, ``between_sd``) and, from run
 ``regress_at`` on, a slowdown of one operation on every other machine. Raw rounds are saved as
 ``--benchmark-save-data`` saves them. Machines differ in CPU, profile CPUs and memory, so each has
-its own fingerprint (:mod:`reports.fingerprint`) unless built as a twin of another.
+its own fingerprint (:mod:`harness.fingerprint`) unless built as a twin of another.
 
 Layout, as the suite writes it: ``<root>/<profile>/<hostname>/<machine id>/NNNN_<commit>_<date>.json``,
 and the gate's verdict records in ``<root>/<profile>/verdicts/`` (:mod:`reports.verdicts`).

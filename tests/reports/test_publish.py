@@ -14,7 +14,7 @@ from reports import cli
 from reports import publish as P
 from reports import storage as S
 from reports import verdicts as V
-from reports.fingerprint import run_fingerprint
+from harness.fingerprint import run_fingerprint
 
 from . import benchjson as B
 from . import histgen as H

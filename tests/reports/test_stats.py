@@ -146,3 +146,35 @@ def test_count_ratio_and_spread_against_numpy():
     assert S.count_ratio(1010.0, baseline) == pytest.approx(1010.0 / np.median(baseline))
     assert S.count_spread(baseline) == pytest.approx(np.ptp(baseline) / np.min(baseline))
     assert S.count_spread([5.0]) == 0.0
+
+
+# ---- 5. two machines: Welch's t interval of the log ratio -------------------------------------
+
+def test_machine_ratio_is_welchs_interval_on_the_log_medians():
+    """The same interval as scipy's Welch t-test on the logs, exponentiated; unequal variances allowed."""
+    a, b = [0.021, 0.019, 0.025, 0.020], [0.010, 0.0102, 0.0099]
+    r = S.machine_ratio(a, b)
+    welch = sps.ttest_ind(np.log(a), np.log(b), equal_var=False).confidence_interval(0.95)
+    assert r.ratio == pytest.approx(math.exp(np.mean(np.log(a)) - np.mean(np.log(b))))
+    assert (r.low, r.high) == pytest.approx((math.exp(welch.low), math.exp(welch.high)))
+    assert r.low < r.ratio < r.high
+
+
+def test_machine_ratio_covers_the_true_ratio_about_95_percent_of_the_time():
+    rng = np.random.default_rng(5)
+    hits = 0
+    for _ in range(2000):
+        a = 2.0 * np.exp(0.1 * rng.standard_normal(3))
+        b = np.exp(0.03 * rng.standard_normal(4))
+        r = S.machine_ratio(a, b)
+        hits += r.low < 2.0 < r.high
+    assert 0.93 < hits / 2000 < 0.97
+
+
+def test_machine_ratio_without_between_run_noise_to_measure():
+    one = S.machine_ratio([2.0], [1.0, 1.1])
+    assert one.ratio == pytest.approx(2.0 / math.sqrt(1.1)) and one.low is None and one.high is None
+    flat = S.machine_ratio([2.0, 2.0], [1.0, 1.0])
+    assert (flat.ratio, flat.low, flat.high) == pytest.approx((2.0, 2.0, 2.0))
+    with pytest.raises(ValueError, match="at least one positive median"):
+        S.machine_ratio([], [1.0])

@@ -7,7 +7,7 @@ from reports import gate as G
 from reports.cli import _gate_inputs
 from reports import publish as P
 from reports import verdicts as V
-from reports.fingerprint import run_fingerprint
+from harness.fingerprint import run_fingerprint
 
 from . import benchjson as B
 from . import conftest_data as D

@@ -3,9 +3,13 @@ import copy
 
 import pytest
 
-from reports import fingerprint as F
+from harness import fingerprint as F
 
-from . import benchjson as B
+#: machine_info of a run written before the fingerprint: py-cpuinfo's brand and count only, the flat
+#: {limit: bool} profile record of older runs
+OLD_INFO = {"machine": "x86_64", "cpu": {"brand_raw": "test cpu", "count": 2},
+            "continuum": {"profile": {"name": "device", "requested": {"cpus": 1},
+                                      "enforced": {"affinity": True, "cpu_quota": True, "memory": True}}}}
 
 #: machine_info.cpu as py-cpuinfo 10 writes it on a Sapphire Rapids VM (flags cut to the relevant ones)
 SPR_CPU = {"arch": "X86_64", "bits": 64, "count": 8, "vendor_id_raw": "GenuineIntel",
@@ -16,7 +20,7 @@ SPR_CPU = {"arch": "X86_64", "bits": 64, "count": 8, "vendor_id_raw": "GenuineIn
 
 def new_run_info(cpu=SPR_CPU, affinity=(6, 7), memory=4 * 2**30):
     """machine_info of a run recorded by today's suite: affinity and memory limit read back."""
-    mi = copy.deepcopy(B.profile_doc("device")["machine_info"])
+    mi = copy.deepcopy(OLD_INFO)
     mi["cpu"] = copy.deepcopy(cpu)
     mi["continuum"]["profile"] = {
         "name": "device", "requested": {"name": "device", "cpus": len(affinity), "memory_bytes": memory},
@@ -33,12 +37,13 @@ def test_fields_from_a_new_run():
     assert fp["brand"] == "Intel(R) Xeon(R) Platinum 8480+" and fp["arch"] == "X86_64"
     assert fp["isa"] == ["sse4_2", "avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx"]
     assert fp["cpus"] == 2 and fp["memory_bytes"] == 4 * 2**30 and fp["virtualised"] is True
+    assert fp["cpu_quota"] is None
     assert len(fp["id"]) == F.ID_LENGTH and int(fp["id"], 16) >= 0
 
 
 def test_old_run_without_limits_read_back():
     """An old run's flat record ({limit: bool}) gives the requested CPUs and memory; no CPU flags, no ISA."""
-    mi = B.profile_doc("device")["machine_info"]  # cpu: brand_raw and count only
+    mi = copy.deepcopy(OLD_INFO)
     mi["continuum"]["profile"]["requested"]["memory_bytes"] = 2**32
     fp = F.fingerprint(mi)
     assert fp["brand"] == "test cpu" and fp["vendor"] is None and fp["isa"] == []
@@ -63,6 +68,8 @@ def test_unenforced_limits_are_the_host():
     lambda mi: mi["cpu"]["flags"].remove("hypervisor"),
     lambda mi: mi["continuum"]["profile"]["enforced"]["affinity"].update(value=[4, 5, 6, 7]),
     lambda mi: mi["continuum"]["profile"]["enforced"]["memory_limit"].update(value=8 * 2**30),
+    lambda mi: mi["continuum"]["profile"]["enforced"].update(
+        cpu_quota={"requested": True, "enforced": True, "quota_us": 50000, "period_us": 100000, "value": 0.5}),
 ])
 def test_what_changes_the_id(change):
     mi = new_run_info()
@@ -112,3 +119,13 @@ def test_library_versions_and_description():
     assert F.library_versions({}) == {"TensorFlow": None, "LiteRT": None, "numpy": None}
     text = F.describe(F.fingerprint(mi))
     assert text.startswith("Intel(R) Xeon(R) Platinum 8480+, 2 CPUs, 4 GiB") and text.endswith("VM")
+
+
+def test_cpu_quota_enforced_is_in_it_and_an_unenforced_one_is_not():
+    mi = new_run_info()
+    mi["continuum"]["profile"]["enforced"]["cpu_quota"] = {"requested": True, "enforced": True, "quota_us": 50000,
+                                                          "period_us": 100000, "value": 0.5}
+    fp = F.fingerprint(mi)
+    assert fp["cpu_quota"] == 0.5 and "CPU quota 0.5" in F.describe(fp)
+    mi["continuum"]["profile"]["enforced"]["cpu_quota"]["enforced"] = False
+    assert F.fingerprint(mi)["id"] == F.fingerprint(new_run_info())["id"]

@@ -11,6 +11,8 @@ kernels and the time they take:
   AVX-512F, AVX-512 VNNI, AVX-VNNI, AMX; Arm: NEON, dot product, I8MM, SVE), from ``cpu.flags``;
 * ``cpus``: the logical CPUs the profile had (its enforced affinity, else the host's count);
 * ``memory_bytes``: the enforced memory limit [B], None without one;
+* ``cpu_quota``: the enforced CPU quota [CPU-s/s], None without one (a quota halves what a
+  CPU-bound session gets done, though short rounds may run between its throttled periods);
 * ``virtualised``: ``hypervisor`` among the CPU flags.
 
 Library versions (TensorFlow, LiteRT, numpy: :func:`library_versions`) sit beside it in
@@ -20,7 +22,8 @@ the same machine, not another machine.
 Where it lives: the suite stores :func:`fingerprint` of the run's ``machine_info`` at
 ``machine_info.continuum.fingerprint`` (:data:`RECORD_KEY`); :func:`run_fingerprint` reads it
 back, and computes it from ``machine_info.cpu`` and the profile record for older runs. Pure: no
-I/O, no probing of the machine this runs on.
+I/O, no probing of the machine this runs on. It lives in ``harness`` because the suite writes it
+at run time (:mod:`harness.record`) and ``reports`` reads it back (harness may not import reports).
 """
 from __future__ import annotations
 
@@ -93,6 +96,17 @@ def _profile_limits(record: Mapping, host_count) -> tuple[int | None, int | None
     return cpus, memory
 
 
+def _cpu_quota(record: Mapping) -> float | None:
+    prof = record.get("profile")
+    enforced = prof.get("enforced") if isinstance(prof, Mapping) else None
+    entry = enforced.get("cpu_quota") if isinstance(enforced, Mapping) else None
+    if isinstance(entry, Mapping) and entry.get("enforced"):
+        value = entry.get("value")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return round(float(value), 3)
+    return None
+
+
 def fingerprint(machine_info: Mapping) -> dict:
     """The fingerprint of a run from its ``machine_info`` (pytest-benchmark's, with ``cpu`` from
     py-cpuinfo and the suite's ``continuum`` record): ``id`` (12 hex digits of the SHA-256 of the
@@ -117,6 +131,7 @@ def fingerprint(machine_info: Mapping) -> dict:
         "isa": [name for name, shown_by in ISA_FEATURES.items() if have.intersection(shown_by)],
         "cpus": cpus,
         "memory_bytes": memory,
+        "cpu_quota": _cpu_quota(record),
         "virtualised": "hypervisor" in have,
     }
     digest = hashlib.sha256(json.dumps([VERSION, fields], sort_keys=True).encode()).hexdigest()
@@ -134,11 +149,13 @@ def run_fingerprint(machine_info: Mapping) -> dict:
 
 
 def describe(fp: Mapping) -> str:
-    """One line for people: brand, CPUs, memory limit, the widest ISA feature, VM or bare metal."""
+    """One line for people: brand, CPUs, memory limit, CPU quota, the widest ISA feature, VM or bare metal."""
     memory = fp.get("memory_bytes")
     mem = "no memory limit" if memory is None else f"{memory / 2**30:.3g} GiB"
     isa = fp.get("isa") or []
     parts = [fp.get("brand") or fp.get("vendor") or "unknown CPU", f"{fp.get('cpus') or '?'} CPUs", mem]
+    if fp.get("cpu_quota") is not None:
+        parts.append(f"CPU quota {fp['cpu_quota']:g}")
     if isa:
         parts.append(isa[-1] if len(isa) == 1 else "+".join(isa[-2:]))
     parts.append("VM" if fp.get("virtualised") else "bare metal")
