@@ -28,5 +28,6 @@ def test_text_and_markdown_of_a_result_and_a_bad_format():
     result = {"q": 100, "radio": {"preset": "paper"}, "t": pd.DataFrame({"a": [1]})}
     assert render.render(result, "text")[:4] == ["q: 100", "radio:", "  preset: paper", "== t =="]
     assert "## t" in render.render(result, "markdown")
-    with pytest.raises(ValueError, match=r"format must be one of \('text', 'json', 'markdown'\), got 'csv'"):
-        render.render(result, "csv")
+    assert render.render(result, "csv")[:3] == ["# q: 100", "# radio:", "#   preset: paper"]
+    with pytest.raises(ValueError, match=r"format must be one of \('text', 'markdown', 'csv', 'json'\), got 'xls'"):
+        render.render(result, "xls")

@@ -108,7 +108,7 @@ def test_sigterm_stops_the_workers_and_removes_the_worktree(repo, tmp_path):
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and "interrupted; workers stopped, worktree removed" in err
+    assert proc.returncode == 130 and "interrupted; workers stopped, worktree removed" in err
     for pid in pids.iterdir():
         assert not Path(f"/proc/{pid.name}").exists() or "Z" in Path(f"/proc/{pid.name}/stat").read_text().split()[2]
     _clean(repo, tmp_path)
