@@ -346,7 +346,7 @@ def _load_entry(path: Path, host: str, profile: str | None) -> HistoryEntry:
 def resolve_run_path(ref: str | Path, storage: Path | str | None = None) -> Path:
     """Path of a run given as a file path or as a history id (``0003``) within ``storage``."""
     path = Path(ref)
-    if path.is_file():
+    if path.is_file() or (path.exists() and not path.is_dir()):  # a device or pipe: read_document names it
         return path
     if HISTORY_ID.match(str(ref)):
         if storage is None:
