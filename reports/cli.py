@@ -516,8 +516,9 @@ def _results_options(p, *, defaults: bool):
                    help="download size is model_bytes, not model_bytes_gzip (default: gzip)")
     p.add_argument("--inference", choices=INFERENCE_ASSUMPTIONS, default=d("warm"),
                    help="per-request inference time: warm (steady-state batch-1 time) or cold (model set-up "
-                        "plus first call, extra_info init_s + first_call_s); the report shows both, its answer "
-                        "and main curves use this one (default: warm)")
+                        "plus first call, extra_info init_s + first_call_s)"
+                        + ("; the page shows both, its answer and main curves use this one" if defaults else "")
+                        + " (default: warm)")
     p.add_argument("--allow-invalid", action="store_true",
                    help="use runs whose background load died (machine_info.continuum.load.valid: false), "
                         "flagged (default: refuse them)")

@@ -149,11 +149,12 @@ def check_times(where: str, values: Mapping, data: tuple) -> None:
     round; ResultsError naming ``where`` and the field."""
     for f in ("mean", "median", "min", "stddev"):
         if not 0 <= values[f] <= MAX_TIME_S:
-            raise ResultsError(f"{where}: field 'stats.{f}' must be a time in [0, {MAX_TIME_S:g}] s, "
+            raise ResultsError(f"{where}: field 'stats.{f}' must be a time in [0, {MAX_TIME_S:.0f}] s (a year), "
                                f"got {values[f]!r}")
     for i, v in enumerate(data):
         if not 0 <= v <= MAX_TIME_S:
-            raise ResultsError(f"{where}: field 'stats.data[{i}]' must be a time in [0, {MAX_TIME_S:g}] s, got {v!r}")
+            raise ResultsError(f"{where}: field 'stats.data[{i}]' must be a time in [0, {MAX_TIME_S:.0f}] s (a year), "
+                               f"got {v!r}")
     if values["rounds"] < 1:
         raise ResultsError(f"{where}: field 'stats.rounds' must be >= 1, got {values['rounds']!r}")
 
@@ -371,7 +372,7 @@ def result_files(path: Path | str) -> list[Path]:
     """Files to load from a path: a JSON file; a folder's JSON files (``<profile>.json`` first); or a
     history storage (its newest run per host folder) or a folder of such storages."""
     path = Path(path)
-    if path.is_file():
+    if path.is_file() or (path.exists() and not path.is_dir()):  # a device or pipe: read_document names it
         return [path]
     if not path.is_dir():
         raise ResultsError(f"{path}: no such file or folder")
