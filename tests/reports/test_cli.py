@@ -204,5 +204,15 @@ def test_console_script_is_declared():
     import tomllib
 
     doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert doc["project"]["scripts"] == {"continuum-bench": "reports.cli:main"}
+    assert doc["project"]["scripts"] == {"continuum-bench": "reports.__main__:run"}
     assert "reports*" in doc["tool"]["setuptools"]["packages"]["find"]["include"]
+
+
+def test_the_script_entry_turns_a_ctrl_c_while_loading_into_130(monkeypatch, capsys):
+    import reports.__main__ as entry
+
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    assert entry.run() == 130 and capsys.readouterr().err == "error: interrupted\n"
