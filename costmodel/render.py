@@ -14,6 +14,7 @@ import io
 import json
 import math
 import re
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -216,8 +217,10 @@ def render_text(result: dict) -> list[str]:
     for key, value in result.items():
         if isinstance(value, pd.DataFrame):
             lines += [f"== {key} ==", *(text_table(value) if len(value) else ["(empty)"]), ""]
-        else:
-            lines += _scalar_lines(key, value)
+        else:  # a long value (a list of sources) goes on indented lines within the width
+            lines += [part for line in _scalar_lines(key, value)
+                      for part in textwrap.wrap(line, MAX_WIDTH, subsequent_indent="    ", break_long_words=False,
+                                                break_on_hyphens=False) or [line]]
     return lines
 
 

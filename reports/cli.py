@@ -121,7 +121,7 @@ def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 
                                    inference=inference or "warm")
     flags = [f"{r.profile}: {p}" for r in rs.runs if r.profile in ("device", edge) for p in r.invalid + r.unenforced]
     src = f"measured ({method} pruning, {inference or 'warm'} inference per request): " + ", ".join(
-        f"{p} {s}" for p, s in rs.sources.items())
+        f"{p} {s}" for p, s in rs.sources.items() if p in ("device", edge))
     return inputs, src + ("; FLAGGED " + "; ".join(flags) if flags else "")
 
 
