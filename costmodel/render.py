@@ -68,14 +68,7 @@ def decimals(values) -> int:
 
 def fixed(v, places: int) -> str:
     """A number in fixed-point notation (never ``1.4e+03``); blank for missing."""
-    if is_missing(v):
-        return ""
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return f"{v:.{places}f}"
-    return cell(v)
+    return cell(v, f".{places}f")
 
 
 def header(column: str) -> str:
