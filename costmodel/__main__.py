@@ -2,7 +2,15 @@
 the only place that exits."""
 import sys
 
-from .cli import main
+#: Exit status of an interrupted command (128 + SIGINT), as costmodel.cli.EXIT_INTERRUPTED.
+EXIT_INTERRUPTED = 130
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:  # a Ctrl-C while pandas loads: one line, not a traceback
+        from .cli import main
+
+        code = main()
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)

@@ -16,13 +16,19 @@ import sys
 from . import radio
 from .paper import SCENARIOS
 from .pipelines import METRIC_UNITS, METRICS, scenario_coefficients, validate_q
-from .render import FORMATS, render
+from .render import FORMATS, printable, render
 
 PROG = "python -m costmodel"
 #: TR 38.901 Table 7.4.1-1: the UMi street-canyon path loss holds for 10 m <= d_2D <= 5 km.
 UMI_DISTANCE_RANGE_M = (10.0, 5000.0)
+#: A metric's unit as a column-name suffix (render.UNIT_SUFFIXES shows it in the header).
+METRIC_COLUMN_UNITS = {"latency": "s", "energy": "j", "data": "bytes"}
+#: Most requests per model a question may ask about: beyond it the figures' rounding, not the
+#: model, decides (and a 300-digit Q is a typing slip).
+MAX_Q = 10**9
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 # ---- checks shared with continuum-bench -----------------------------------------------------
@@ -35,6 +41,8 @@ def whole_q(text) -> int:
         value = math.nan
     if not math.isfinite(value) or value < 1 or not value.is_integer():
         raise ValueError(f"--q must be a whole number of requests >= 1, got {text!r}")
+    if value > MAX_Q:
+        raise ValueError(f"--q must be at most {MAX_Q:,} requests, got {text!r}")
     return int(value)
 
 
@@ -82,8 +90,16 @@ def paper_result(*, q=None, radio_preset: str = "paper", distance: float | None 
     link, note = radio_link(radio_preset, distance, allow_distance)
     out = paper_report(None if qs is None else validate_q(qs).ravel(), link,
                        published_swap=published_swap, radio_preset=radio_preset)
-    out["radio"] = radio_summary(link, radio_preset)
-    return {"warning": note, **out} if note else out
+    crossings = out["crossovers"]
+    # the answer first (which pipeline is cheapest for which Q), the inputs it rests on last
+    ordered = {"best_ranges": out.pop("best_ranges"),
+               "crossovers": crossings[crossings["q"].notna()].reset_index(drop=True)}
+    out.pop("crossovers")
+    radio_block = radio_summary(link, radio_preset)
+    out.pop("radio", None)
+    ordered.update(out)
+    ordered["radio"] = radio_block
+    return {"warning": note, **ordered} if note else ordered
 
 
 # ---- advise ---------------------------------------------------------------------------------
@@ -109,18 +125,21 @@ def study_inputs(scenario: str, link, pruning_factor: float = 0.7) -> tuple[dict
 
 
 def advice_rows(inputs: dict, q: int) -> tuple[list[dict], list[dict]]:
-    """(best per metric with the runner-up and the margin, the full ranking) for ``q`` requests."""
+    """(best per metric with the runner-up and how much more it costs, every pipeline's cost and
+    rank per metric) for ``q`` requests."""
     from .curves import ranking
 
-    advice, ranks = [], []
+    advice, ranks = [], {name: {"pipeline": name} for name in inputs}
     for metric in METRICS:
         ranked = ranking(scenario_coefficients(inputs, metric), q)
         (best, v0), (second, v1) = ranked[0], ranked[1]
-        advice.append({"metric": metric, "unit": METRIC_UNITS[metric], "best": best, "value": v0,
-                       "runner_up": second, "runner_up_value": v1, "margin": v1 - v0,
-                       "margin_pct": 100 * (v1 - v0) / v0 if v0 > 0 else math.inf})
-        ranks += [{"metric": metric, "rank": i + 1, "pipeline": p, "value": v} for i, (p, v) in enumerate(ranked)]
-    return advice, ranks
+        advice.append({"metric": metric, "best": best, "cost": v0, "unit": METRIC_UNITS[metric],
+                       "runner_up": second, "runner_up_cost": v1,
+                       "runner_up_over_best_pct": 100 * (v1 - v0) / v0 if v0 > 0 else math.inf})
+        column = f"{metric}_{METRIC_COLUMN_UNITS[metric]}"
+        for i, (p, v) in enumerate(ranked):
+            ranks[p].update({column: v, f"{metric}_rank": i + 1})
+    return advice, sorted(ranks.values(), key=lambda r: r[f"{METRICS[0]}_rank"])
 
 
 def inputs_frame(inputs: dict):
@@ -142,11 +161,11 @@ def advice_result(q: int, scenario: str, link, note: str | None, radio_preset: s
     import pandas as pd
 
     advice, ranks = advice_rows(inputs, q)
-    out = {"q": q, "scenario": scenario, "source": source}
+    out = {"advice": pd.DataFrame(advice), "q": q, "scenario": scenario, "source": source}
     if note:
         out["warning"] = note
-    out.update({"radio": radio_summary(link, radio_preset), "advice": pd.DataFrame(advice),
-                "ranking": pd.DataFrame(ranks), "inputs": inputs_frame(inputs)})
+    out.update({"ranking": pd.DataFrame(ranks), "inputs": inputs_frame(inputs),
+                "radio": radio_summary(link, radio_preset)})
     return out
 
 
@@ -165,7 +184,8 @@ def add_radio(p):
     p.add_argument("--radio", dest="radio_preset", choices=sorted(radio.PRESETS), default="paper",
                    help="radio preset for the link rates (default: paper)")
     p.add_argument("--distance", type=float, default=None,
-                   help="distance device-base station [m], 10 m to 5 km (default: the preset's, 100 m)")
+                   help="distance device-base station [m], 10 m to 5 km (default: the preset's: "
+                        + ", ".join(f"{n} {radio.get_link(n).distance:g} m" for n in sorted(radio.PRESETS)) + ")")
     p.add_argument("--allow-distance-outside-model", dest="allow_distance", action="store_true",
                    help="extrapolate the UMi path loss beyond 10 m-5 km; the output says so (default: refuse)")
 
@@ -188,7 +208,8 @@ def add_paper_parser(sub):
 def add_advise_parser(sub):
     """``advise``'s own options (--q, --scenario); each command line adds the rest."""
     p = sub.add_parser("advise", help="best pipeline for Q requests, an edge load and a distance")
-    p.add_argument("--q", required=True, help="number of requests per model, a whole number >= 1 (required)")
+    p.add_argument("--q", required=True,
+                   help=f"number of requests per model, a whole number from 1 to {MAX_Q:,} (required)")
     p.add_argument("--scenario", choices=SCENARIOS, default="idle", help="edge load (default: idle)")
     return p
 
@@ -222,13 +243,38 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     return parser
 
 
+def add_version(parser) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("continuum-bench")
+    except PackageNotFoundError:
+        v = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"%(prog)s {v}")
+
+
+def emit(lines, error: str | None = None, warnings=()) -> None:
+    """Print a command's lines (stdout) and its warnings and error (stderr), control characters escaped."""
+    for w in warnings:
+        print(printable(f"warning: {w}"), file=sys.stderr)
+    if lines:
+        sys.stdout.write("\n".join(printable(line) for line in lines) + "\n")
+    if error:
+        print(printable(f"error: {error}"), file=sys.stderr)
+
+
 def main(argv=None) -> int:
     """Parse, compute, print; returns the exit status (0 done, 2 bad input, the error on stderr)."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    parser = build_parser()
+    add_version(parser)
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         lines = render(args._run(args), args.format)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        emit((), str(exc))
         return EXIT_BAD_INPUT
-    sys.stdout.write("\n".join(lines) + "\n")
+    except KeyboardInterrupt:
+        emit((), "interrupted")
+        return EXIT_INTERRUPTED
+    emit(lines)
     return EXIT_OK

@@ -18,6 +18,21 @@ import sys
 
 #: The history gate's cases (as [gate] cases in tox.ini had them).
 HISTORY_CASES = "test_inference or test_serialize"
+#: Exit codes shared with ``continuum-bench`` (README: 0 pass, 1 regression, 2 bad usage or
+#: input, 3 no verdict, 130 interrupted). tox passes a single environment's code through.
+EXIT_BAD_USAGE = 2
+EXIT_NO_VERDICT = 3
+EXIT_INTERRUPTED = 130
+#: pytest's own exit codes for an interrupted run and for bad usage (pytest.ExitCode).
+PYTEST_INTERRUPTED = 2
+PYTEST_USAGE_ERROR = 4
+
+
+def measurement_exit(code: int) -> int:
+    """The gate's exit code for a failed measurement run: never 1, which says "regression"."""
+    if code == PYTEST_INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_BAD_USAGE if code == PYTEST_USAGE_ERROR else EXIT_NO_VERDICT
 
 
 def cli_main(argv: list[str]) -> int:
@@ -42,8 +57,10 @@ def history_gate(profile: str, pytest_args: list[str]) -> int:
                             "-k", HISTORY_CASES, "-p", "no:cacheprovider", "--benchmark-save-data",
                             f"--benchmark-json={current}", *pytest_args])
     if code != 0:
-        return code
-    return cli_main(["gate", "--profile", profile, "--storage", f"results/history/{profile}", "--current", current])
+        print(f"gate: the measurement run failed (pytest exit {code}); no verdict", file=sys.stderr)
+        return measurement_exit(code)
+    return cli_main(["gate", "--profile", profile, "--storage", f"results/history/{profile}", "--current", current,
+                     "--save-verdict"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,12 @@
 """The command line: ``continuum-bench {report,compare,history,gate,hosts,advise,paper,publish}``.
 
 Parsing is separate from the work: ``run_<command>(**kw)`` takes plain values and
-returns an :class:`Outcome` (lines for stdout, an error for stderr, an exit code);
-only :func:`main` prints, and only ``__main__`` modules exit. Exit codes, for every
-command: 0 done (no regression), 1 a significant slowdown (compare, gate), 2 bad
-input, a refused run, or no verdict. ``paper`` and ``advise`` build on
+returns an :class:`Outcome` (lines for stdout, warnings and an error for stderr, an exit
+code); only :func:`main` prints, and only ``__main__`` modules exit. Exit codes, the same
+for every command (README's table): 0 pass, 1 a regression found (compare, gate), 2 bad
+usage or input, 3 no verdict (too few rounds or runs, too noisy), 130 interrupted (Ctrl-C).
+Everything printed has its control characters escaped (names come from results files).
+``paper`` and ``advise`` build on
 :mod:`costmodel.cli` (``python -m costmodel``: the same two commands on the study's
 figures alone); ``advise --results`` adds the measured results.
 
@@ -15,16 +17,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from costmodel import radio
-from costmodel.cli import (add_advise_parser, add_format, add_paper_parser, add_pruning_factor, add_radio,
-                           advice_result, check_format, check_pruning_factor, check_scenario, paper_result,
-                           radio_link, study_inputs, whole_q)
+from costmodel.cli import (EXIT_INTERRUPTED, add_advise_parser, add_format, add_paper_parser, add_pruning_factor,
+                           add_radio, add_version, advice_result, check_format, check_pruning_factor, check_scenario,
+                           emit, paper_result, radio_link, study_inputs, whole_q)
 from costmodel.pipelines import validate_q
-from costmodel.render import render
+from costmodel.render import printable, render
 
 from harness.contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
 from .model import STATISTICS, ResultsError
@@ -36,21 +42,22 @@ SIZE_SOURCES = ("study", "results")
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
-EXIT_NO_VERDICT = 2
+EXIT_NO_VERDICT = 3
 OUTCOME_EXIT = {"ok": EXIT_OK, "regression": EXIT_REGRESSION, "no verdict": EXIT_NO_VERDICT}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command produced: lines for stdout, an error for stderr, an exit code."""
+    """What a command produced: lines for stdout, an error and warnings for stderr, an exit code."""
 
     lines: tuple[str, ...]
     exit_code: int
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
-def _bad(exc: Exception | str, prefix: str = "") -> Outcome:
-    return Outcome((), EXIT_BAD_INPUT, f"{prefix}{exc}")
+def _bad(exc: Exception | str, prefix: str = "", warnings=()) -> Outcome:
+    return Outcome((), EXIT_BAD_INPUT, f"{prefix}{exc}", _skipped_lines(warnings))
 
 
 def _model_download(inference_format, finetune_format, uncompressed):
@@ -92,25 +99,37 @@ def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 
 
     up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
 
-    rs = load_results(*results, allow_invalid=allow_invalid)
+    rs = load_results(*results, allow_invalid=True)
     edge = SCENARIO_PROFILES[scenario]
     if edge not in rs.profiles or "device" not in rs.profiles:
         raise ResultsError(f"--results: scenario {scenario!r} needs the device and {edge} profiles; the results "
                            f"hold {sorted(rs.profiles)}")
+    if not allow_invalid:  # a run the scenario does not use may be invalid
+        from .storage import refuse_invalid
+
+        for run in rs.runs:
+            if run.profile in ("device", edge):
+                refuse_invalid(run)
     method = pruning_method or "magnitude"
-    have = sorted({m.pruning_factor for m in rs.select("finetune", None, None, pruning_method=method)})
-    if not any(abs(pruning_factor - pf) < 1e-9 for pf in have):
-        raise ValueError(f"--pruning-factor {pruning_factor:g}: the results hold {method} fine-tuning at "
-                         f"{', '.join(f'{p:g}' for p in have) or 'no pruning factor'}")
+    check_measured_pruning_factor(rs, pruning_factor, method, required=True)
     inputs = scenario_from_results(rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down,
                                    pruning_method=method, runtime=runtime or "litert",
                                    model_download=model_download or _model_download(None, None, False),
                                    sizes=sizes or "study", statistic=statistic or "mean",
                                    inference=inference or "warm")
-    flags = [f"{r.profile}: {p}" for r in rs.runs for p in r.invalid + r.unenforced]
+    flags = [f"{r.profile}: {p}" for r in rs.runs if r.profile in ("device", edge) for p in r.invalid + r.unenforced]
     src = f"measured ({method} pruning, {inference or 'warm'} inference per request): " + ", ".join(
-        f"{p} {s}" for p, s in rs.sources.items())
+        f"{p} {s}" for p, s in rs.sources.items() if p in ("device", edge))
     return inputs, src + ("; FLAGGED " + "; ".join(flags) if flags else "")
+
+
+def check_measured_pruning_factor(rs, pruning_factor: float, method: str, *, required: bool) -> None:
+    """ValueError naming --pruning-factor when the results hold ``method`` fine-tuning, but not at
+    ``pruning_factor`` (or, ``required``, at no pruning factor at all)."""
+    have = sorted({m.pruning_factor for m in rs.select("finetune", None, None, pruning_method=method)})
+    if (have or required) and not any(abs(pruning_factor - pf) < 1e-9 for pf in have):
+        raise ValueError(f"--pruning-factor {pruning_factor:g}: the results hold {method} fine-tuning at "
+                         f"{', '.join(f'{p:g}' for p in have) or 'no pruning factor'}")
 
 
 def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allow_distance: bool = False,
@@ -153,21 +172,88 @@ def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allo
 
 # ---- report -------------------------------------------------------------------------------
 
+#: Characters a report's folder name (--run) may not hold: it names one folder under --out.
+RUN_NAME = re.compile(r"^(?!\.)[^/\\\x00]+$")
+
+
+def check_run_name(run: str) -> None:
+    """A report folder name: one path component, not hidden, not . or .."""
+    if not RUN_NAME.match(run) or run in (".", ".."):
+        raise ValueError(f"--run {run!r}: a report folder name, without / or \\ and not starting with '.' "
+                         f"(it names one folder under --out)")
+
+
+def report_parent(out: Path) -> Path:
+    """``--out`` made ready for a report folder; ValueError naming --out when it is a file or cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot create the folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: cannot write there (permission denied)")
+    return out
+
+
+def write_whole(report, folder: Path, run: str):
+    """Write the report into a hidden temporary folder beside ``folder`` and rename it into place at
+    the end, so that an error or Ctrl-C leaves nothing partial and no report is overwritten."""
+    from .report import write_report
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run}.", suffix=".partial", dir=folder.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        written = write_report(report, tmp, run=run)
+        if folder.exists():
+            raise ValueError(f"--run {run}: {folder} appeared while the report was written; nothing overwritten")
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    moved = lambda p: folder / Path(p).relative_to(tmp)  # noqa: E731
+    return dataclasses.replace(written, index=moved(written.index), written=tuple(moved(p) for p in written.written))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def run_report(*, results=None, out: str | Path | None = None, run: str | None = None, q=None,
                pruning_factor: float = 0.7, pruning_method: str = "magnitude", runtime: str = "litert",
                statistic: str = "mean", sizes: str = "study", inference_model_format: str | None = None,
                finetune_model_format: str | None = None, uncompressed: bool = False,
                radio_preset: str = "paper", distance: float | None = None, allow_distance: bool = False,
-               allow_invalid: bool = False, inference: str = "warm", format: str = "text") -> Outcome:
-    """Write ``<out>/<run>/`` (index.html, tables, figures, report.json) from results files or folders."""
-    from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, summary_lines, write_report
+               allow_invalid: bool = False, inference: str = "warm", format: str = "text",
+               job_time: bool = False, progress=None) -> Outcome:
+    """Write ``<out>/<run>/`` (index.html, tables, figures, report.json) from results files or folders;
+    a new folder every time (an existing ``run`` is refused), written whole or not at all."""
+    from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, summary_lines
+    from .storage import load_results
 
-    run = run or default_run_name()
-    folder = Path(out if out is not None else DEFAULT_OUT) / run
+    progress = progress or (lambda line: None)
+    parent = Path(out if out is not None else DEFAULT_OUT)
     try:
         check_format(format)
+        check_pruning_factor(pruning_factor)
+        if run is not None:
+            check_run_name(run)
         qs = None if q is None else validate_q([whole_q(v) for v in q]).ravel()
         link, note = radio_link(radio_preset, distance, allow_distance)
+        report_parent(parent)
+        if run is None:
+            base = default_run_name()  # a second report in the same second gets base-2
+            run = next(n for n in (base, *(f"{base}-{i}" for i in range(2, 1000))) if not (parent / n).exists())
+        folder = parent / run
+        if folder.exists():
+            raise ValueError(f"--run {run}: {folder} already exists; reports are never overwritten: choose "
+                             "another --run or leave it out (a new folder named by the time)")
+        progress("report: reading the results")
+        check_measured_pruning_factor(load_results(*(results or ["results"]), allow_invalid=True), pruning_factor,
+                                      pruning_method, required=False)
+        progress("report: computing the tables and curves")
         report = build_report(results or ["results"], q=qs, pruning_factor=pruning_factor,
                               pruning_method=pruning_method, runtime=runtime, statistic=statistic, sizes=sizes,
                               model_download=_model_download(inference_model_format, finetune_model_format,
@@ -176,14 +262,18 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
                               allow_invalid=allow_invalid, inference=inference)
         if note:
             report = dataclasses.replace(report, alerts=(note,) + report.alerts)
-        report = write_report(report, folder, run=run)
+        progress(f"report: writing the figures and the page into {folder}")
+        report = write_whole(report, folder, run)
     except ValueError as exc:  # ResultsError, ReportError
         return _bad(exc, "report: ")
     if format != "text":
         return Outcome(tuple(render({"index": str(report.index), **report_dict(report)}, format)), EXIT_OK)
-    from .jobtime import job_time_lines
+    extra = []
+    if job_time:
+        from .jobtime import job_time_lines
 
-    lines = summary_lines(report, job_time_lines(report.results.runs))
+        extra = job_time_lines(report.results.runs)
+    lines = summary_lines(report, extra)
     return Outcome(tuple(lines), EXIT_OK)
 
 
@@ -198,7 +288,7 @@ def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: b
     from .storage import load_run, refuse_invalid, resolve_run_path
 
     try:
-        check_format(format, C.RENDERERS)
+        check_format(format)
         cfg = gate_config(config, factor, alpha, min_rounds)
         run_a, run_b = (load_run(resolve_run_path(r, storage)) for r in (a, b))
         if not allow_invalid:
@@ -207,42 +297,77 @@ def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: b
         comparison = C.compare_runs(run_a, run_b, cfg, allow_mismatch=allow_mismatch)
     except ValueError as exc:
         return _bad(exc)
-    return Outcome(tuple(C.RENDERERS[format](comparison)), OUTCOME_EXIT[comparison.outcome])
+    return Outcome(tuple(_lines(C.RENDERERS, format, comparison)), OUTCOME_EXIT[comparison.outcome])
+
+
+def _lines(renderers, fmt: str, *args) -> list[str]:
+    """A command's own text or JSON; Markdown and CSV from its JSON document, so that every format
+    has the same tables and columns (a list of objects is a table, an object a block of values)."""
+    if fmt in renderers:
+        return list(renderers[fmt](*args))
+    import json
+
+    import pandas as pd
+
+    doc = json.loads("\n".join(renderers["json"](*args)))
+    doc = doc if isinstance(doc, dict) else {"rows": doc}
+    result = {k: pd.DataFrame([_flat(r) for r in v]) if isinstance(v, list) and v and all(
+        isinstance(r, dict) for r in v) else v for k, v in doc.items()}
+    return render(result, fmt)
+
+
+def _flat(row: dict) -> dict:
+    """A table row of plain cells: a nested list or object becomes its JSON text."""
+    import json
+
+    return {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
 
 
 def run_history(storage: str, *, profile: str | None = None, machine_id: str | None = None,
                 benchmark: str | None = None, plot: str | None = None, format: str = "text") -> Outcome:
-    """``history``: list runs; with ``benchmark``, its median across them; with ``plot``, also the PNG."""
+    """``history``: list runs; with ``benchmark``, its median across them; with ``plot``, also the PNG
+    (``plot`` a folder: written into it). A saved run that cannot be read is left out with a warning."""
     from . import history as H
     from .storage import list_entries
 
     if plot and not benchmark:
         return _bad("--plot needs --benchmark NAME")
+    skipped: list[str] = []
     try:
-        check_format(format, H.RENDERERS)
-        entries = list_entries(storage, profile=profile, machine_id=machine_id)
-        lines = list(H.RENDERERS[format](entries))
+        check_format(format)
+        entries = list_entries(storage, profile=profile, machine_id=machine_id, skipped=skipped)
+        if not entries:
+            raise ResultsError(f"{storage}: no readable saved run ({len(skipped)} left out)")
+        lines = _lines(H.RENDERERS, format, entries)
         if benchmark:
             series = H.median_series(entries, benchmark)
             if format == "text":
                 lines += ["", f"median of {benchmark}:"]
                 lines += [f"  {e.label}  {m * 1e3:.3f} ms" for e, m in series]
             if plot:
-                paths = H.plot_median_history(entries, benchmark, plot)
+                target = Path(plot)
+                if target.is_dir():  # a folder: the figure goes into it, named after the benchmark
+                    target = target / (re.sub(r"[^A-Za-z0-9_.=-]+", "_", benchmark.rsplit("::", 1)[-1]) + ".png")
+                paths = H.plot_median_history(entries, benchmark, target)
                 if format == "text":
                     lines.append("wrote " + ", ".join(str(p) for p in paths))
     except ValueError as exc:
-        return _bad(exc)
-    return Outcome(tuple(lines), EXIT_OK)
+        return _bad(exc, warnings=skipped)
+    return Outcome(tuple(lines), EXIT_OK, warnings=_skipped_lines(skipped))
+
+
+def _skipped_lines(skipped) -> tuple[str, ...]:
+    return tuple(f"saved run left out: {m}" for m in skipped)
 
 
 def run_gate(profile: str, storage: str, current: str | None = None, *, machine_id: str | None = None,
              config: str | None = None, factor: float | None = None, alpha: float | None = None,
              min_rounds: int | None = None, baseline_runs: int | None = None,
              min_baseline_runs: int | None = None, aa: bool = False, slowdown: str | None = None,
-             format: str = "text") -> Outcome:
-    """``gate``: the current run against the baseline (exit 0 ok, 1 slowdown, 2 bad input or no verdict);
-    with ``aa``, the false-alarm (or, with ``slowdown``, detection) rate over the saved runs."""
+             format: str = "text", save_verdict: bool = False) -> Outcome:
+    """``gate``: the current run against the baseline (exit 0 ok, 1 slowdown, 2 bad input, 3 no verdict);
+    with ``aa``, the false-alarm (or, with ``slowdown``, detection) rate over the saved runs. With
+    ``save_verdict``, the verdicts are kept beside the history (reports/verdicts.py) for the dashboard."""
     from . import gate as G
     from .config import gate_config
     from .storage import list_entries, profile_storage
@@ -253,40 +378,53 @@ def run_gate(profile: str, storage: str, current: str | None = None, *, machine_
         return _bad("--storage is required (or --against REF: the paired gate)", "gate: ")
     if not aa and current is None:
         return _bad("--current is required (or --aa)", "gate: ")
+    skipped: list[str] = []
     try:
-        check_format(format, ("text", "json"))
+        check_format(format)
         cfg = gate_config(config, factor, alpha, min_rounds, baseline_runs=baseline_runs,
                           min_baseline_runs=min_baseline_runs)
         root = profile_storage(storage, profile)
         if aa:
             slow = G.parse_slowdown(slowdown) if slowdown else None
-            entries = list_entries(root, profile=profile, machine_id=machine_id)
+            entries = list_entries(root, profile=profile, machine_id=machine_id, skipped=skipped)
             check = G.aa_check(entries, profile, where=root, config=cfg, slowdown=slow)
-            return Outcome(tuple(G.format_aa(check, profile, cfg, slow)), EXIT_OK)
-        current_run, entries = _gate_inputs(profile, root, current, machine_id)
+            return Outcome(tuple(G.format_aa(check, profile, cfg, slow)), EXIT_OK, warnings=_skipped_lines(skipped))
+        current_run, entries = gate_inputs(profile, root, current, machine_id, skipped)
         result = G.gate(entries, current_run, where=root, config=cfg)
+        if save_verdict:
+            from .verdicts import write_gate_verdicts
+
+            write_gate_verdicts(result, root, profile)
+    except G.NoBaselineError as exc:
+        return Outcome((), EXIT_NO_VERDICT, f"{'gate --aa' if aa else 'gate'}: no verdict: {exc}",
+                       _skipped_lines(skipped))
     except ValueError as exc:
-        return _bad(exc, "gate --aa: " if aa else "gate: ")
-    lines = G.format_json(result) if format == "json" else G.format_text(result, profile)
-    return Outcome(tuple(lines), OUTCOME_EXIT[result.outcome])
+        return _bad(exc, "gate --aa: " if aa else "gate: ", skipped)
+    renderers = {"text": lambda r: G.format_text(r, profile), "json": G.format_json}
+    return Outcome(tuple(_lines(renderers, format, result)), OUTCOME_EXIT[result.outcome],
+                   warnings=_skipped_lines(skipped))
 
 
-def _gate_inputs(profile: str, root: Path, current: str, machine_id: str | None):
-    """The current run (of ``profile``, valid) and the saved runs of its host folder under ``root``, the
-    current run's own file left out; ResultsError (CompareError) naming what is wrong."""
-    from .compare import CompareError
-    from .storage import entry_host, list_entries, load_run, refuse_invalid
+def gate_inputs(profile: str, root: Path, current: str, machine_id: str | None = None,
+                skipped: list | None = None):
+    """The current run (of ``profile``, valid) and the readable saved runs of its host folder under ``root``
+    (the others' messages appended to ``skipped``), the current run's own file left out; ResultsError
+    naming what is wrong, NoBaselineError when nothing is saved yet."""
+    from .gate import NoBaselineError
+    from .storage import entry_host, host_folders, list_entries, load_run, refuse_invalid
 
     current_run = load_run(current)
     if current_run.profile != profile:
-        raise CompareError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
+        raise ResultsError(f"{current}: recorded for profile {current_run.profile!r}, not {profile!r}")
     refuse_invalid(current_run)
     if machine_id is None:
         machine_id = entry_host(current, root)
     try:
-        entries = list_entries(root, profile=profile, machine_id=machine_id)
+        entries = list_entries(root, profile=profile, machine_id=machine_id, skipped=skipped)
     except ResultsError as exc:
-        raise CompareError(f"no baseline for profile {profile!r}: {exc}") from exc
+        if host_folders(root):  # runs saved, but the choice among hosts is the user's to make
+            raise
+        raise NoBaselineError(f"no baseline for profile {profile!r}: {exc}") from exc
     return current_run, [e for e in entries if e.path.resolve() != Path(current).resolve()]
 
 
@@ -296,7 +434,8 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
                     json_path: str | None = None, baseline_python: str | None = None, clock: str | None = None,
                     progress=None) -> Outcome:
     """``gate --against REF``: the candidate (this checkout) against REF, measured in alternating blocks in one
-    job (harness/paired_runner.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 2 no verdict."""
+    job (harness/paired_runner.py); exit 0 ok, 1 a regression (whole interval beyond the factor), 3 no verdict,
+    130 interrupted."""
     import json
 
     from harness import paired_runner as R
@@ -318,7 +457,7 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
     except R.PairedRunError as exc:
         return _bad(exc, "gate --against: ")
     except KeyboardInterrupt:
-        return Outcome((), EXIT_NO_VERDICT, "gate --against: interrupted; workers stopped, worktree removed")
+        return Outcome((), EXIT_INTERRUPTED, "gate --against: interrupted; workers stopped, worktree removed")
     result = P.judge_measurement(measurement, cfg)
     if json_path:
         out = Path(json_path)
@@ -349,8 +488,9 @@ def _results_options(p, *, defaults: bool):
                    help="download size is model_bytes, not model_bytes_gzip (default: gzip)")
     p.add_argument("--inference", choices=INFERENCE_ASSUMPTIONS, default=d("warm"),
                    help="per-request inference time: warm (steady-state batch-1 time) or cold (model set-up "
-                        "plus first call, extra_info init_s + first_call_s); the report shows both, its answer "
-                        "and main curves use this one (default: warm)")
+                        "plus first call, extra_info init_s + first_call_s)"
+                        + ("; the page shows both, its answer and main curves use this one" if defaults else "")
+                        + " (default: warm)")
     p.add_argument("--allow-invalid", action="store_true",
                    help="use runs whose background load died (machine_info.continuum.load.valid: false), "
                         "flagged (default: refuse them)")
@@ -372,7 +512,7 @@ def _gate_options(p):
                         "that an unchanged commit fails it (default: config, else 0.05)")
     p.add_argument("--min-rounds", type=int, default=None,
                    help="fewest rounds in either run for a verdict (default: config, else 5)")
-    add_format(p, ("text", "json"))
+    add_format(p)
 
 
 def _add_paper(sub):
@@ -399,14 +539,18 @@ def _add_report(sub):
                    help="results: JSON files (one per profile), a folder of them, or history storage folders "
                         "(default: results)")
     p.add_argument("--out", default=None, help="parent folder of the report (default: results/report)")
-    p.add_argument("--run", default=None, help="report folder name under --out (default: UTC time YYYYmmdd-HHMMSS)")
+    p.add_argument("--run", default=None,
+                   help="report folder name under --out, one name without / (refused if it exists; default: UTC "
+                        "time YYYYmmdd-HHMMSS)")
     p.add_argument("--q", nargs="+", default=None, help="Q values of the curves (default: 1..10000 log spaced)")
+    p.add_argument("--job-time", action="store_true",
+                   help="also print where the job's time went, per profile session (default: off)")
     add_format(p)
     add_radio(p)
     _results_options(p, defaults=True)
     return lambda a: run_report(results=a.results, out=a.out, run=a.run, q=a.q, radio_preset=a.radio_preset,
                                 distance=a.distance, allow_distance=a.allow_distance, format=a.format,
-                                **_results_kwargs(a))
+                                job_time=a.job_time, progress=_stderr, **_results_kwargs(a))
 
 
 def _add_compare(sub):
@@ -434,8 +578,9 @@ def _add_history(sub):
                    help="host folder: a machine id (Linux-CPython-3.11-64bit), a hostname or both as "
                         "hostname/machine-id (default: the only one, else this host's)")
     p.add_argument("--benchmark", default=None, help="benchmark name or fullname to follow (default: none)")
-    p.add_argument("--plot", default=None, help="write its median across runs to this PNG (default: no plot)")
-    add_format(p, ("text", "json"))
+    p.add_argument("--plot", default=None,
+                   help="write its median across runs to this PNG, or into this folder (default: no plot)")
+    add_format(p)
     return lambda a: run_history(a.storage, profile=a.profile, machine_id=a.machine_id, benchmark=a.benchmark,
                                  plot=a.plot, format=a.format)
 
@@ -473,6 +618,9 @@ def _add_gate(sub):
                              "(REF's dependencies must be installed in it) (default: build or reuse one)")
     paired.add_argument("--json", default=None, dest="json_path",
                         help="also write the verdicts and every block in order to this file (default: none)")
+    p.add_argument("--save-verdict", action="store_true",
+                   help="keep the verdicts beside the history (<storage>/verdicts/), where publish marks them "
+                        "(default: print only)")
     p.add_argument("--aa", action="store_true",
                    help="instead: judge the saved runs against each other and print the false-alarm rate")
     p.add_argument("--slowdown", default=None, metavar="OPERATION=FACTOR",
@@ -489,7 +637,7 @@ def _add_gate(sub):
     return lambda a: _paired_from_args(a) if a.against else run_gate(
         a.profile, a.storage, a.current, machine_id=a.machine_id, config=a.config, factor=a.factor, alpha=a.alpha,
         min_rounds=a.min_rounds, baseline_runs=a.baseline_runs, min_baseline_runs=a.min_baseline_runs, aa=a.aa,
-        slowdown=a.slowdown, format=a.format)
+        slowdown=a.slowdown, format=a.format, save_verdict=a.save_verdict)
 
 
 def _paired_from_args(a) -> Outcome:
@@ -556,10 +704,16 @@ SUBCOMMANDS = {"report": _add_report, "compare": _add_compare, "history": _add_h
                "hosts": _add_hosts, "advise": _add_advise, "paper": _add_paper, "publish": _add_publish}
 
 
+def _stderr(line: str) -> None:
+    print(printable(line), file=sys.stderr, flush=True)
+
+
 def build_parser(prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Results of the MobileNet device/edge study: report, compare, history and gate "
-                               "over the benchmark JSON; advise and paper from the cost model.")
+                               "over the benchmark JSON; advise and paper from the cost model. Exit status: 0 "
+                               "pass, 1 regression found, 2 bad usage or input, 3 no verdict, 130 interrupted.")
+    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(commands) + "}")
     for name in commands:
         run = SUBCOMMANDS[name](sub)
@@ -568,12 +722,13 @@ def build_parser(prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> argparse.Argu
 
 
 def main(argv=None, *, prog: str = PROG, commands=tuple(SUBCOMMANDS)) -> int:
-    """Parse, run, print; returns the exit status (the error, if any, on stderr)."""
+    """Parse, run, print; returns the exit status (warnings and the error, if any, on stderr)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog, commands).parse_args(argv)
-    outcome = args._run(args)
-    if outcome.lines:
-        sys.stdout.write("\n".join(outcome.lines) + "\n")
-    if outcome.error:
-        print(f"error: {outcome.error}", file=sys.stderr)
+    try:
+        outcome = args._run(args)
+    except KeyboardInterrupt:  # a report being written is removed on the way out (write_whole)
+        emit((), f"{args.command}: interrupted; nothing partial left")
+        return EXIT_INTERRUPTED
+    emit(outcome.lines, outcome.error, outcome.warnings)
     return outcome.exit_code

@@ -100,12 +100,23 @@ def gate_config(path: str | None = None, factor: float | None = None, alpha: flo
     config = load_gate_config(path)
     changes = {k: v for k, v in (("factor", factor), ("alpha", alpha), ("min_rounds", min_rounds),
                                  *gate_keys.items()) if v is not None}
-    return dataclasses.replace(config, **changes) if changes else config
+    return with_flags(config, changes)
+
+
+def with_flags(config, changes: Mapping):
+    """``config`` with command-line values, one at a time, so that a refused value is a
+    ValueError naming the flag the user typed (``--min-rounds 0: ...``), not the file."""
+    for key, value in changes.items():
+        try:
+            config = dataclasses.replace(config, **{key: value})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"--{key.replace('_', '-')} {value}: {err}") from None
+    return config
 
 
 def load_paired_config(pyproject: Path | str | None = None, **overrides) -> PairedConfig:
     """``[tool.continuum-bench.paired]``, then the non-None ``overrides`` (command-line values)."""
     path, doc = read_document(pyproject)
     table = table_of(doc, PAIRED_TABLE, PAIRED_KEYS, path)
-    table.update({k: v for k, v in overrides.items() if v is not None})
-    return build(PairedConfig, table, PAIRED_TABLE, path)
+    return with_flags(build(PairedConfig, table, PAIRED_TABLE, path),
+                      {k: v for k, v in overrides.items() if v is not None})

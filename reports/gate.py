@@ -73,6 +73,10 @@ from harness.fingerprint import describe
 from .model import Benchmark, HistoryEntry, Run
 from .stats import log_medians, mann_whitney_p, pooled_noise, prediction_limit
 
+class NoBaselineError(CompareError):
+    """Too few usable saved runs to judge against: no verdict (exit 3), not bad input."""
+
+
 @dataclass(frozen=True)
 class GateRow:
     """One benchmark judged against the baseline runs. Times in seconds.
@@ -194,7 +198,7 @@ def baseline_runs(entries: list[HistoryEntry], current: Run, *, where: Path | st
         reasons = sorted({why for _, why in skipped})
         other = (f" ({len(skipped)} newer run(s) not counted: {'; '.join(reasons[:3])}:"
                  f" {', '.join(e.path.name for e, _ in skipped[:3])})") if skipped else ""
-        raise CompareError(
+        raise NoBaselineError(
             f"no baseline for profile {profile!r}, preset {', '.join(presets)!r}: {len(chosen)} saved run(s) in "
             f"{folder}{other}; the gate needs {needed}" + (
                 " (a counted run: tox -e counts saves one per run)" if current.counted else
@@ -354,7 +358,7 @@ def aa_check(entries: list[HistoryEntry], profile: str, *, where: Path | str,
     else:
         needed = k = config.min_baseline_runs
     if len(entries) < k + 1:
-        raise CompareError(f"{root}: {len(entries)} saved run(s) of profile {profile!r}; an A/A check needs "
+        raise NoBaselineError(f"{root}: {len(entries)} saved run(s) of profile {profile!r}; an A/A check needs "
                            f"{needed + 1} (min_baseline_runs + 1): run "
                            + ("tox -e counts twice" if counted else "tox -e gate-baseline twice"))
     trials = alarms = 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from costmodel.render import FLOAT_FORMAT, markdown_lines
+from costmodel.render import FLOAT_FORMAT, csv_safe, markdown_lines
 
 
 def fmt_time(value: float | None) -> str:
@@ -46,5 +46,5 @@ def write_table(df: pd.DataFrame, outdir, stem: str, floatfmt: str = FLOAT_FORMA
     outdir.mkdir(parents=True, exist_ok=True)
     md, csv = outdir / f"{stem}.md", outdir / f"{stem}.csv"
     md.write_text("\n".join(markdown_lines(df, floatfmt)) + "\n", encoding="utf-8")
-    df.to_csv(csv, index=False)
+    csv_safe(df).to_csv(csv, index=False)  # a name starting with = is not a formula
     return [md, csv]

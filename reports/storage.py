@@ -54,6 +54,11 @@ from .model import (COUNT_FIELD, COUNTS_PROFILE, NO_PROFILE, Benchmark, HistoryE
                     ResultSet, Run)
 
 STATS_FIELDS = ("mean", "stddev", "rounds", "median", "min")
+#: Largest results file read [byte]: a suite run is well under 10 MiB; a bigger file is not one.
+MAX_RESULTS_BYTES = 256 * 2**20
+#: Longest time a benchmark field may hold [s] (a year): beyond it is no measurement, and the
+#: ratios and sums of such values overflow.
+MAX_TIME_S = 365 * 86400.0
 ENTRY_NAME = re.compile(r"^(\d{4})_.*\.json$")  # NNNN_<anything>.json; group 1: the number
 HISTORY_ID = re.compile(r"^\d{4}$")
 
@@ -61,22 +66,50 @@ HISTORY_ID = re.compile(r"^\d{4}$")
 # ---- reading one file ---------------------------------------------------------------------
 
 def read_document(path: Path | str) -> dict:
-    """The JSON document of a pytest-benchmark file; ResultsError naming the file otherwise."""
+    """The JSON document of a pytest-benchmark file; ResultsError naming the file otherwise
+    (missing, not a regular file, over :data:`MAX_RESULTS_BYTES`, not UTF-8, malformed, nested
+    too deeply, or no ``benchmarks`` list)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file or folder") from None
-    except OSError as e:
-        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+    text = _read_text(path)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ResultsError(f"{path}: malformed or truncated JSON ({e.msg} at line {e.lineno}, "
                            f"column {e.colno})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: JSON nested too deeply to be a pytest-benchmark document") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise ResultsError(f"{path}: not a pytest-benchmark JSON document (no 'benchmarks' list)")
     return doc
+
+
+def _read_text(path: Path) -> str:
+    """A results file's text, refused unless a regular UTF-8 file of at most MAX_RESULTS_BYTES."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file or folder") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+    if path.is_dir():
+        raise ResultsError(f"{path}: a folder, not a results file")
+    if not path.is_file():
+        raise ResultsError(f"{path}: not a regular file (a device or a pipe); give a pytest-benchmark JSON file")
+    if st.st_size > MAX_RESULTS_BYTES:
+        raise ResultsError(f"{path}: {st.st_size} bytes, over the {MAX_RESULTS_BYTES // 2**20} MiB a results file "
+                           "may hold")
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_RESULTS_BYTES + 1)
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise ResultsError(f"{path}: over the {MAX_RESULTS_BYTES // 2**20} MiB a results file may hold")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                           "pytest-benchmark writes UTF-8 JSON") from None
 
 
 def profile_record(doc: Mapping, source: str) -> dict:
@@ -117,6 +150,21 @@ def _number(where: str, value, *, integer: bool = False):
     return int(value) if integer else float(value)
 
 
+def check_times(where: str, values: Mapping, data: tuple) -> None:
+    """Refuse statistics no timer produces: a negative or over-long time, or fewer than one
+    round; ResultsError naming ``where`` and the field."""
+    for f in ("mean", "median", "min", "stddev"):
+        if not 0 <= values[f] <= MAX_TIME_S:
+            raise ResultsError(f"{where}: field 'stats.{f}' must be a time in [0, {MAX_TIME_S:.0f}] s (a year), "
+                               f"got {values[f]!r}")
+    for i, v in enumerate(data):
+        if not 0 <= v <= MAX_TIME_S:
+            raise ResultsError(f"{where}: field 'stats.data[{i}]' must be a time in [0, {MAX_TIME_S:.0f}] s (a year), "
+                               f"got {v!r}")
+    if values["rounds"] < 1:
+        raise ResultsError(f"{where}: field 'stats.rounds' must be >= 1, got {values['rounds']!r}")
+
+
 def parse_benchmark(b, index: int, profile: str | None, source: str) -> Benchmark:
     """One entry of ``benchmarks``, validated: stats, raw rounds, extra_info (the contract)."""
     if not isinstance(b, dict):
@@ -140,12 +188,11 @@ def parse_benchmark(b, index: int, profile: str | None, source: str) -> Benchmar
             raise ResultsError(f"{where}: field 'stats.{f}' missing")
     values = {f: _number(f"{where}: field 'stats.{f}'", stats[f], integer=f == "rounds")
               for f in STATS_FIELDS}
-    if values["mean"] < 0:
-        raise ResultsError(f"{where}: stats.mean must be >= 0, got {values['mean']!r}")
     data = stats.get("data") or []
     if not isinstance(data, list):
         raise ResultsError(f"{where}: field 'stats.data' must be a list of round times, got {type(data).__name__}")
     data = tuple(_number(f"{where}: field 'stats.data[{i}]'", v) for i, v in enumerate(data))
+    check_times(where, values, data)
     iterations = _number(f"{where}: field 'stats.iterations'", stats.get("iterations", 1), integer=True)
     if iterations < 1:
         raise ResultsError(f"{where}: stats.iterations must be >= 1, got {iterations!r}")
@@ -272,25 +319,37 @@ def entry_host(path: Path | str, root: Path | str) -> str | None:
     return None
 
 
-def list_entries(storage: Path | str, *, profile: str | None = None,
-                 machine_id: str | None = None) -> list[HistoryEntry]:
+def list_entries(storage: Path | str, *, profile: str | None = None, machine_id: str | None = None,
+                 skipped: list | None = None) -> list[HistoryEntry]:
     """Saved runs of one host (see :func:`select_host`), oldest first.
 
     ``storage`` is the profile's storage folder or its parent (then ``storage/<profile>``).
-    An entry recorded for another profile than ``profile`` is an error naming the file.
+    An entry that cannot be read, or is recorded for another profile than ``profile``, is an
+    error naming the file; with a ``skipped`` list it is left out and its message appended
+    there instead (as pytest-benchmark skips a bad storage file with a warning).
     """
     root = profile_storage(storage, profile)
     if not root.is_dir():
         raise ResultsError(f"{root}: history folder not found")
     host = select_host(root, machine_id)
-    entries = [HistoryEntry(ENTRY_NAME.match(p.name)[1], p, host, load_run(p)) for p in _entries_in(root / host)]
+    entries = []
+    for p in _entries_in(root / host):
+        try:
+            entries.append(_load_entry(p, host, profile))
+        except ResultsError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
     # merged folders repeat numbers: oldest first by datetime (a stable sort keeps numbers within one datetime)
     entries.sort(key=lambda e: e.run.datetime or "")
-    if profile:
-        other = [e for e in entries if e.profile != profile]
-        if other:
-            raise ResultsError(f"{other[0].path}: recorded for profile {other[0].profile!r}, not {profile!r}")
     return entries
+
+
+def _load_entry(path: Path, host: str, profile: str | None) -> HistoryEntry:
+    entry = HistoryEntry(ENTRY_NAME.match(path.name)[1], path, host, load_run(path))
+    if profile and entry.profile != profile:
+        raise ResultsError(f"{path}: recorded for profile {entry.profile!r}, not {profile!r}")
+    return entry
 
 
 # ---- many machines in one store: run identity, every host folder, grouping by fingerprint ---------
@@ -368,7 +427,7 @@ def fingerprint_collisions(groups: Mapping[str, list[HistoryEntry]]) -> list[str
 def resolve_run_path(ref: str | Path, storage: Path | str | None = None) -> Path:
     """Path of a run given as a file path or as a history id (``0003``) within ``storage``."""
     path = Path(ref)
-    if path.is_file():
+    if path.is_file() or (path.exists() and not path.is_dir()):  # a device or pipe: read_document names it
         return path
     if HISTORY_ID.match(str(ref)):
         if storage is None:
@@ -390,17 +449,17 @@ def resolve_run_path(ref: str | Path, storage: Path | str | None = None) -> Path
 
 
 def result_files(path: Path | str) -> list[Path]:
-    """Files to load from a path: a JSON file; a folder's ``<profile>.json`` files (else all its
-    JSON files); or a history storage (its newest run per host folder) or a folder of such storages."""
+    """Files to load from a path: a JSON file; a folder's JSON files (``<profile>.json`` first); or a
+    history storage (its newest run per host folder) or a folder of such storages."""
     path = Path(path)
-    if path.is_file():
+    if path.is_file() or (path.exists() and not path.is_dir()):  # a device or pipe: read_document names it
         return [path]
     if not path.is_dir():
         raise ResultsError(f"{path}: no such file or folder")
-    named = [path / f"{p}.json" for p in PROFILES + (COUNTS_PROFILE,) if (path / f"{p}.json").is_file()]
-    if named:  # results/<profile>.json (and counts.json): a failed run kept beside it under another name is not read
-        return named
-    top = sorted(p for p in path.glob("*.json"))
+    top = sorted(path.glob("*.json"), key=lambda p: (p.stem not in PROFILES + (COUNTS_PROFILE,), p.name))
+    for p in top:
+        if not p.is_file():
+            raise ResultsError(f"{p}: a folder or special file where a results file belongs")
     if top:
         return top
     newest = {}
@@ -409,6 +468,15 @@ def result_files(path: Path | str) -> list[Path]:
     if not newest:
         raise ResultsError(f"{path}: no pytest-benchmark JSON files found")
     return [newest[k] for k in sorted(newest)]
+
+
+def check_named_profile(path: Path | str, profile: str) -> None:
+    """A file named ``<profile>.json`` (or ``counts.json``) holds that profile's run; ResultsError
+    naming the file and both profiles otherwise."""
+    stem = Path(path).stem
+    if stem in PROFILES + (COUNTS_PROFILE,) and stem != profile:
+        raise ResultsError(f"{path}: named for profile {stem!r} but holds a run of profile {profile!r} "
+                           f"(machine_info.continuum.profile.name); rename the file or give the right one")
 
 
 def load_results(*paths, allow_invalid: bool = False) -> ResultSet:
@@ -425,6 +493,7 @@ def load_results(*paths, allow_invalid: bool = False) -> ResultSet:
     counted: Run | None = None
     for f in (f for p in paths for f in result_files(p)):
         run = load_run(f, allow_invalid=allow_invalid)
+        check_named_profile(f, run.profile)
         if run.counted:
             if counted is not None:
                 raise ResultsError(f"counted runs found in both {counted.source} and {f}; load one counted run")

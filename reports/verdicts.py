@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -77,7 +79,16 @@ def write_record(record: Mapping, storage: Path | str) -> Path:
     folder = Path(storage) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / record_name(record)
-    path.write_text(json.dumps(record, indent=1, allow_nan=False), encoding="utf-8")
+    # a new file renamed into place: a link planted at the name in a shared history is replaced, not followed
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".verdict-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, indent=1, allow_nan=False))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
 
 

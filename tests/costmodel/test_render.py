@@ -28,5 +28,31 @@ def test_text_and_markdown_of_a_result_and_a_bad_format():
     result = {"q": 100, "radio": {"preset": "paper"}, "t": pd.DataFrame({"a": [1]})}
     assert render.render(result, "text")[:4] == ["q: 100", "radio:", "  preset: paper", "== t =="]
     assert "## t" in render.render(result, "markdown")
-    with pytest.raises(ValueError, match=r"format must be one of \('text', 'json', 'markdown'\), got 'csv'"):
-        render.render(result, "csv")
+    assert render.render(result, "csv")[:3] == ["# q: 100", "# radio:", "#   preset: paper"]
+    with pytest.raises(ValueError, match=r"format must be one of \('text', 'markdown', 'csv', 'json'\), got 'xls'"):
+        render.render(result, "xls")
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-cmd", "@SUM(A1)", "\tx"])
+def test_csv_quotes_a_cell_a_spreadsheet_would_run(text):
+    lines = render.csv_lines(pd.DataFrame({"name": [text], "ratio": [-0.5]}))
+    assert lines[1].startswith("'" + text[:1]) or lines[1].startswith("\"'" + text[:1])
+    assert lines[1].endswith(",-0.5")  # a negative number stays a number
+
+
+def test_markdown_escapes_pipes_html_and_newlines():
+    line = render.markdown_lines(pd.DataFrame({"name": ["a|b<script>\nc"]}))[2]
+    assert line == "| a\\|b&lt;script&gt; c |"
+
+
+def test_printable_escapes_control_and_direction_characters():
+    assert render.printable("a\x1b[2Jb\u202ec\x07\nd\te") == "a\\x1b[2Jb\\u202ec\\x07\\nd\te"
+
+
+def test_text_tables_are_fixed_point_within_the_width_with_units_in_headers():
+    df = pd.DataFrame({"pipeline": ["p"], **{f"part{i}_s": [1404.038 * 10.0 ** -i] for i in range(14)}})
+    lines = render.text_table(df)
+    assert max(map(len, lines)) <= render.MAX_WIDTH and all("e+" not in x and "e-" not in x for x in lines)
+    assert lines[0].split()[:3] == ["pipeline", "part0", "[s]"] and lines[1].split()[1:5] == [
+        "1404", "140.4", "14.04", "1.404"]  # four significant digits, no exponent
+    assert sum(line.startswith("pipeline") for line in lines) > 1  # split into blocks, each with the key column

@@ -1,4 +1,6 @@
 """tox -e gate dispatches: the history gate by default, the paired gate with --against REF."""
+import pytest
+
 from harness import gate_job
 
 
@@ -12,10 +14,11 @@ def test_without_against_runs_pytest_then_the_history_gate(monkeypatch):
     assert gate_argv[:5] == ["gate", "--profile", "device", "--storage", "results/history/device"]
 
 
-def test_a_failed_pytest_run_is_not_gated(monkeypatch):
-    monkeypatch.setattr(gate_job.subprocess, "call", lambda cmd: 4)
+@pytest.mark.parametrize("pytest_code, gate_code", [(1, 3), (3, 3), (4, 2), (2, 130)])
+def test_a_failed_pytest_run_is_not_gated_and_never_reads_as_a_regression(monkeypatch, pytest_code, gate_code):
+    monkeypatch.setattr(gate_job.subprocess, "call", lambda cmd: pytest_code)
     monkeypatch.setattr(gate_job, "cli_main", lambda argv: (_ for _ in ()).throw(AssertionError("gated")))
-    assert gate_job.main(["--profile", "device"]) == 4
+    assert gate_job.main(["--profile", "device"]) == gate_code
 
 
 def test_against_goes_to_the_paired_gate(monkeypatch):

@@ -141,7 +141,7 @@ def test_a_termination_signal_stops_the_workers_and_removes_the_worktree(repo, t
     proc, workers = _hanging_gate(repo, tmp_path)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and "interrupted; workers stopped, worktree removed" in err
+    assert proc.returncode == 130 and "interrupted; workers stopped, worktree removed" in err
     assert not _survivors(workers)
     _clean(repo, tmp_path)
 

@@ -48,7 +48,8 @@ def honest_run(seed: int, *, profile: str = "edge-idle", rounds: int = 30, cv: f
         b["extra_info"]["preset"] = preset
         factor = (slowdown or {}).get(b["extra_info"]["operation"], 1.0)
         mean = b["stats"]["mean"] * factor * shift * float(np.exp(between_sd * rng.standard_normal()))
-        b["stats"] = stats_from_data(mean * (1.0 + cv * rng.standard_normal(rounds)))
+        # a wide spread (cv 0.6) would draw negative times, which the store refuses: mirror them
+        b["stats"] = stats_from_data(mean * np.abs(1.0 + cv * rng.standard_normal(rounds)))
     return doc
 
 

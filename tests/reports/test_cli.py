@@ -40,9 +40,12 @@ def test_paper_without_q_has_no_points():
 def test_every_format_renders_the_advice(fmt):
     lines = cli.run_advise(q=100, scenario="loaded", distance=150, format=fmt).lines
     text = "\n".join(lines)
-    assert "E-FT,E-Inf" in text and "latency" in text and "uplink_bps" in text
+    assert "E-FT,E-Inf" in text and "latency" in text and "uplink" in text
     if fmt == "json":
         assert json.loads(text)["advice"][0]["metric"] == "latency"
+    if fmt == "text":  # the answer first, in fixed point, units in the headers, no line over 100 columns
+        assert lines[0] == "== advice ==" and lines[2].startswith("latency ")
+        assert "uplink [bit/s]" in text and "e+" not in text and max(map(len, lines)) <= 100
 
 
 def test_advise_answers_and_says_what_it_used():
@@ -50,7 +53,9 @@ def test_advise_answers_and_says_what_it_used():
     adv = {r["metric"]: r for r in out["advice"]}
     assert adv["latency"]["best"] == "E-FT,E-Inf"  # beyond the Q ~ 690 crossover
     assert adv["energy"]["best"] == "E-Inf full"
-    assert all(r["margin"] >= 0 for r in adv.values())
+    assert all(r["runner_up_cost"] >= r["cost"] for r in adv.values())
+    lat = adv["latency"]
+    assert lat["runner_up_over_best_pct"] == pytest.approx(100 * (lat["runner_up_cost"] / lat["cost"] - 1))
     assert out["source"].startswith("the study's figures (pruning factor 0.7)")
     inputs = {r["pipeline"]: r for r in out["inputs"]}
     assert inputs["E-FT,E-Inf"]["finetune_edge_s"] > 0 and inputs["E-Inf full"]["model_bytes"] == 16.9e6
@@ -115,14 +120,14 @@ def test_advise_inference_cold_as_computed_by_hand(tmp_path):
     up, down = cold["radio"]["uplink_bps"], cold["radio"]["downlink_bps"]
     per_request = 8 * 300e3 / up + 8 * 2e3 / down  # the study's sample up, result down
     init, first = B.COLD["edge-loaded"]
-    lat = {r["pipeline"]: r["value"] for r in cold["ranking"] if r["metric"] == "latency"}
+    lat = {r["pipeline"]: r["latency_s"] for r in cold["ranking"]}
     assert lat["E-Inf full"] == pytest.approx(q * (per_request + init + first), rel=1e-9)
-    warm_lat = {r["pipeline"]: r["value"] for r in warm["ranking"] if r["metric"] == "latency"}
+    warm_lat = {r["pipeline"]: r["latency_s"] for r in warm["ranking"]}
     assert warm_lat["E-Inf full"] == pytest.approx(q * (per_request + 0.080), rel=1e-9)
     dev = sum(B.COLD["device"])
     assert lat["D-Inf full"] - warm_lat["D-Inf full"] == pytest.approx(q * (dev - 0.050), rel=1e-9)
-    data = {r["pipeline"]: r["value"] for r in cold["ranking"] if r["metric"] == "data"}
-    assert data == {r["pipeline"]: r["value"] for r in warm["ranking"] if r["metric"] == "data"}
+    data = {r["pipeline"]: r["data_bytes"] for r in cold["ranking"]}
+    assert data == {r["pipeline"]: r["data_bytes"] for r in warm["ranking"]}
     refused = cli.run_advise(q=q, inference="cold")
     assert refused.exit_code == 2 and refused.error.startswith("--inference chooses among measured results")
     bad = cli.run_advise(q=q, results=[str(res)], inference="hot")
@@ -199,5 +204,15 @@ def test_console_script_is_declared():
     import tomllib
 
     doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert doc["project"]["scripts"] == {"continuum-bench": "reports.cli:main"}
+    assert doc["project"]["scripts"] == {"continuum-bench": "reports.__main__:run"}
     assert "reports*" in doc["tool"]["setuptools"]["packages"]["find"]["include"]
+
+
+def test_the_script_entry_turns_a_ctrl_c_while_loading_into_130(monkeypatch, capsys):
+    import reports.__main__ as entry
+
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    assert entry.run() == 130 and capsys.readouterr().err == "error: interrupted\n"

@@ -170,15 +170,15 @@ def test_cli_compare_exit_codes(tmp_path, capsys):
     assert main(["compare", str(a), str(b)]) == 1
     assert main(["compare", str(a), str(other)]) == 2
     assert "--allow-mismatch" in capsys.readouterr().err
-    assert main(["compare", str(a), str(other), "--allow-mismatch"]) == 2  # nothing judged: not a pass
+    assert main(["compare", str(a), str(other), "--allow-mismatch"]) == 3  # nothing judged: no verdict
     assert "no verdict" in capsys.readouterr().out
 
 
-def test_nothing_judged_is_no_verdict_and_exits_2(tmp_path):
+def test_nothing_judged_is_no_verdict_and_exits_3(tmp_path):
     doc = D.with_rounds(D.honest_run(17), 3)
     a, b = B.write(tmp_path / "a.json", doc), B.write(tmp_path / "b.json", D.honest_run(18))
     out = cli.run_compare(str(a), str(b))
-    assert out.exit_code == 2 and out.lines[-1].startswith("no verdict: no benchmark had 5 raw rounds")
+    assert out.exit_code == 3 and out.lines[-1].startswith("no verdict: no benchmark had 5 raw rounds")
     assert not any(line.startswith("OK") for line in out.lines)
 
 

@@ -157,7 +157,7 @@ def test_an_injected_run_is_never_a_baseline(tmp_path, capsys):
 
 def test_only_injected_runs_give_no_baseline(tmp_path, capsys):
     storage = _history(tmp_path, [B.counts_doc(injected={"serialization": 0.01})])
-    assert _gate(tmp_path, storage, B.counts_doc()) == 2
+    assert _gate(tmp_path, storage, B.counts_doc()) == 3
     assert "injected slowdown" in capsys.readouterr().err
 
 

@@ -103,7 +103,7 @@ def test_too_few_rounds_gives_no_verdict(tmp_path):
     storage = _history(tmp_path, [D.honest_run(70 + i) for i in range(3)])
     short = D.with_rounds(D.honest_run(74, slowdown={"inference": 2.0}), 3)
     out = run_gate(PROFILE, str(storage), _current(tmp_path, short))
-    assert out.exit_code == 2  # nothing judged: not a pass
+    assert out.exit_code == 3  # nothing judged: no verdict
     cases = len(short["benchmarks"])  # every gate case of the profile, none judged
     assert out.lines[-1].startswith("NO VERDICT") and sum(line.startswith("?") for line in out.lines) == cases
 
@@ -111,7 +111,7 @@ def test_too_few_rounds_gives_no_verdict(tmp_path):
 def test_too_few_baseline_runs_is_no_verdict(tmp_path):
     storage = _history(tmp_path, [D.honest_run(80), D.honest_run(81)])
     out = run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(82)))
-    assert out.exit_code == 2
+    assert out.exit_code == 3
     assert "2 saved run(s)" in out.error and "needs 3" in out.error and "tox -e gate-baseline" in out.error
     assert run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(82)),
                       min_baseline_runs=2).exit_code == 0
@@ -135,16 +135,16 @@ def test_runs_of_another_preset_are_passed_over(tmp_path):
     assert out.exit_code == 0 and any(line.startswith("passed over: 1 newer run(s) (0004_0123abc: preset quick)")
                                       for line in out.lines)
     quick = run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(105, preset="quick")))
-    assert quick.exit_code == 2 and "preset 'quick'" in quick.error and "3 newer run(s) not counted: preset tiny" in quick.error
+    assert quick.exit_code == 3 and "preset 'quick'" in quick.error and "3 newer run(s) not counted: preset tiny" in quick.error
 
 
-def test_gate_without_baseline_exits_2(tmp_path):
+def test_gate_without_baseline_exits_3_no_verdict(tmp_path):
     current = _current(tmp_path, D.honest_run(110))
     out = run_gate(PROFILE, str(tmp_path / "nothing"), current)
-    assert out.exit_code == 2 and "no baseline" in out.error
+    assert out.exit_code == 3 and "no baseline" in out.error
     (tmp_path / "empty" / PROFILE).mkdir(parents=True)
     out = run_gate(PROFILE, str(tmp_path / "empty"), current)
-    assert out.exit_code == 2 and "no baseline" in out.error
+    assert out.exit_code == 3 and "no baseline" in out.error
 
 
 def test_gate_refuses_other_profile(tmp_path):
@@ -170,7 +170,7 @@ def test_cli_gate_and_the_suites_hostname_layout(tmp_path):
     assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--current", same]) == 0
     assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--current", slow]) == 1
     assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--current", slow,
-                 "--min-baseline-runs", "4"]) == 2
+                 "--min-baseline-runs", "4"]) == 3
     out = run_gate(PROFILE, str(storage), slow)
     assert f"ci-host/{D.MACHINE_ID}" in out.lines[0]
 
@@ -197,7 +197,7 @@ def test_aa_check_counts_false_alarms_over_saved_runs(tmp_path, capsys):
 
 def test_aa_check_needs_one_run_more_than_a_baseline(tmp_path, capsys):
     storage = _history(tmp_path, [D.honest_run(160 + i) for i in range(3)])
-    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa"]) == 2
+    assert main(["gate", "--profile", PROFILE, "--storage", str(storage), "--aa"]) == 3
     assert "needs 4" in capsys.readouterr().err
     assert main(["gate", "--profile", PROFILE, "--storage", str(storage)]) == 2
     assert "--current is required" in capsys.readouterr().err
@@ -241,3 +241,13 @@ def test_baseline_runs_whose_load_died_are_passed_over_and_a_dead_current_refuse
                                       for line in out.lines)
     refused = run_gate(PROFILE, str(storage), _current(tmp_path, dead(D.honest_run(195)), "dead.json"))
     assert refused.exit_code == 2 and "dead.json: not a valid run: machine_info.continuum.load.valid" in refused.error
+
+
+def test_a_truncated_saved_run_is_left_out_with_a_warning_and_the_gate_counts_the_others(tmp_path):
+    storage = _history(tmp_path, [D.honest_run(150 + i) for i in range(4)])
+    bad = sorted((storage / PROFILE / D.MACHINE_ID).glob("0002_*.json"))[0]
+    bad.write_text(bad.read_text()[:300])
+    out = run_gate(PROFILE, str(storage), _current(tmp_path, D.honest_run(160)))
+    assert out.exit_code == 0, out.error
+    assert len(out.warnings) == 1 and str(bad) in out.warnings[0] and "malformed or truncated" in out.warnings[0]
+    assert "baseline: 3 run(s)" in "\n".join(out.lines) and bad.name not in "\n".join(out.lines)

@@ -10,6 +10,7 @@ from reports import model as M
 from reports import storage as R
 
 from . import benchjson as B
+from . import conftest_data as D
 
 
 @pytest.fixture
@@ -233,12 +234,94 @@ def test_a_pruned_only_model_is_flagged(tmp_path):
         R.load_results(B.write(tmp_path / "e.json", bad))
 
 
-def test_a_results_folder_reads_its_profile_files_only(tmp_path):
-    """results/<profile>.json are the committed results; anything else beside them (a failed run kept
-    under a name that says so, a copy) is not a second run of the profile."""
+def test_a_second_file_of_a_profile_in_a_results_folder_is_refused_naming_both(tmp_path):
+    """A copy beside results/device.json is not silently left out: two runs of one profile are
+    refused, naming both files."""
     results = B.write_results_dir(tmp_path / "results")
-    B.write(results / "device.failed-20261202.json", B.profile_doc("device"))
-    assert R.result_files(results) == [results / f"{p}.json" for p in contract.PROFILES]
+    B.write(results / "device-copy.json", B.profile_doc("device"))
+    with pytest.raises(M.ResultsError) as e:
+        R.load_results(results)
+    assert str(results / "device.json") in str(e.value) and str(results / "device-copy.json") in str(e.value)
     loose = tmp_path / "loose"
     B.write(loose / "a.json", B.profile_doc("device"))
     assert R.result_files(loose) == [loose / "a.json"]
+
+
+def test_a_file_named_for_one_profile_holding_another_is_refused(tmp_path):
+    results = tmp_path / "results"
+    B.write(results / "edge-idle.json", B.profile_doc("device"))
+    with pytest.raises(M.ResultsError, match=r"edge-idle\.json: named for profile 'edge-idle' but holds a run of "
+                                           r"profile 'device'"):
+        R.load_results(results)
+
+
+def test_a_folder_named_like_a_results_file_is_named(tmp_path):
+    results = B.write_results_dir(tmp_path / "results")
+    (results / "device.json").unlink()
+    (results / "device.json").mkdir()
+    with pytest.raises(M.ResultsError, match=r"device\.json: a folder or special file"):
+        R.load_results(results)
+
+
+# ---- impossible values and unreadable files are refused at the store, naming file and field ----
+
+@pytest.mark.parametrize("field, value", [("median", -0.5), ("min", -1e-3), ("mean", 1e308), ("stddev", -1.0)])
+def test_impossible_times_are_refused_naming_file_benchmark_and_field(tmp_path, field, value):
+    doc = B.profile_doc("device")
+    doc["benchmarks"][0]["stats"][field] = value
+    path = B.write(tmp_path / "device.json", doc)
+    with pytest.raises(M.ResultsError) as e:
+        R.load_run(path)
+    msg = str(e.value)
+    assert str(path) in msg and doc["benchmarks"][0]["name"] in msg and f"stats.{field}" in msg
+
+
+def test_a_negative_round_time_is_refused(tmp_path):
+    doc = B.profile_doc("device")
+    doc["benchmarks"][1]["stats"]["data"][2] = -0.01
+    with pytest.raises(M.ResultsError, match=r"stats\.data\[2\]"):
+        R.load_run(B.write(tmp_path / "device.json", doc))
+
+
+def test_zero_rounds_without_round_data_are_refused(tmp_path):
+    doc = B.profile_doc("device")
+    doc["benchmarks"][0]["stats"].update(rounds=0, data=[])
+    with pytest.raises(M.ResultsError, match=r"stats\.rounds' must be >= 1, got 0"):
+        R.load_run(B.write(tmp_path / "device.json", doc))
+
+
+def test_a_non_utf8_byte_names_the_file(tmp_path):
+    path = tmp_path / "device.json"
+    path.write_bytes(json.dumps(B.profile_doc("device")).encode().replace(b'"device"', b'"dev\xffice"', 1))
+    with pytest.raises(M.ResultsError, match=rf"{path}: not UTF-8 text \(byte 0xff"):
+        R.load_run(path)
+
+
+def test_dev_null_is_not_a_results_file():
+    with pytest.raises(M.ResultsError, match=r"/dev/null: not a regular file"):
+        R.load_run("/dev/null")
+
+
+def test_deeply_nested_json_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "device.json"
+    path.write_text("[" * 200_000)
+    with pytest.raises(M.ResultsError, match=rf"{path}: JSON nested too deeply"):
+        R.load_run(path)
+
+
+def test_a_file_over_the_size_cap_is_refused_unread(tmp_path, monkeypatch):
+    path = B.write(tmp_path / "device.json", B.profile_doc("device"))
+    monkeypatch.setattr(R, "MAX_RESULTS_BYTES", path.stat().st_size - 1)
+    with pytest.raises(M.ResultsError, match=rf"{path}: \d+ bytes, over the"):
+        R.load_run(path)
+
+
+def test_a_bad_history_entry_is_skipped_with_its_message_when_asked(tmp_path):
+    paths = D.save_history(tmp_path / "h", [D.honest_run(s) for s in range(3)])
+    paths[1].write_text(paths[1].read_text()[:200])  # truncated
+    with pytest.raises(M.ResultsError, match="malformed or truncated"):
+        R.list_entries(tmp_path / "h")
+    skipped = []
+    entries = R.list_entries(tmp_path / "h", skipped=skipped)
+    assert [e.path for e in entries] == [paths[0], paths[2]]
+    assert len(skipped) == 1 and str(paths[1]) in skipped[0]

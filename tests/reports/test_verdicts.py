@@ -4,7 +4,7 @@ import json
 import pytest
 
 from reports import gate as G
-from reports.cli import _gate_inputs
+from reports.cli import gate_inputs
 from reports import publish as P
 from reports import verdicts as V
 from harness.fingerprint import run_fingerprint
@@ -19,7 +19,7 @@ def judged(tmp_path):
     storage = tmp_path / "history" / "edge-idle"
     D.save_history(storage, [D.honest_run(i, commit=f"c{i}abcdef") for i in range(4)])
     current = B.write(tmp_path / "current.json", D.honest_run(9, commit="feedbeef", slowdown={"inference": 1.5}))
-    current_run, entries = _gate_inputs("edge-idle", storage, str(current), None)
+    current_run, entries = gate_inputs("edge-idle", storage, str(current), None)
     return storage, current, G.gate(entries, current_run, where=storage)
 
 
@@ -70,3 +70,16 @@ def test_bad_record_names_file_and_field(tmp_path, text, message):
     with pytest.raises(V.VerdictError, match=message) as info:
         V.read_records(tmp_path)
     assert str(path) in str(info.value)
+
+
+def test_gate_save_verdict_keeps_the_record_beside_the_history(tmp_path, capsys):
+    from reports.cli import main
+
+    storage = tmp_path / "history" / "edge-idle"
+    D.save_history(storage, [D.honest_run(i, commit=f"c{i}abcdef") for i in range(4)])
+    current = B.write(tmp_path / "current.json", D.honest_run(9, commit="feedbeef", slowdown={"inference": 1.5}))
+    args = ["gate", "--profile", "edge-idle", "--storage", str(storage), "--current", str(current)]
+    assert main(args) == 1 and not (storage / "verdicts").exists()  # printing only, by default
+    assert main([*args, "--save-verdict"]) == 1
+    (record,) = V.read_records(storage)
+    assert record["outcome"] == "regression" and record["current"]["commit"] == "feedbeef"
