@@ -256,7 +256,7 @@ class SessionResults:
         rendering then fails (``TypeError: unsupported operand type(s) for -: 'NoneType' and 'int'``,
         pytest-xdist#1196). Raised from this hook, that error skips the rest of pytest's
         interrupt handling and ends the process with exit 1 instead of 2 or 143 (seen once in
-        ``tests/test_results_file.py``, SIGTERM during collection). So an error of the renderers
+        ``tests/harness/test_results_file.py``, SIGTERM during collection). So an error of the renderers
         is replaced by a one-line description of the interrupt (``error``: the renderer's), and the
         session ends as usual."""
         from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTraceback

@@ -1,7 +1,7 @@
 """Where a main job's wall time went, from each profile session's own record.
 
 Every benchmark session saves its split (``machine_info.continuum_timing``,
-written by ``benchmarks/timing.py``): start-up, its session fixtures (TensorFlow's
+written by ``harness/timing.py``): start-up, its session fixtures (TensorFlow's
 import, the dataset, the base model, the background load) and per operation the
 timed seconds against the set-up around them. This module puts the sessions of
 one job side by side, adds them up and, when the sessions ran back to back (as
