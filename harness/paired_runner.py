@@ -57,6 +57,8 @@ WORKER_LOCATIONS = ((WORKER_FILE, WORKER_MODULE), (Path("benchmarks/paired_worke
 STDERR_TAIL_LINES = 25
 #: Seconds a worker gets to exit after ``quit`` (then SIGTERM, then SIGKILL).
 QUIT_GRACE_S = 10.0
+#: The same after an interrupt: the user is waiting, and SIGTERM releases a worker's profile just as well.
+INTERRUPT_GRACE_S = 1.0
 #: Environment of both workers: tfmot needs Keras 2, chosen before Python starts.
 WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
 ENV_COMPLETE_MARKER = ".continuum-bench-env-complete"
@@ -357,14 +359,15 @@ class Worker:
         self.info = answer["info"]
         return self.info
 
-    def stop(self) -> None:
-        """Ask it to quit; SIGTERM then SIGKILL its process group if it does not. Idempotent."""
+    def stop(self, grace_s: float = QUIT_GRACE_S) -> None:
+        """Ask it to quit; SIGTERM then SIGKILL its process group if it does not, each after ``grace_s``
+        [s]. Idempotent."""
         if self.process.poll() is None:
             with contextlib.suppress(BrokenPipeError, OSError, ValueError):
                 self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
                 self.process.stdin.close()
             try:
-                self.process.wait(timeout=QUIT_GRACE_S)
+                self.process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGTERM)
@@ -465,6 +468,10 @@ def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda 
             calls, blocks, quads = measure(workers, plan, progress)
             seconds["measure"] = time.perf_counter() - t2
             loadavg = tuple(os.getloadavg())
+        except KeyboardInterrupt:
+            for worker in workers.values():
+                worker.stop(INTERRUPT_GRACE_S)
+            raise
         finally:
             for worker in workers.values():
                 worker.stop()
