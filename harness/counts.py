@@ -59,7 +59,7 @@ EXIT_UNAVAILABLE = 3
 DEFAULT_JSON = Path("results/counts.json")
 DEFAULT_INJECTED_JSON = Path("results/counts-injected.json")
 DEFAULT_HISTORY = Path("results/history/counts")
-TEST_FILE = Path(__file__).with_name("test_counts.py")
+TEST_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "test_counts.py"
 #: PYTHONHASHSEED of the counted child: with Python's default random seed, string hashes (dict
 #: probing, set order) differ between runs, and with them the Python-level part of a count.
 HASH_SEED = "0"
@@ -382,6 +382,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc = run_child(command, env)
     print(f"counts: prepared the inputs in {prepared_s:.0f} s, counted in {time.perf_counter() - started - prepared_s:.0f} s "
           f"(valgrind child exit {rc}); results in {json_path}", file=sys.stderr)
+    if rc and args.no_save:  # the count gate's measurement: a failed run is no verdict, never "regression" (1)
+        from harness.gate_job import measurement_exit
+
+        return measurement_exit(rc)
     return rc
 
 

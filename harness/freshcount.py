@@ -57,7 +57,7 @@ CHILD_TIMEOUT_S = 300.0
 RESULT_PREFIX = "RESULT "
 REPO = Path(__file__).resolve().parents[1]
 #: The suite's packages a child imports from (harness.callgrind, fixtures.cache, pipeline.serialize).
-SOURCE_PACKAGES = ("benchmarks", "fixtures", "pipeline")
+SOURCE_PACKAGES = ("harness", "fixtures", "pipeline")
 
 
 @dataclass(frozen=True)

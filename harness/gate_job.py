@@ -16,7 +16,8 @@ import signal
 import subprocess
 import sys
 
-#: The history gate's cases (as [gate] cases in tox.ini had them).
+#: The history gate's cases, a pytest -k expression (tox.ini's [gate] cases passes the same one to the
+#: baseline and to the gate, so both measure one case set).
 HISTORY_CASES = "test_inference or test_serialize"
 #: Exit codes shared with ``continuum-bench`` (README: 0 pass, 1 regression, 2 bad usage or
 #: input, 3 no verdict, 130 interrupted). tox passes a single environment's code through.
@@ -35,11 +36,10 @@ def measurement_exit(code: int) -> int:
     return EXIT_BAD_USAGE if code == PYTEST_USAGE_ERROR else EXIT_NO_VERDICT
 
 
-def cli_main(argv: list[str]) -> int:
-    """``continuum-bench ARGV`` in a process of its own (the reports import the harness, not the
-    reverse); its exit code. SIGTERM is passed on; a Ctrl-C reaches it directly (same process
-    group), and this process waits while it cleans up (the paired gate's worktree, its workers)."""
-    child = subprocess.Popen([sys.executable, "-m", "reports", *argv])
+def run_waiting(command: list[str]) -> int:
+    """``command`` as a child; its exit code. SIGTERM is passed on; a Ctrl-C reaches it directly (same
+    process group), and this process waits while it cleans up (a profile, a load, a worktree)."""
+    child = subprocess.Popen(command)
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
     try:
         while True:
@@ -51,10 +51,16 @@ def cli_main(argv: list[str]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def history_gate(profile: str, pytest_args: list[str]) -> int:
+def cli_main(argv: list[str]) -> int:
+    """``continuum-bench ARGV`` in a process of its own (the reports import the harness, not the
+    reverse); its exit code."""
+    return run_waiting([sys.executable, "-m", "reports", *argv])
+
+
+def history_gate(profile: str, pytest_args: list[str], cases: str = HISTORY_CASES) -> int:
     current = f"results/gate/{profile}.json"
-    code = subprocess.call([sys.executable, "-m", "pytest", "benchmarks", f"--profile={profile}", "--preset=quick",
-                            "-k", HISTORY_CASES, "-p", "no:cacheprovider", "--benchmark-save-data",
+    code = run_waiting([sys.executable, "-m", "pytest", "benchmarks", f"--profile={profile}", "--preset=quick",
+                            "-k", cases, "-p", "no:cacheprovider", "--benchmark-save-data",
                             f"--benchmark-json={current}", *pytest_args])
     if code != 0:
         print(f"gate: the measurement run failed (pytest exit {code}); no verdict", file=sys.stderr)
@@ -66,13 +72,15 @@ def history_gate(profile: str, pytest_args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.gate_job", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", required=True, help="profile gated (required)")
+    parser.add_argument("--cases", default=HISTORY_CASES,
+                        help=f"the history gate's cases, a pytest -k expression (default: {HISTORY_CASES})")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="pytest's arguments, or continuum-bench gate's with "
                         "--against REF")
     args = parser.parse_args(argv)
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
     if any(a == "--against" or a.startswith("--against=") for a in rest):
         return cli_main(["gate", "--profile", args.profile, *rest])
-    return history_gate(args.profile, rest)
+    return history_gate(args.profile, rest, args.cases)
 
 
 if __name__ == "__main__":

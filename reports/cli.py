@@ -282,7 +282,7 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
 def run_compare(a: str, b: str, *, storage: str | None = None, allow_mismatch: bool = False,
                 allow_invalid: bool = False, config: str | None = None, factor: float | None = None,
                 alpha: float | None = None, min_rounds: int | None = None, format: str = "text") -> Outcome:
-    """``compare A B``: exit 0 no slowdown, 1 a significant slowdown, 2 bad input, refused, or no verdict."""
+    """``compare A B``: exit 0 no slowdown, 1 a significant slowdown, 2 bad input or refused, 3 no verdict."""
     from . import compare as C
     from .config import gate_config
     from .storage import load_run, refuse_invalid, resolve_run_path

@@ -10,7 +10,7 @@ against the between-run noise it has measured on this host:
 
 * baseline: the newest ``baseline_runs`` (default 5) saved runs of the profile and
   preset on the host; fewer than ``min_baseline_runs`` (default 3) is no verdict
-  (exit 2): ``tox -e gate-baseline`` saves three;
+  (exit 3): ``tox -e gate-baseline`` saves three;
 * reference: the geometric mean of a benchmark's medians in those runs;
 * noise: the standard deviation of log(median) between runs, pooled over the
   benchmarks of one kind (operation and runtime or format: ``inference/litert``,

@@ -22,7 +22,7 @@ DUMP = """\
 version: 1
 creator: callgrind-3.19.0
 pid: 7031
-cmd:  /work/wt12/.tox/tests/bin/python exp.py
+cmd:  /repo/.venv/bin/python exp.py
 part: 1
 
 desc: I1 cache: 
