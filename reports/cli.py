@@ -231,7 +231,6 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
     """Write ``<out>/<run>/`` (index.html, tables, figures, report.json) from results files or folders;
     a new folder every time (an existing ``run`` is refused), written whole or not at all."""
     from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, summary_lines
-    from .storage import load_results
 
     progress = progress or (lambda line: None)
     parent = Path(out if out is not None else DEFAULT_OUT)
@@ -250,16 +249,15 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
         if folder.exists():
             raise ValueError(f"--run {run}: {folder} already exists; reports are never overwritten: choose "
                              "another --run or leave it out (a new folder named by the time)")
-        progress("report: reading the results")
-        check_measured_pruning_factor(load_results(*(results or ["results"]), allow_invalid=True), pruning_factor,
-                                      pruning_method, required=False)
-        progress("report: computing the tables and curves")
+        progress("report: reading the results, computing the tables and curves")
         report = build_report(results or ["results"], q=qs, pruning_factor=pruning_factor,
                               pruning_method=pruning_method, runtime=runtime, statistic=statistic, sizes=sizes,
                               model_download=_model_download(inference_model_format, finetune_model_format,
                                                              uncompressed),
                               radio_preset=radio_preset, distance=link.distance if distance is not None else None,
                               allow_invalid=allow_invalid, inference=inference)
+        # the results were read once, by build_report; nothing is written before this check
+        check_measured_pruning_factor(report.results, pruning_factor, pruning_method, required=False)
         if note:
             report = dataclasses.replace(report, alerts=(note,) + report.alerts)
         progress(f"report: writing the figures and the page into {folder}")
