@@ -13,9 +13,10 @@ import socket
 from typing import Any, Mapping
 
 #: Timed operations (``extra_info["operation"]``). ``bn_recalibration``: BatchNorm
-#: statistics re-estimated after pruning, before fine-tuning.
+#: statistics re-estimated after pruning, before fine-tuning; ``quantize``: a float model
+#: converted to a quantized ``.tflite`` (dynamic-range or full-integer int8).
 OPERATIONS = ("prune", "bn_recalibration", "finetune", "inference", "encryption", "decryption",
-              "serialization")
+              "serialization", "quantize")
 PRUNING_METHODS = ("magnitude", "filter")
 #: Per-request inference time handed to the cost model. ``warm``: the steady state, the
 #: benchmark's batch-1 time; ``cold``: a request that builds the model and runs it once,
@@ -57,6 +58,7 @@ REQUIRED_FIELDS = {
     "encryption": ("scheme", "dataset_bytes", "ciphertext_bytes"),
     "decryption": ("scheme", "ciphertext_bytes"),
     "serialization": ("pruning_factor", "model_format", "model_bytes", "model_bytes_gzip"),
+    "quantize": ("pruning_factor", "quantization", "model_bytes", "model_bytes_gzip"),
 }
 DATASET_SERIALIZATION_FIELDS = ("dataset_bytes",)
 #: Field -> the values it may take (checked wherever the field is present).
@@ -70,7 +72,10 @@ VOCABULARY = {
     "quantization": QUANTIZATIONS,
 }
 #: Fractions in [0, 1] (pruning_factor: [0, 1)).
-FRACTION_FIELDS = ("top1_before_ft", "top1_after_ft", "top1_after_bn", "sparsity_measured")
+#: ``top1``: the measured model's own test top-1 (a quantized model's through LiteRT), ``top1_float``:
+#: its float parent's on the same split, ``top1_int8_ptq``: post-training int8 beside int8-qat.
+FRACTION_FIELDS = ("top1_before_ft", "top1_after_ft", "top1_after_bn", "sparsity_measured", "top1",
+                   "top1_float", "top1_int8_ptq")
 
 
 def required_fields(operation: str, info: Mapping[str, Any]) -> tuple[str, ...]:
