@@ -93,6 +93,12 @@ class Benchmark:
     model_state = property(lambda self: self.extra_info.get("model_state"))
 
     @property
+    def quantization(self) -> str:
+        """The measured model's quantization (:data:`harness.contract.QUANTIZATIONS`); a record
+        written before quantized cases existed has none and reads as ``none`` (float32)."""
+        return self.extra_info.get("quantization") or "none"
+
+    @property
     def preset(self) -> str | None:
         p = self.extra_info.get("preset")
         return None if p is None else str(p)
@@ -301,7 +307,7 @@ class ResultSet:
         import pandas as pd
 
         cols = ["profile", "operation", "name", "pruning_factor", "pruning_method", "runtime",
-                "model_format", "scheme", "model_state", "mean_s", "median_s", "min_s", "stddev_s", "rounds", "cv",
+                "model_format", "quantization", "scheme", "model_state", "mean_s", "median_s", "min_s", "stddev_s", "rounds", "cv",
                 "unstable", "source"]
         rows = [{c: getattr(m, c) for c in cols} for m in self.measurements]
         return pd.DataFrame(rows, columns=cols)
@@ -317,10 +323,12 @@ class ResultSet:
             out.setdefault(str(m.preset), set()).add(m.source)
         return {p: sorted(s) for p, s in sorted(out.items())}
 
-    def select(self, operation: str, profile: str | None = None, pruning_factor=None,
-               **fields) -> list[Benchmark]:
-        """Benchmarks matching operation, profile, pruning factor (to 1e-9) and any extra_info
-        ``fields`` (pruning_method, runtime, model_format, scheme; None = any)."""
+    def select(self, operation: str, profile: str | None = None, pruning_factor=None, *,
+               quantization: str | None = "none", **fields) -> list[Benchmark]:
+        """Benchmarks matching operation, profile, pruning factor (to 1e-9), ``quantization``
+        (float by default, so that a reader asking for a model's time never gets its int8 twin;
+        None = any) and any extra_info ``fields`` (pruning_method, runtime, model_format,
+        scheme; None = any)."""
         if operation not in OPERATIONS:
             raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
         out = []
@@ -330,24 +338,27 @@ class ResultSet:
             if pruning_factor is not None and (m.pruning_factor is None
                                                or abs(m.pruning_factor - pruning_factor) > 1e-9):
                 continue
+            if quantization is not None and m.quantization != quantization:
+                continue
             if any(v is not None and m.extra_info.get(k) != v for k, v in fields.items()):
                 continue
             out.append(m)
         return out
 
-    def one(self, operation: str, profile: str | None = None, pruning_factor=None,
-            **fields) -> Benchmark:
+    def one(self, operation: str, profile: str | None = None, pruning_factor=None, *,
+            quantization: str | None = "none", **fields) -> Benchmark:
         """The single matching benchmark. ResultsError when none matches (naming what was asked
         and what exists) and when several do (naming them and the field that tells them apart):
         the result of an operation never depends on the order of the cases."""
-        found = self.select(operation, profile, pruning_factor, **fields)
+        found = self.select(operation, profile, pruning_factor, quantization=quantization, **fields)
         ask = {"profile": profile, "pruning_factor": pruning_factor,
+               **({"quantization": quantization} if quantization != "none" else {}),
                **{k: v for k, v in fields.items() if v is not None}}
         if not found:
-            have = sorted({(m.profile, m.pruning_factor, m.pruning_method, m.runtime, m.model_format, m.scheme)
-                           for m in self.measurements if m.operation == operation}, key=str)
+            have = sorted({(m.profile, m.pruning_factor, m.pruning_method, m.runtime, m.model_format, m.quantization,
+                            m.scheme) for m in self.measurements if m.operation == operation}, key=str)
             raise ResultsError(f"no '{operation}' result with {ask}; available "
-                               f"(profile, pf, method, runtime, format, scheme): {have or 'none'}")
+                               f"(profile, pf, method, runtime, format, quantization, scheme): {have or 'none'}")
         if len(found) > 1:
             differ = sorted({k for m in found for k, v in m.extra_info.items()
                              if any(o.extra_info.get(k) != v for o in found)} - {"preset"})

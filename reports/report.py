@@ -232,8 +232,9 @@ def preset_scale(rs: ResultSet) -> dict:
             "data_dir": record.get("data_dir")}
 
 
-#: extra_info fields that tell a counted case's timed twin apart (beside operation and pruning factor);
-#: a field the counted case leaves out (None) is not compared, except the pruning method (None: the full model)
+#: extra_info fields that tell a counted case's timed twin apart (beside operation, pruning factor and
+#: quantization, none where absent); a field the counted case leaves out (None) is not compared, except
+#: the pruning method (None: the full model)
 TWIN_FIELDS = ("pruning_method", "runtime", "model_format", "scheme")
 
 
@@ -246,8 +247,9 @@ def timed_twins(rs: ResultSet, counted, profile: str) -> list:
         if (m.pruning_factor is None) != (counted.pruning_factor is None) or (
                 m.pruning_factor is not None and abs(m.pruning_factor - counted.pruning_factor) > 1e-9):
             continue
-        if all(m.extra_info.get(k) == counted.extra_info.get(k) for k in TWIN_FIELDS
-               if k == "pruning_method" or counted.extra_info.get(k) is not None):
+        if m.quantization == counted.quantization and all(
+                m.extra_info.get(k) == counted.extra_info.get(k) for k in TWIN_FIELDS
+                if k == "pruning_method" or counted.extra_info.get(k) is not None):
             out.append(m)
     return out
 

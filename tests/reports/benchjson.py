@@ -36,6 +36,17 @@ TOP1 = {"magnitude": (0.40, 0.75, 0.86), "filter": (0.10, 0.35, 0.70)}
 TOP1_FULL = 0.88
 #: the magnitude-pruned model's times relative to the filter-pruned one's (dense: slower)
 MAGNITUDE_SLOWER = 1.5
+#: Quantized variants, as the int8 cases write them: each model's LiteRT inference in dynamic and
+#: int8, the pf 70 % models also int8-qat. Per quantization: (inference time relative to the float
+#: model's, .tflite size relative to the float one's, top-1 lost [fraction of the float top-1's points]).
+QUANT = {"dynamic": (0.8, 0.27, 0.004), "int8": (0.45, 0.26, 0.03), "int8-qat": (0.45, 0.26, 0.01)}
+#: per edge profile: the time [s] of one conversion (the quantize record) per quantization
+QUANTIZE_S = {"edge-idle": {"dynamic": 0.4, "int8": 2.0}, "edge-loaded": {"dynamic": 1.2, "int8": 6.0}}
+#: quantization-aware fine-tuning's time relative to the float fine-tuning's
+QAT_SLOWER = 1.3
+#: machine_info.continuum.isa_features as pipeline.quantize.isa_features() records it (an AVX2 host)
+ISA_FEATURES = {"avx2": True, "fma": True, "avx512f": False, "avx512bw": False, "avx512_vnni": False,
+                "avx_vnni": False, "amx_tile": False, "amx_int8": False}
 
 
 def stats(mean, rounds=7, cv=0.02):
@@ -63,28 +74,76 @@ def bench(test, param, extra, mean, rounds=7, cv=0.02, group=None):
             "stats": stats(mean, rounds, cv)}
 
 
-def profile_doc(profile, *, enforced=None):
+def float_tflite_sizes(pf, method):
+    """(model_bytes, model_bytes_gzip) of a float model's .tflite (a magnitude-pruned one is dense)."""
+    raw, gz = SIZES[(pf, "tflite")]
+    return (SIZES[(0.0, "tflite")][0], gz) if method == "magnitude" else (raw, gz)
+
+
+def quantized_cases(profile, model, pf, method, float_s, float_top1, cold):
+    """The quantized twins of one model's LiteRT inference (and, at an edge, its quantize records)."""
+    out = []
+    raw, gz = float_tflite_sizes(pf, method)
+    where = {"pruning_factor": pf, **({"pruning_method": method} if method else {})}
+    for q, (speed, size, lost) in QUANT.items():
+        if q == "int8-qat" and not pf:
+            continue  # quantization-aware fine-tuning: the pruned models only
+        top1 = round(float_top1 - lost, 6)
+        info = {**where, "quantization": q, "model_bytes": int(raw * size), "model_bytes_gzip": int(gz * size),
+                "top1": top1, "top1_float": float_top1, "float_ops": []}
+        out.append(bench("test_inference", f"{model}-{q}",
+                         {"operation": "inference", "runtime": "litert", "model_format": "tflite",
+                          "kernel_path": {"xnnpack": True, "builtin_ops": []}, **info, **cold}, float_s * speed))
+        if profile in QUANTIZE_S and q in QUANTIZE_S[profile]:
+            extra = {"representative_samples": 64} if q == "int8" else {}
+            out.append(bench("test_quantize", f"{model}-{q}", {"operation": "quantize", **info, **extra},
+                             QUANTIZE_S[profile][q]))
+    return out
+
+
+def profile_doc(profile, *, enforced=None, quantized=True):
+    """One profile's results; ``quantized`` False: as the suite wrote them before its int8 cases
+    (no quantized record, no ``quantization`` field, no ISA features)."""
     t = TIMES[profile]
     b = []
     runtime = "litert"
     init, first = COLD[profile]
     cold = {"init_s": init, "first_call_s": first}
+    floating = {"quantization": "none"} if quantized else {}
+
+    def litert(pf, method, top1):
+        raw, gz = float_tflite_sizes(pf, method)
+        return {"top1": top1, "top1_float": top1, "model_bytes": raw, "model_bytes_gzip": gz,
+                **floating} if quantized else {}
+
     b.append(bench("test_inference", "full-litert", {"operation": "inference", "pruning_factor": 0.0,
                                                      "runtime": runtime, "model_format": "tflite",
-                                                     "top1_full": TOP1_FULL, "top1_before_ft": TOP1_FULL, **cold},
+                                                     "top1_full": TOP1_FULL, "top1_before_ft": TOP1_FULL, **cold,
+                                                     **litert(0.0, None, TOP1_FULL)},
                    t["inf0"]))
+    if quantized:
+        b += quantized_cases(profile, "full", 0.0, None, t["inf0"], TOP1_FULL, cold)
     for method, slower in (("filter", 1.0), ("magnitude", MAGNITUDE_SLOWER)):
         before, after_bn, after_ft = TOP1[method]
         top1 = {"top1_full": TOP1_FULL, "top1_before_ft": before, "top1_after_bn": after_bn}
         b.append(bench("test_inference", f"pf=70-{method}-litert",
                        {"operation": "inference", "pruning_factor": 0.7, "pruning_method": method,
-                        "runtime": runtime, "model_format": "tflite", **cold}, t["inf70"] * slower))
+                        "runtime": runtime, "model_format": "tflite", **cold, **litert(0.7, method, after_ft)},
+                       t["inf70"] * slower))
+        if quantized:
+            b += quantized_cases(profile, f"pf=70-{method}", 0.7, method, t["inf70"] * slower, after_ft, cold)
+            qat = round(after_ft - QUANT["int8-qat"][2], 6)
+            b.append(bench("test_finetune", f"pf=70-{method}-int8-qat",
+                           {"operation": "finetune", "pruning_factor": 0.7, "pruning_method": method,
+                            "quantization": "int8-qat", **top1, "top1_after_ft": qat, "top1_float": after_ft,
+                            "top1_int8_ptq": round(after_ft - QUANT["int8"][2], 6)},
+                           t["finetune"] * slower * QAT_SLOWER, rounds=5))
         b.append(bench("test_bn_recalibration", f"pf=70-{method}",
                        {"operation": "bn_recalibration", "pruning_factor": 0.7, "pruning_method": method,
                         **top1}, 0.05))
         b.append(bench("test_finetune", f"pf=70-{method}",
                        {"operation": "finetune", "pruning_factor": 0.7, "pruning_method": method,
-                        **top1, "top1_after_ft": after_ft}, t["finetune"] * slower, rounds=5))
+                        **top1, "top1_after_ft": after_ft, **floating}, t["finetune"] * slower, rounds=5))
     b.append(bench("test_inference", "full-keras", {"operation": "inference", "pruning_factor": 0.0,
                                                     "runtime": "keras", "model_format": "keras", **cold},
                    t["inf0"] * 3))
@@ -127,7 +186,9 @@ def profile_doc(profile, *, enforced=None):
                                       "enforced": enforced if enforced is not None else
                                       {"affinity": True, "cpu_quota": True, "memory": True}},
                           "load": {"workers": 50 if profile == "edge-loaded" else 0},
-                          "preset": "tiny", "scale": dict(SCALE), "data_dir": None}},
+                          "preset": "tiny", "scale": dict(SCALE), "data_dir": None,
+                          **({"isa_features": dict(ISA_FEATURES), "litert_kernel_path": "xnnpack"}
+                             if quantized else {})}},
         "commit_info": {"id": "0123abcd", "time": "2026-11-27T08:00:00+00:00",
                         "author_time": "2026-11-27T08:00:00+00:00", "dirty": False,
                         "project": "continuum-bench", "branch": "main"},

@@ -35,13 +35,13 @@ def stats_from_data(data) -> dict:
 def honest_run(seed: int, *, profile: str = "edge-idle", rounds: int = 30, cv: float = 0.025,
                slowdown: dict | None = None, preset: str = "tiny", commit: str = "0123abcd",
                between_sd: float = 0.0, shift: float = 1.0) -> dict:
-    """The gate's cases (inference, serialization) of ``profile`` with ``rounds`` raw round
+    """The gate's float cases (inference, serialization) of ``profile`` with ``rounds`` raw round
     times drawn around each case's mean with coefficient of variation ``cv`` (fixed seed);
     ``slowdown`` maps an operation to a factor applied to its times. A session's own
     level: every case's mean times ``shift`` and ``exp(between_sd * N(0, 1))``, drawn per
     case (what moves between two honest sessions on one host)."""
     rng = np.random.default_rng(seed)
-    doc = B.profile_doc(profile)
+    doc = B.profile_doc(profile, quantized=False)  # the gate's float cases, as its thresholds were set on
     doc["commit_info"]["id"] = commit
     doc["benchmarks"] = [b for b in doc["benchmarks"] if b["extra_info"]["operation"] in GATE_OPERATIONS]
     for b in doc["benchmarks"]:

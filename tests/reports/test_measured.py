@@ -62,8 +62,8 @@ def test_missing_measurement_says_what_exists(results_dir):
     rs = load_results(results_dir)
     with pytest.raises(ResultsError, match=r"no 'serialization' result with \{'profile': None, 'pruning_factor': 0\.5, "
                                            r"'model_format': 'tflite', 'pruning_method': 'filter'\}; available "
-                                           r"\(profile, pf, method, runtime, format, scheme\): .*"
-                                           r"\('device', 0\.7, 'filter', None, 'tflite', None\)"):
+                                           r"\(profile, pf, method, runtime, format, quantization, scheme\): .*"
+                                           r"\('device', 0\.7, 'filter', None, 'tflite', 'none', None\)"):
         M.scenario_from_results(rs, "idle", 0.5, uplink_bps=1e8, downlink_bps=2e8, pruning_method="filter")
     with pytest.raises(ValueError, match="scenario must be one of"):
         M.scenario_from_results(rs, "busy", uplink_bps=1e8, downlink_bps=2e8)
