@@ -23,7 +23,7 @@ METRICS = ("latency", "energy", "data")
 METRIC_UNITS = {"latency": "s", "energy": "J", "data": "byte"}
 # Contributions, in Table II order (the study's columns plus control messages and decryption).
 TERMS = ("result_exchange", "control", "model_exchange", "pruning", "encryption",
-         "dataset_exchange", "decryption", "inference", "finetuning")
+         "dataset_exchange", "decryption", "inference", "finetuning", "quantization")
 
 # Study's device powers (docs/spec.md): P_E, P_tx, P_rx, P_inf = P_ft; P_enc defaults to the CPU power.
 CIRCUIT_POWER = 5.34  # [W] P^E baseband circuit
@@ -69,8 +69,9 @@ class PipelineInputs:
 
     Sizes [byte] and rates [bit/s] must be > 0; times [s] >= 0 (0 = not measured /
     not part of the pipeline). model_bytes is the model the device downloads (the
-    full model for the baselines, the pruned / fine-tuned one otherwise);
-    dataset_bytes is the encrypted dataset uploaded.
+    full model for the baselines, the pruned / fine-tuned one otherwise, quantized
+    where the edge converts it); dataset_bytes is the encrypted dataset uploaded;
+    quantize_s the edge's one conversion of the model to a quantized .tflite (0: float).
     """
 
     uplink_bps: float
@@ -84,6 +85,7 @@ class PipelineInputs:
     decrypt_s: float = 0.0
     finetune_edge_s: float = 0.0
     finetune_device_s: float = 0.0
+    quantize_s: float = 0.0
     sample_bytes: float = STUDY_SAMPLE_BYTES
     result_bytes: float = STUDY_RESULT_BYTES
     request_bytes: float = CONTROL_MESSAGE_BYTES
@@ -92,7 +94,7 @@ class PipelineInputs:
     POSITIVE = ("uplink_bps", "downlink_bps", "model_bytes", "dataset_bytes", "sample_bytes",
                 "result_bytes", "request_bytes")
     NON_NEGATIVE = ("inference_edge_s", "inference_device_s", "prune_s", "encrypt_s", "decrypt_s",
-                    "finetune_edge_s", "finetune_device_s")
+                    "finetune_edge_s", "finetune_device_s", "quantize_s")
 
     def __post_init__(self):
         _check_fields(self, self.POSITIVE)
@@ -163,6 +165,15 @@ def check_metric(metric):
 
 
 def _latency_terms(p: str, x: PipelineInputs) -> dict:
+    """The study's latency terms, and the edge's conversion of the model where it quantizes one: once
+    per model, before the model is served or sent (it costs the device no energy and no bytes)."""
+    terms = _study_latency_terms(p, x)
+    if x.quantize_s:
+        terms["quantization"] = Affine(x.quantize_s)
+    return terms
+
+
+def _study_latency_terms(p: str, x: PipelineInputs) -> dict:
     A = Affine
     if p == "E-Inf full":
         return {"result_exchange": A(0, x.t_sample + x.t_result), "inference": A(0, x.inference_edge_s)}

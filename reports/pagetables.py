@@ -29,7 +29,8 @@ SIGNIFICANT = 3
 #: Table II's contributions in words
 TERM_LABELS = {"result_exchange": "sample and result", "control": "control messages", "model_exchange": "model download",
                "pruning": "pruning", "encryption": "encryption", "dataset_exchange": "dataset upload",
-               "decryption": "decryption", "inference": "inference", "finetuning": "fine-tuning"}
+               "decryption": "decryption", "inference": "inference", "finetuning": "fine-tuning",
+               "quantization": "quantization"}
 #: Fixed labels: raw column -> (label, kind); kinds are in KIND_SCALE (None: text or as is).
 LABELS = {
     "pruning_factor_pct": ("pruning factor [%]", "int"), "pruning_method": ("method", None),

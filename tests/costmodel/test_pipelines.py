@@ -131,3 +131,16 @@ def test_unknown_pipeline_and_metric(x):
 def test_inputs_are_frozen(x):
     with pytest.raises(dataclasses.FrozenInstanceError):
         x.model_bytes = 1.0
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_the_edges_conversion_adds_latency_once_and_no_energy_or_bytes(x, pipeline):
+    """Quantizing at the edge is one more one-off step before the model is served or sent."""
+    q = x.replace(quantize_s=2.5)
+    assert_allclose(pipeline_latency(pipeline, q, Q), pipeline_latency(pipeline, x, Q) + 2.5, rtol=1e-12)
+    assert_allclose(device_energy(pipeline, q, Q), device_energy(pipeline, x, Q), rtol=1e-12)
+    assert_allclose(data_exchanged(pipeline, q, Q), data_exchanged(pipeline, x, Q), rtol=1e-12)
+    assert cost_terms(pipeline, "latency", q)["quantization"] == Affine(2.5, 0.0)
+    assert "quantization" not in cost_terms(pipeline, "latency", x)
+    with pytest.raises(ValueError, match="quantize_s must be a finite number >= 0"):
+        x.replace(quantize_s=-1.0)
