@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Mapping
 
 import pandas as pd
 
 from costmodel.pipelines import STUDY_RESULT_BYTES, STUDY_SAMPLE_BYTES, DevicePowers, PipelineInputs
 
-from harness.contract import COLD_FIELDS, HYBRID_SCHEME, INFERENCE_ASSUMPTIONS, PRUNING_METHODS, SCENARIO_PROFILES
+from harness.contract import (COLD_FIELDS, HYBRID_SCHEME, INFERENCE_ASSUMPTIONS, PRUNING_METHODS, QUANTIZATIONS,
+                              SCENARIO_PROFILES)
 from .model import ResultsError, ResultSet
 
 SIZE_SOURCES = ("study", "results")
@@ -88,52 +90,288 @@ def _sizes(rs: ResultSet, sizes: str, pf: float, runtime: str) -> tuple[float, f
     return float(m.extra_info["sample_bytes"]), float(m.extra_info["result_bytes"])
 
 
-def scenario_from_results(rs: ResultSet, scenario: str = "idle", pruning_factor: float = 0.7, *,
-                          uplink_bps: float, downlink_bps: float, pruning_method: str = "magnitude",
-                          runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
-                          sizes: str = "study", statistic: str = "mean",
-                          powers: DevicePowers = DevicePowers(),
-                          scheme: str = HYBRID_SCHEME, inference: str = "warm") -> dict[str, PipelineInputs]:
-    """{pipeline: PipelineInputs} for a scenario ('idle' or 'loaded'): the edge times come
-    from the edge-idle / edge-loaded profile, device times from 'device'; baselines use
-    the full model (pf 0), the pruned pipelines pruning_factor with pruning_method; the
-    dataset is encrypted with ``scheme`` (default: the hybrid RSA-OAEP + AES-256-GCM);
-    each request's inference time is warm or cold (:func:`inference_s`)."""
+def model_id(pruning_factor: float, pruning_method: str | None = None, quantization: str = "none") -> str:
+    """A model variant as the case ids name it: ``full``, ``pf=70-magnitude``, ``pf=70-filter-int8``."""
+    head = "full" if not pruning_factor else f"pf={round(pruning_factor * 100):d}-{pruning_method}"
+    return head if quantization == "none" else f"{head}-{quantization}"
+
+
+def full_quantization(quantization: str) -> str:
+    """The full model's variant under ``quantization``: quantization-aware training is a fine-tuning,
+    and the full model is not fine-tuned, so its post-training int8 stands in for int8-qat."""
+    return "int8" if quantization == "int8-qat" else quantization
+
+
+def check_quantization(quantization: str) -> None:
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"--quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+
+
+def required_cases(scenario: str, pruning_factor: float, pruning_method: str, quantization: str) -> list[tuple]:
+    """(operation, profile, pf, method, quantization) of every record a quantized scenario reads: the
+    variants' inference on the device and the edge, their conversion (``quantize``) at the edge and,
+    for int8-qat, the quantization-aware fine-tuning at the edge."""
+    edge = SCENARIO_PROFILES[scenario]
+    qf = full_quantization(quantization)
+    out = [("inference", p, 0.0, None, qf) for p in ("device", edge)]
+    out += [("inference", p, pruning_factor, pruning_method, quantization) for p in ("device", edge)]
+    out.append(("quantize", edge, 0.0, None, qf))
+    if quantization == "int8-qat":
+        out.append(("finetune", edge, pruning_factor, pruning_method, quantization))
+    else:
+        out.append(("quantize", edge, pruning_factor, pruning_method, quantization))
+    return out
+
+
+def check_quantized_cases(rs: ResultSet, scenario: str, pruning_factor: float, pruning_method: str,
+                          quantization: str, runtime: str = "litert") -> None:
+    """ResultsError naming every case a ``quantization`` scenario needs and the results lack
+    (``test_inference[pf=70-magnitude-int8] on device``), with the remedy."""
+    missing = []
+    for op, profile, pf, method, q in required_cases(scenario, pruning_factor, pruning_method, quantization):
+        kw = {"runtime": runtime} if op == "inference" else {}
+        if not rs.select(op, profile, pf, quantization=q, pruning_method=method if pf else None, **kw):
+            missing.append(f"test_{op}[{model_id(pf, method, q)}] on {profile}")
+    if missing:
+        held = sorted({m.quantization for m in rs.measurements} - {"none"})
+        raise ResultsError(
+            f"--quantization {quantization}: the results lack {len(missing)} case(s) the {scenario}-edge scenario "
+            f"needs: {', '.join(missing)} (quantized records held: {', '.join(held) or 'none'}); run the "
+            "quantized cases of the grid on those profiles, or choose another --quantization")
+
+
+def quantized_model_bytes(rs: ResultSet, pruning_factor: float, pruning_method: str | None, quantization: str,
+                          compressed: bool = True) -> float:
+    """The size [byte] of a quantized .tflite: ``model_bytes_gzip`` (``compressed``) or ``model_bytes`` of
+    the variant's first inference record (device, edge-idle, edge-loaded), else of its quantize record."""
+    method = pruning_method if pruning_factor else None
+    key = "model_bytes_gzip" if compressed else "model_bytes"
+    for op in ("inference", "quantize", "finetune"):
+        found = sorted((m for m in rs.select(op, None, pruning_factor, quantization=quantization,
+                                              pruning_method=method) if m.field(key) is not None),
+                       key=lambda m: PROFILE_ORDER.index(m.profile) if m.profile in PROFILE_ORDER else 9)
+        if found:
+            return float(found[0].extra_info[key])
+    raise ResultsError(f"no record of {model_id(pruning_factor, method, quantization)} holds extra_info {key!r} "
+                       "(the quantized model's size: its inference or quantize record)")
+
+
+def quantize_s(rs: ResultSet, edge: str, pruning_factor: float, pruning_method: str | None, quantization: str,
+               statistic: str = "mean") -> float:
+    """The edge's conversion of the model to ``quantization`` [s] (its ``quantize`` record); 0 for a float
+    model. int8-qat: its own quantize record where one exists, else the int8 one of the same model (which
+    also calibrates on the representative set: an upper bound)."""
+    if quantization == "none":
+        return 0.0
+    method = pruning_method if pruning_factor else None
+    for q in ((quantization, "int8") if quantization == "int8-qat" else (quantization,)):
+        if rs.select("quantize", edge, pruning_factor, quantization=q, pruning_method=method):
+            return rs.one("quantize", edge, pruning_factor, quantization=q, pruning_method=method).time(statistic)
+    return rs.one("quantize", edge, pruning_factor, quantization=quantization, pruning_method=method).time(statistic)
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasuredInputs:
+    """Reads one scenario's pipeline inputs from results: the edge times from its edge profile, the
+    device's from ``device``, the encryption and the link shared by every model variant."""
+
+    rs: ResultSet
+    scenario: str
+    common: Mapping
+    encrypt_s: float
+    decrypt_s: float
+    runtime: str = "litert"
+    model_download: ModelDownload = ModelDownload()
+    statistic: str = "mean"
+    inference: str = "warm"
+
+    @property
+    def edge(self) -> str:
+        return SCENARIO_PROFILES[self.scenario]
+
+    def _time(self, op, profile, pf=None, **kw) -> float:
+        return self.rs.one(op, profile, pf, **kw).time(self.statistic)
+
+    def _inference(self, profile, pf, **kw) -> float:
+        return inference_s(self.rs.one("inference", profile, pf, runtime=self.runtime, **kw), self.inference,
+                           self.statistic)
+
+    def _size(self, pf, method, quantization) -> float:
+        if quantization == "none":
+            return self.model_download.size(self.rs, pf, self.model_download.inference_format, method)
+        return quantized_model_bytes(self.rs, pf, method, quantization, self.model_download.compressed)
+
+    def full(self, quantization: str = "none") -> PipelineInputs:
+        """The baselines' inputs: the full model, in its variant under ``quantization``."""
+        q = full_quantization(quantization)
+        return PipelineInputs(model_bytes=self._size(0.0, None, q),
+                              inference_edge_s=self._inference(self.edge, 0.0, quantization=q),
+                              inference_device_s=self._inference("device", 0.0, quantization=q),
+                              quantize_s=quantize_s(self.rs, self.edge, 0.0, None, q, self.statistic), **self.common)
+
+    def pruned(self, pf: float, method: str, quantization: str = "none") -> PipelineInputs:
+        """The E-FT pipelines' inputs: pruned at the edge, fine-tuned there (quantization-aware for
+        int8-qat), converted there to ``quantization`` and run quantized; D-FT's float fine-tuning on
+        the device is read beside it."""
+        return PipelineInputs(
+            model_bytes=self._size(pf, method, quantization),
+            inference_edge_s=self._inference(self.edge, pf, pruning_method=method, quantization=quantization),
+            inference_device_s=self._inference("device", pf, pruning_method=method, quantization=quantization),
+            prune_s=self._time("prune", self.edge, pf, pruning_method=method),
+            encrypt_s=self.encrypt_s, decrypt_s=self.decrypt_s,
+            finetune_edge_s=self._time("finetune", self.edge, pf, pruning_method=method,
+                                       quantization="int8-qat" if quantization == "int8-qat" else "none"),
+            finetune_device_s=self._time("finetune", "device", pf, pruning_method=method),
+            quantize_s=quantize_s(self.rs, self.edge, pf, method, quantization, self.statistic), **self.common)
+
+    def finetuned_on_device(self, pf: float, method: str) -> PipelineInputs:
+        """D-FT,D-Inf's inputs: the float pruned model, downloaded in the fine-tuning format; the device
+        fine-tunes it and would convert it itself, which no case times: it stays float."""
+        return self.pruned(pf, method).replace(
+            model_bytes=self.model_download.size(self.rs, pf, self.model_download.finetune_format, method))
+
+
+def measured_inputs(rs: ResultSet, scenario: str = "idle", *, uplink_bps: float, downlink_bps: float,
+                    runtime: str = "litert", model_download: ModelDownload = ModelDownload(), sizes: str = "study",
+                    statistic: str = "mean", powers: DevicePowers = DevicePowers(), scheme: str = HYBRID_SCHEME,
+                    inference: str = "warm") -> MeasuredInputs:
+    """The reader of a scenario's inputs (:class:`MeasuredInputs`); ValueError naming a bad choice."""
     if inference not in INFERENCE_ASSUMPTIONS:
         raise ValueError(f"inference must be one of {INFERENCE_ASSUMPTIONS}, got {inference!r}")
     if scenario not in SCENARIO_PROFILES:
         raise ValueError(f"scenario must be one of {tuple(SCENARIO_PROFILES)}, got {scenario!r}")
     edge = SCENARIO_PROFILES[scenario]
-    pf, meth = pruning_factor, pruning_method
-
-    def t(op, profile, p=None, **kw):
-        return rs.one(op, profile, p, **kw).time(statistic)
-
-    def inf(profile, p, **kw):
-        return inference_s(rs.one("inference", profile, p, **kw), inference, statistic)
-
     sample, result = _sizes(rs, sizes, 0.0, runtime)
     enc = rs.one("encryption", "device", scheme=scheme)
     dec = rs.one("decryption", edge, scheme=scheme) if rs.select("decryption", edge, scheme=scheme) else None
     common = dict(uplink_bps=uplink_bps, downlink_bps=downlink_bps, sample_bytes=sample,
                   result_bytes=result, powers=powers,
                   dataset_bytes=float(enc.extra_info["ciphertext_bytes"]))
-    full = PipelineInputs(
-        model_bytes=model_download.size(rs, 0.0, model_download.inference_format),
-        inference_edge_s=inf(edge, 0.0, runtime=runtime),
-        inference_device_s=inf("device", 0.0, runtime=runtime), **common)
-    pruned = PipelineInputs(
-        model_bytes=model_download.size(rs, pf, model_download.inference_format, meth),
-        inference_edge_s=inf(edge, pf, runtime=runtime, pruning_method=meth),
-        inference_device_s=inf("device", pf, runtime=runtime, pruning_method=meth),
-        prune_s=t("prune", edge, pf, pruning_method=meth),
-        encrypt_s=enc.time(statistic),
-        decrypt_s=dec.time(statistic) if dec is not None else 0.0,
-        finetune_edge_s=t("finetune", edge, pf, pruning_method=meth),
-        finetune_device_s=t("finetune", "device", pf, pruning_method=meth), **common)
-    ft_model = model_download.size(rs, pf, model_download.finetune_format, meth)
+    return MeasuredInputs(rs, scenario, common, enc.time(statistic), dec.time(statistic) if dec is not None else 0.0,
+                          runtime, model_download, statistic, inference)
+
+
+def check_quantized_choice(quantization: str, runtime: str, model_download: ModelDownload) -> None:
+    """ValueError naming the option: a quantized model is a .tflite that LiteRT runs."""
+    check_quantization(quantization)
+    if quantization == "none":
+        return
+    if runtime != "litert":
+        raise ValueError(f"--quantization {quantization}: a quantized model is a .tflite that LiteRT runs; "
+                         f"--runtime {runtime} goes with --quantization none")
+    if model_download.inference_format != "tflite":
+        raise ValueError(f"--quantization {quantization}: a quantized model is downloaded as its .tflite; "
+                         f"--inference-model-format {model_download.inference_format} goes with --quantization none")
+
+
+def scenario_from_results(rs: ResultSet, scenario: str = "idle", pruning_factor: float = 0.7, *,
+                          uplink_bps: float, downlink_bps: float, pruning_method: str = "magnitude",
+                          runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
+                          sizes: str = "study", statistic: str = "mean",
+                          powers: DevicePowers = DevicePowers(),
+                          scheme: str = HYBRID_SCHEME, inference: str = "warm",
+                          quantization: str = "none") -> dict[str, PipelineInputs]:
+    """{pipeline: PipelineInputs} for a scenario ('idle' or 'loaded'): the edge times come
+    from the edge-idle / edge-loaded profile, device times from 'device'; baselines use
+    the full model (pf 0), the pruned pipelines pruning_factor with pruning_method; the
+    dataset is encrypted with ``scheme`` (default: the hybrid RSA-OAEP + AES-256-GCM);
+    each request's inference time is warm or cold (:func:`inference_s`). ``quantization``:
+    the edge converts the model it serves or sends (the full model's int8 under int8-qat,
+    :func:`full_quantization`) and its conversion time counts once; D-FT,D-Inf stays float
+    (:meth:`MeasuredInputs.finetuned_on_device`). ResultsError naming the missing cases."""
+    check_quantized_choice(quantization, runtime, model_download)
+    x = measured_inputs(rs, scenario, uplink_bps=uplink_bps, downlink_bps=downlink_bps, runtime=runtime,
+                        model_download=model_download, sizes=sizes, statistic=statistic, powers=powers,
+                        scheme=scheme, inference=inference)
+    if quantization != "none":
+        check_quantized_cases(rs, scenario, pruning_factor, pruning_method, quantization, runtime)
+    full, pruned = x.full(quantization), x.pruned(pruning_factor, pruning_method, quantization)
     return {"E-Inf full": full, "D-Inf full": full, "E-FT,E-Inf": pruned, "E-FT,D-Inf": pruned,
-            "D-FT,D-Inf": pruned.replace(model_bytes=ft_model)}
+            "D-FT,D-Inf": x.finetuned_on_device(pruning_factor, pruning_method)}
+
+
+def variant_top1(rs: ResultSet, pruning_factor: float, pruning_method: str | None, quantization: str = "none") -> float:
+    """A model variant's test top-1 [fraction]: ``top1`` of its LiteRT inference or quantize record (any
+    profile: accuracy does not depend on it); int8-qat: its fine-tuning's ``top1_after_ft``; a float
+    model without such a record: the fine-tuned model's ``top1_after_ft`` (the full model's
+    :func:`full_model_top1`). NaN where no record holds it."""
+    method = pruning_method if pruning_factor else None
+    for op in ("inference", "quantize"):
+        for m in sorted(rs.select(op, None, pruning_factor, quantization=quantization, pruning_method=method),
+                        key=lambda m: str(m.profile)):
+            if m.field("top1") is not None:
+                return float(m.field("top1"))
+    if quantization == "int8-qat" or (quantization == "none" and pruning_factor):
+        for m in rs.select("finetune", None, pruning_factor, quantization=quantization, pruning_method=method):
+            if m.field("top1_after_ft") is not None:
+                return float(m.field("top1_after_ft"))
+    if quantization == "none" and not pruning_factor:
+        return full_model_top1(rs)
+    return math.nan
+
+
+def measured_variants(rs: ResultSet, runtime: str = "litert") -> list[tuple[float, str | None, str]]:
+    """(pf, method, quantization) of every model variant the results time inference of, in ``runtime``:
+    the full model first, then by pruning factor, method and QUANTIZATIONS' order."""
+    found = {(m.pruning_factor, m.pruning_method if m.pruning_factor else None, m.quantization)
+             for m in rs.select("inference", None, None, quantization=None, runtime=runtime)}
+    return sorted(found, key=lambda v: (v[0], v[1] or "", QUANTIZATIONS.index(v[2])))
+
+
+def measured_options(rs: ResultSet, scenario: str, *, uplink_bps: float, downlink_bps: float,
+                     **choices) -> tuple[list, list[str]]:
+    """Every pipeline on every measured model variant (:class:`costmodel.options.Option`) of a scenario,
+    and one line per variant left out (a record it needs is missing). The full model's variants serve
+    the baselines; each pruned variant the E-FT pipelines; D-FT,D-Inf each float pruned model.
+    ``choices``: :func:`measured_inputs`'s runtime, model_download, sizes, statistic, inference."""
+    from costmodel.options import Option
+
+    x = measured_inputs(rs, scenario, uplink_bps=uplink_bps, downlink_bps=downlink_bps, **choices)
+    options, left_out = [], []
+    for pf, method, q in measured_variants(rs, x.runtime):
+        name = model_id(pf, method)
+        try:
+            top1 = variant_top1(rs, pf, method, q)
+            if not pf:
+                if q == "int8-qat":
+                    continue
+                full = x.full(q)
+                options += [Option(p, name, q, full, top1) for p in ("E-Inf full", "D-Inf full")]
+                continue
+            pruned = x.pruned(pf, method, q)
+            options += [Option(p, name, q, pruned, top1) for p in ("E-FT,E-Inf", "E-FT,D-Inf")]
+            if q == "none":
+                options.append(Option("D-FT,D-Inf", name, q, x.finetuned_on_device(pf, method), top1))
+        except ResultsError as exc:
+            left_out.append(f"{model_id(pf, method, q)} left out of the {scenario}-edge ranking: {exc}")
+    return options, left_out
+
+
+def int8_feature_notes(runs) -> list[str]:
+    """One line when the runs' CPUs differ in an int8 feature (``machine_info.continuum.isa_features``:
+    VNNI, AMX, ... run int8 dot products in fewer instructions) or in the LiteRT kernels that ran:
+    their int8 times then differ for that reason too. Features a run did not record are not compared."""
+    features: dict[str, dict[str, bool]] = {}
+    kernels: dict[str, str] = {}
+    for r in runs:
+        isa = r.record.get("isa_features") if isinstance(r.record, Mapping) else None
+        if isinstance(isa, Mapping):
+            features[str(r.profile)] = {k: v for k, v in isa.items() if isinstance(v, bool)}
+        path = r.record.get("litert_kernel_path") if isinstance(r.record, Mapping) else None
+        if isinstance(path, str):
+            kernels[str(r.profile)] = path
+    out = []
+    flags = sorted({k for f in features.values() for k in f})
+    differ = [k for k in flags if len({f[k] for f in features.values() if k in f}) > 1]
+    if differ:
+        per = "; ".join(f"{p}: " + ", ".join(f"{k} {'yes' if f[k] else 'no'}" for k in differ if k in f)
+                        for p, f in features.items())
+        out.append(f"the profiles ran on CPUs with different int8 features ({per}): their int8 times differ for "
+                   "that reason too, not only by the profile's limits and load")
+    if len(set(kernels.values())) > 1:
+        out.append("the profiles' LiteRT ran different kernels (" + ", ".join(f"{p}: {k}" for p, k in kernels.items())
+                   + "): their inference times differ for that reason too")
+    return out
 
 
 def _accuracy(rs: ResultSet, pf: float, method: str | None) -> dict:
@@ -197,6 +435,47 @@ def table1(rs: ResultSet, *, pruning_method: str = "magnitude", runtime: str = "
                     statistic) if i else math.nan
             rows.append(row)
     return pd.DataFrame(rows, columns=list(TABLE1_COLUMNS))
+
+
+#: Table I's quantization columns, one row per measured model variant: the .tflite's gzip size [byte],
+#: its top-1 [%] through LiteRT, warm batch-1 inference [s] per profile, the edge's conversion [s].
+TABLE1_QUANTIZATION_COLUMNS = ("pruning_factor_pct", "pruning_method", "quantization", "model_bytes_gzip", "top1_pct",
+                               "inf_s_edge_idle", "inf_s_edge_loaded", "inf_s_device", "quantize_s_edge_idle",
+                               "quantize_s_edge_loaded")
+QUANTIZE_PROFILES = {"edge_idle": "edge-idle", "edge_loaded": "edge-loaded"}
+
+
+def _variant_size(rs: ResultSet, pf: float, method: str | None, quantization: str) -> float:
+    try:
+        if quantization == "none" and rs.select("serialization", None, pf, model_format="tflite",
+                                                pruning_method=method if pf else None):
+            return ModelDownload().size(rs, pf, "tflite", method)
+        return quantized_model_bytes(rs, pf, method, quantization)
+    except ResultsError:
+        return math.nan
+
+
+def table1_quantization(rs: ResultSet, *, runtime: str = "litert", statistic: str = "mean") -> pd.DataFrame:
+    """Table I's quantization columns: every measured variant of each model (float first, then dynamic,
+    int8, int8-qat) with its size, top-1 (:func:`variant_top1`), inference per profile and the edge's
+    conversion (NaN where not measured); empty when the results hold no quantized record."""
+    variants = measured_variants(rs, runtime)
+    if all(q == "none" for _, _, q in variants):
+        return pd.DataFrame(columns=list(TABLE1_QUANTIZATION_COLUMNS))
+    rows = []
+    for pf, method, q in variants:
+        where = {"quantization": q, "pruning_method": method if pf else None}
+        row = {"pruning_factor_pct": round(100 * pf, 6), "pruning_method": method or "", "quantization": q,
+               "model_bytes_gzip": _variant_size(rs, pf, method, q), "top1_pct": 100 * variant_top1(rs, pf, method, q)}
+        for key, prof in TABLE1_PROFILES.items():
+            found = rs.select("inference", prof, pf, runtime=runtime, **where)
+            row[f"inf_s_{key}"] = rs.one("inference", prof, pf, runtime=runtime, **where).time(statistic) \
+                if found else math.nan
+        for key, prof in QUANTIZE_PROFILES.items():
+            found = rs.select("quantize", prof, pf, **where) if q != "none" else []
+            row[f"quantize_s_{key}"] = rs.one("quantize", prof, pf, **where).time(statistic) if found else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(TABLE1_QUANTIZATION_COLUMNS))
 
 
 def inference_comparison(rs: ResultSet, *, pruning_factor: float = 0.7, pruning_method: str = "magnitude",

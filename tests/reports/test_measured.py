@@ -167,3 +167,123 @@ def test_inference_comparison_and_which_assumption_the_study_resembles(results_d
     closer, means = M.closer_assumption(cmp)
     # the study's 0.09-5 s are seconds; the fixture's warm times milliseconds, its cold ones near a second
     assert closer == "cold" and means["warm"] > 10 and 0.5 < means["cold"] < 5
+
+
+# ---- quantization ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scenario,edge", [("idle", "edge-idle"), ("loaded", "edge-loaded")])
+@pytest.mark.parametrize("quant", ["dynamic", "int8"])
+def test_a_quantized_scenario_takes_the_quantized_models_size_inference_and_the_edges_conversion(
+        results_dir, scenario, edge, quant):
+    rs = load_results(results_dir)
+    scen = M.scenario_from_results(rs, scenario, 0.7, uplink_bps=1e8, downlink_bps=2e8, pruning_method="filter",
+                                    quantization=quant)
+    speed, size, _ = B.QUANT[quant]
+    full, eft, dft = scen["D-Inf full"], scen["E-FT,D-Inf"], scen["D-FT,D-Inf"]
+    assert_allclose([full.inference_edge_s, full.inference_device_s],
+                    [B.TIMES[edge]["inf0"] * speed, B.TIMES["device"]["inf0"] * speed], rtol=1e-9)
+    assert_allclose([eft.inference_edge_s, eft.inference_device_s],
+                    [B.TIMES[edge]["inf70"] * speed, B.TIMES["device"]["inf70"] * speed], rtol=1e-9)
+    assert full.model_bytes == int(B.SIZES[(0.0, "tflite")][1] * size)
+    assert eft.model_bytes == int(B.SIZES[(0.7, "tflite")][1] * size)
+    assert_allclose([full.quantize_s, eft.quantize_s], [B.QUANTIZE_S[edge][quant]] * 2, rtol=1e-9)
+    assert_allclose(eft.finetune_edge_s, B.TIMES[edge]["finetune"], rtol=1e-9)  # float fine-tuning
+    # the device fine-tunes the float model: D-FT,D-Inf is the float scenario's
+    float_scen = M.scenario_from_results(rs, scenario, 0.7, uplink_bps=1e8, downlink_bps=2e8, pruning_method="filter")
+    assert dft == float_scen["D-FT,D-Inf"] and dft.quantize_s == 0
+
+
+def test_int8_qat_fine_tunes_quantization_aware_and_the_full_model_is_post_training_int8(results_dir):
+    rs = load_results(results_dir)
+    scen = M.scenario_from_results(rs, "idle", 0.7, uplink_bps=1e8, downlink_bps=2e8, pruning_method="magnitude",
+                                    quantization="int8-qat")
+    eft = scen["E-FT,E-Inf"]
+    assert_allclose(eft.finetune_edge_s, B.TIMES["edge-idle"]["finetune"] * B.MAGNITUDE_SLOWER * B.QAT_SLOWER,
+                    rtol=1e-9)
+    assert_allclose(eft.quantize_s, B.QUANTIZE_S["edge-idle"]["int8"], rtol=1e-9)  # no int8-qat conversion record
+    int8 = M.scenario_from_results(rs, "idle", 0.7, uplink_bps=1e8, downlink_bps=2e8, quantization="int8")
+    assert scen["E-Inf full"] == int8["E-Inf full"]
+
+
+def test_old_results_without_quantization_read_as_float_and_a_quantized_scenario_names_the_missing_cases(tmp_path):
+    for p in B.TIMES:
+        B.write(tmp_path / f"{p}.json", B.profile_doc(p, quantized=False))
+    old = load_results(tmp_path)
+    assert {m.quantization for m in old.measurements} == {"none"}
+    new = load_results(B.write_results_dir(tmp_path / "new"))
+    kw = dict(uplink_bps=1e8, downlink_bps=2e8, pruning_method="filter")
+    assert M.scenario_from_results(old, "idle", **kw) == M.scenario_from_results(new, "idle", **kw)
+    with pytest.raises(ResultsError, match=r"--quantization int8: the results lack 6 case\(s\) the idle-edge scenario "
+                                           r"needs: test_inference\[full-int8\] on device, test_inference\[full-int8\] "
+                                           r"on edge-idle, .*test_quantize\[pf=70-filter-int8\] on edge-idle "
+                                           r"\(quantized records held: none\)"):
+        M.scenario_from_results(old, "idle", quantization="int8", **kw)
+    with pytest.raises(ValueError, match=r"--quantization must be one of .*got 'int4'"):
+        M.scenario_from_results(new, "idle", quantization="int4", **kw)
+    with pytest.raises(ValueError, match="--runtime keras goes with --quantization none"):
+        M.scenario_from_results(new, "idle", quantization="int8", runtime="keras", **kw)
+
+
+def test_variant_top1_from_the_liteRT_records_and_the_qat_fine_tuning(results_dir):
+    rs = load_results(results_dir)
+    for q, (_, _, lost) in B.QUANT.items():
+        assert M.variant_top1(rs, 0.7, "filter", q) == pytest.approx(B.TOP1["filter"][2] - lost)
+    assert M.variant_top1(rs, 0.0, None, "int8") == pytest.approx(B.TOP1_FULL - B.QUANT["int8"][2])
+    assert M.variant_top1(rs, 0.7, "magnitude") == pytest.approx(B.TOP1["magnitude"][2])
+    assert math.isnan(M.variant_top1(rs, 0.0, None, "int8-qat"))
+
+
+def test_every_measured_variant_is_an_option_and_dft_only_in_float(results_dir):
+    rs = load_results(results_dir)
+    options, left_out = M.measured_options(rs, "idle", uplink_bps=1e8, downlink_bps=2e8)
+    assert left_out == []
+    got = {(o.pipeline, o.model, o.quantization) for o in options}
+    full = {(p, "full", q) for p in ("E-Inf full", "D-Inf full") for q in ("none", "dynamic", "int8")}
+    pruned = {(p, f"pf=70-{m}", q) for p in ("E-FT,E-Inf", "E-FT,D-Inf") for m in B.TOP1 for q in B.QUANT}
+    pruned |= {(p, f"pf=70-{m}", "none") for p in ("E-FT,E-Inf", "E-FT,D-Inf", "D-FT,D-Inf") for m in B.TOP1}
+    assert got == full | pruned
+
+
+def test_a_variant_missing_a_record_is_left_out_with_the_reason(tmp_path):
+    results = B.write_results_dir(tmp_path)
+    doc = B.profile_doc("edge-idle")
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if b["name"] != "test_quantize[pf=70-magnitude-dynamic]"]
+    B.write(results / "edge-idle.json", doc)
+    options, left_out = M.measured_options(load_results(results), "idle", uplink_bps=1e8, downlink_bps=2e8)
+    assert len(left_out) == 1 and left_out[0].startswith("pf=70-magnitude-dynamic left out of the idle-edge ranking: ")
+    assert "'quantize'" in left_out[0]
+    assert not any(o.model == "pf=70-magnitude" and o.quantization == "dynamic" for o in options)
+
+
+def test_table1_quantization_rows_per_variant(results_dir):
+    t = M.table1_quantization(load_results(results_dir))
+    row = t[(t.pruning_factor_pct == 70) & (t.pruning_method == "filter") & (t.quantization == "int8")].iloc[0]
+    assert row.model_bytes_gzip == int(B.SIZES[(0.7, "tflite")][1] * B.QUANT["int8"][1])
+    assert row.top1_pct == pytest.approx(100 * (B.TOP1["filter"][2] - B.QUANT["int8"][2]))
+    assert_allclose([row.inf_s_edge_idle, row.inf_s_device], [B.TIMES["edge-idle"]["inf70"] * B.QUANT["int8"][0],
+                                                             B.TIMES["device"]["inf70"] * B.QUANT["int8"][0]])
+    assert_allclose([row.quantize_s_edge_idle, row.quantize_s_edge_loaded],
+                    [B.QUANTIZE_S["edge-idle"]["int8"], B.QUANTIZE_S["edge-loaded"]["int8"]])
+    assert len(t) == 3 + 2 * 4 and list(t.quantization[:3]) == ["none", "dynamic", "int8"]
+    float_row = t[(t.pruning_factor_pct == 0) & (t.quantization == "none")].iloc[0]
+    assert float_row.model_bytes_gzip == B.SIZES[(0.0, "tflite")][1] and math.isnan(float_row.quantize_s_edge_idle)
+
+
+def test_table1_quantization_is_empty_for_float_results(tmp_path):
+    for p in B.TIMES:
+        B.write(tmp_path / f"{p}.json", B.profile_doc(p, quantized=False))
+    assert M.table1_quantization(load_results(tmp_path)).empty
+
+
+def test_different_int8_features_are_said_naming_the_profiles_and_flags(tmp_path):
+    results = B.write_results_dir(tmp_path)
+    assert M.int8_feature_notes(load_results(results).runs) == []
+    doc = B.profile_doc("edge-idle")
+    doc["machine_info"]["continuum"]["isa_features"].update(avx512_vnni=True, amx_int8=None)
+    doc["machine_info"]["continuum"]["litert_kernel_path"] = "builtin"
+    B.write(results / "edge-idle.json", doc)
+    notes = M.int8_feature_notes(load_results(results).runs)
+    assert len(notes) == 2
+    assert "different int8 features" in notes[0] and "edge-idle: avx512_vnni yes" in notes[0]
+    assert "device: avx512_vnni no" in notes[0] and "amx_int8" not in notes[0]  # unknown: not compared
+    assert "edge-idle: builtin" in notes[1] and "device: xnnpack" in notes[1]
