@@ -46,6 +46,14 @@ def whole_q(text) -> int:
     return int(value)
 
 
+def one_q(values, several: str = "") -> int:
+    """The one Q of ``--q`` (a value or a list of one); ValueError naming --q when there are several."""
+    values = list(values) if isinstance(values, (list, tuple)) else [values]
+    if len(values) != 1:
+        raise ValueError(f"--q takes one number of requests{several}, got {' '.join(map(str, values))}")
+    return whole_q(values[0])
+
+
 def check_format(fmt: str, formats=FORMATS) -> None:
     if fmt not in formats:
         raise ValueError(f"--format must be one of {tuple(formats)}, got {fmt!r}")
@@ -208,7 +216,7 @@ def add_paper_parser(sub):
 def add_advise_parser(sub):
     """``advise``'s own options (--q, --scenario); each command line adds the rest."""
     p = sub.add_parser("advise", help="best pipeline for Q requests, an edge load and a distance")
-    p.add_argument("--q", required=True,
+    p.add_argument("--q", required=True, nargs="+", action="extend",
                    help=f"number of requests per model, a whole number from 1 to {MAX_Q:,} (required)")
     p.add_argument("--scenario", choices=SCENARIOS, default="idle", help="edge load (default: idle)")
     return p
@@ -221,7 +229,7 @@ def _paper(a) -> dict:
 
 def _advise(a) -> dict:
     check_format(a.format)
-    q = whole_q(a.q)
+    q = one_q(a.q)
     check_scenario(a.scenario)
     link, note = radio_link(a.radio_preset, a.distance, a.allow_distance)
     inputs, source = study_inputs(a.scenario, link, a.pruning_factor)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import re
 import shutil
@@ -28,11 +29,11 @@ from pathlib import Path
 from costmodel import radio
 from costmodel.cli import (EXIT_INTERRUPTED, add_advise_parser, add_format, add_paper_parser, add_pruning_factor,
                            add_radio, add_version, advice_result, check_format, check_pruning_factor, check_scenario,
-                           emit, paper_result, radio_link, study_inputs, whole_q)
-from costmodel.pipelines import validate_q
+                           emit, one_q, paper_result, radio_link, study_inputs, whole_q)
+from costmodel.pipelines import METRICS, validate_q
 from costmodel.render import printable, render
 
-from harness.contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, RUNTIMES, SCENARIO_PROFILES
+from harness.contract import INFERENCE_ASSUMPTIONS, PRUNING_METHODS, QUANTIZATIONS, RUNTIMES, SCENARIO_PROFILES
 from .model import STATISTICS, ResultsError
 
 PROG = "continuum-bench"
@@ -83,42 +84,52 @@ def run_paper(*, q=None, radio_preset: str = "paper", distance: float | None = N
 
 #: Options that choose among measured results: without --results they change nothing.
 RESULTS_ONLY = ("pruning_method", "runtime", "statistic", "sizes", "inference_model_format",
-                "finetune_model_format", "uncompressed", "allow_invalid", "inference")
+                "finetune_model_format", "uncompressed", "allow_invalid", "inference", "quantization")
+#: The rows ``advise --rank`` shows per Q unless told (``--top 0``: every option).
+RANK_TOP = 10
 
 
-def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 0.7,
-                  pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
-                  sizes: str | None = None, model_download=None, allow_invalid: bool = False,
-                  inference: str | None = None) -> tuple[dict, str]:
-    """({pipeline: PipelineInputs}, where they come from); ValueError naming the option it cannot honour."""
-    check_pruning_factor(pruning_factor)
-    if not results:
-        return study_inputs(scenario, link, pruning_factor)
-    from .measured import scenario_from_results
-    from .storage import load_results
-
-    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
+def measured_results(results, scenario: str, allow_invalid: bool = False):
+    """(the results a scenario reads, their flagged problems); ResultsError naming what is missing or
+    (unless ``allow_invalid``) which run is not valid: a run the scenario does not use may be invalid."""
+    from .storage import load_results, refuse_invalid
 
     rs = load_results(*results, allow_invalid=True)
     edge = SCENARIO_PROFILES[scenario]
     if edge not in rs.profiles or "device" not in rs.profiles:
         raise ResultsError(f"--results: scenario {scenario!r} needs the device and {edge} profiles; the results "
                            f"hold {sorted(rs.profiles)}")
-    if not allow_invalid:  # a run the scenario does not use may be invalid
-        from .storage import refuse_invalid
-
+    if not allow_invalid:
         for run in rs.runs:
             if run.profile in ("device", edge):
                 refuse_invalid(run)
+    flags = [f"{r.profile}: {p}" for r in rs.runs if r.profile in ("device", edge) for p in r.invalid + r.unenforced]
+    return rs, flags
+
+
+def advise_inputs(*, scenario: str, link, results=None, pruning_factor: float = 0.7,
+                  pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
+                  sizes: str | None = None, model_download=None, allow_invalid: bool = False,
+                  inference: str | None = None, quantization: str | None = None) -> tuple[dict, str]:
+    """({pipeline: PipelineInputs}, where they come from); ValueError naming the option it cannot honour."""
+    check_pruning_factor(pruning_factor)
+    if not results:
+        return study_inputs(scenario, link, pruning_factor)
+    from .measured import scenario_from_results
+
+    up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
+    rs, flags = measured_results(results, scenario, allow_invalid)
+    edge = SCENARIO_PROFILES[scenario]
     method = pruning_method or "magnitude"
     check_measured_pruning_factor(rs, pruning_factor, method, required=True)
+    quant = quantization or "none"
     inputs = scenario_from_results(rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down,
                                    pruning_method=method, runtime=runtime or "litert",
                                    model_download=model_download or _model_download(None, None, False),
                                    sizes=sizes or "study", statistic=statistic or "mean",
-                                   inference=inference or "warm")
-    flags = [f"{r.profile}: {p}" for r in rs.runs if r.profile in ("device", edge) for p in r.invalid + r.unenforced]
-    src = f"measured ({method} pruning, {inference or 'warm'} inference per request): " + ", ".join(
+                                   inference=inference or "warm", quantization=quant)
+    quantized = "" if quant == "none" else f", {quant} models (D-FT,D-Inf float)"
+    src = f"measured ({method} pruning{quantized}, {inference or 'warm'} inference per request): " + ", ".join(
         f"{p} {s}" for p, s in rs.sources.items() if p in ("device", edge))
     return inputs, src + ("; FLAGGED " + "; ".join(flags) if flags else "")
 
@@ -132,41 +143,130 @@ def check_measured_pruning_factor(rs, pruning_factor: float, method: str, *, req
                          f"{', '.join(f'{p:g}' for p in have) or 'no pruning factor'}")
 
 
+def check_choice(option: str, value, allowed) -> None:
+    """ValueError naming ``option`` and the allowed values unless ``value`` is None or one of them."""
+    if value is not None and value not in allowed:
+        raise ValueError(f"{option} must be one of {tuple(allowed)}, got {value!r}")
+
+
+def fraction(option: str, text) -> float | None:
+    """``text`` as a fraction in [0, 1] (None stays None); ValueError naming ``option``."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN fails too
+        raise ValueError(f"{option} must be a fraction in [0, 1] (0.85 for 85 %), got {text!r}")
+    return value
+
+
 def run_advise(*, q, scenario: str = "idle", distance: float | None = None, allow_distance: bool = False,
                radio_preset: str = "paper", results=None, pruning_factor: float = 0.7,
                pruning_method: str | None = None, runtime: str | None = None, statistic: str | None = None,
                sizes: str | None = None, inference_model_format: str | None = None,
                finetune_model_format: str | None = None, uncompressed: bool = False,
-               allow_invalid: bool = False, inference: str | None = None, format: str = "text") -> Outcome:
+               allow_invalid: bool = False, inference: str | None = None, quantization: str | None = None,
+               rank: bool = False, metric: str | None = None, min_top1=None, top: int | None = None,
+               format: str = "text") -> Outcome:
     """Best pipeline by latency, energy and data for ``q`` requests, a scenario and a distance,
-    with the margin to the runner-up and the inputs the answer rests on."""
+    with the margin to the runner-up and the inputs the answer rests on; with ``rank``, every
+    measured (pipeline, model variant) ranked at each Q of ``q`` (:func:`run_rank`)."""
     given = {"pruning_method": pruning_method, "runtime": runtime, "statistic": statistic, "sizes": sizes,
              "inference_model_format": inference_model_format, "finetune_model_format": finetune_model_format,
-             "uncompressed": uncompressed or None, "allow_invalid": allow_invalid or None, "inference": inference}
+             "uncompressed": uncompressed or None, "allow_invalid": allow_invalid or None, "inference": inference,
+             "quantization": quantization}
     try:
         check_format(format)
-        qv = whole_q(q)
         check_scenario(scenario)
         if not results:
-            used = [k for k in RESULTS_ONLY if given[k] is not None]
+            used = [k for k in RESULTS_ONLY if given[k] is not None] + (["rank"] if rank else [])
             if used:
                 raise ValueError(f"--{used[0].replace('_', '-')} chooses among measured results: it goes with "
                                  "--results (the study's figures have one value of it)")
         for option, value, allowed in (("--pruning-method", pruning_method, PRUNING_METHODS),
                                        ("--runtime", runtime, RUNTIMES), ("--statistic", statistic, STATISTICS),
                                        ("--sizes", sizes, SIZE_SOURCES),
-                                       ("--inference", inference, INFERENCE_ASSUMPTIONS)):
-            if value is not None and value not in allowed:
-                raise ValueError(f"{option} must be one of {allowed}, got {value!r}")
+                                       ("--inference", inference, INFERENCE_ASSUMPTIONS),
+                                       ("--quantization", quantization, QUANTIZATIONS),
+                                       ("--metric", metric, METRICS)):
+            check_choice(option, value, allowed)
+        floor = fraction("--min-top1", min_top1)
+        if not rank:
+            only = [f for f, v in (("--metric", metric), ("--min-top1", floor), ("--top", top)) if v is not None]
+            if only:
+                raise ValueError(f"{only[0]} goes with --rank")
+            qv = one_q(q, " without --rank")
         link, note = radio_link(radio_preset, distance, allow_distance)
+        model_download = _model_download(inference_model_format, finetune_model_format, uncompressed)
+        if rank:
+            if quantization is not None or pruning_method is not None:
+                raise ValueError(f"--rank ranks every pruning factor, method and quantization measured: "
+                                 f"{'--quantization' if quantization is not None else '--pruning-method'} "
+                                 "goes without it")
+            if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 0):
+                raise ValueError(f"--top must be a whole number >= 0 (0: every option), got {top!r}")
+            return run_rank(qs=[whole_q(v) for v in (q if isinstance(q, (list, tuple)) else [q])],
+                            scenario=scenario, link=link, note=note, radio_preset=radio_preset, results=results,
+                            metric=metric or "latency", min_top1=floor, top=RANK_TOP if top is None else top,
+                            runtime=runtime or "litert", statistic=statistic or "mean", sizes=sizes or "study",
+                            model_download=model_download, allow_invalid=allow_invalid,
+                            inference=inference or "warm", format=format)
         inputs, source = advise_inputs(
             scenario=scenario, link=link, results=results, pruning_factor=pruning_factor,
             pruning_method=pruning_method, runtime=runtime, statistic=statistic, sizes=sizes,
-            model_download=_model_download(inference_model_format, finetune_model_format, uncompressed),
-            allow_invalid=allow_invalid, inference=inference)
+            model_download=model_download, allow_invalid=allow_invalid, inference=inference,
+            quantization=quantization)
         out = advice_result(qv, scenario, link, note, radio_preset, inputs, source)
     except ValueError as exc:  # includes ResultsError
         return _bad(exc)
+    return Outcome(tuple(render(out, format)), EXIT_OK)
+
+
+def run_rank(*, qs, scenario: str, link, note: str | None, radio_preset: str, results, metric: str,
+             min_top1: float | None, top: int, runtime: str, statistic: str, sizes: str, model_download,
+             allow_invalid: bool, inference: str, format: str) -> Outcome:
+    """``advise --rank``: every measured (pipeline, pruning factor, method, quantization) ranked by ``metric``
+    at each Q, its top-1 beside it, those under ``min_top1`` left out; first, whether quantization changes
+    the cheapest pipeline. Exit 3 when no option reaches the floor (the best top-1 said); ValueError
+    (exit 2) on results that cannot be ranked."""
+    from costmodel.options import cheapest_change, change_sentence, meets, rank_options
+
+    from .measured import int8_feature_notes, measured_options
+
+    rs, flags = measured_results(results, scenario, allow_invalid)
+    options, left_out = measured_options(rs, scenario, uplink_bps=float(radio.uplink_rate(link)),
+                                         downlink_bps=float(radio.downlink_rate(link)), runtime=runtime,
+                                         model_download=model_download, sizes=sizes, statistic=statistic,
+                                         inference=inference)
+    if not options:
+        raise ResultsError("--rank: no model variant could be ranked: " + "; ".join(left_out))
+    if not any(meets(o, min_top1) for o in options):
+        known = [o for o in options if not math.isnan(o.top1)]
+        best = max(known, key=lambda o: o.top1) if known else None
+        said = (f"the best top-1 measured is {best.top1:.4g} ({best.model} {best.quantization})" if best
+                else "no record holds a top-1")
+        return Outcome((), EXIT_NO_VERDICT, f"no verdict: no measured option reaches --min-top1 {min_top1:g}: {said}")
+    quantized = any(o.quantization != "none" for o in options)
+    answer = (change_sentence(cheapest_change(options, metric, qs, min_top1=min_top1), metric) if quantized else
+              "no quantized record among the results: nothing to compare (the int8 cases, test_inference[<model>-"
+              "int8] and test_quantize[<model>-int8], were not run)")
+    kept = sum(meets(o, min_top1) for o in options)
+    shown = kept if not top else min(top, kept)
+    out = {"quantization_changes_cheapest": answer,
+           "ranked": f"{metric} on the {scenario} edge, device {link.distance:,.0f} m from the base station "
+                     f"({radio_preset} radio), {inference} inference; {kept} of {len(options)} options"
+                     + (f" reach top-1 >= {min_top1:g}" if min_top1 is not None else "")
+                     + (f"; the {shown} cheapest shown per Q (--top 0: all)" if shown < kept else "")}
+    if note:
+        out = {"warning": note, **out}
+    for q in qs:
+        table = rank_options(options, metric, q, min_top1=min_top1)
+        out[f"Q = {q:,}"] = table.head(top) if top else table
+    notes = left_out + int8_feature_notes([r for r in rs.runs if r.profile in ("device", SCENARIO_PROFILES[scenario])])
+    out["notes"] = notes + [f"FLAGGED {f}" for f in flags]
+    out["sources"] = [f"{p} {s}" for p, s in rs.sources.items() if p in ("device", SCENARIO_PROFILES[scenario])]
     return Outcome(tuple(render(out, format)), EXIT_OK)
 
 
@@ -226,8 +326,8 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
                statistic: str = "mean", sizes: str = "study", inference_model_format: str | None = None,
                finetune_model_format: str | None = None, uncompressed: bool = False,
                radio_preset: str = "paper", distance: float | None = None, allow_distance: bool = False,
-               allow_invalid: bool = False, inference: str = "warm", format: str = "text",
-               job_time: bool = False, progress=None) -> Outcome:
+               allow_invalid: bool = False, inference: str = "warm", quantization: str = "none",
+               format: str = "text", job_time: bool = False, progress=None) -> Outcome:
     """Write ``<out>/<run>/`` (index.html, tables, figures, report.json) from results files or folders;
     a new folder every time (an existing ``run`` is refused), written whole or not at all."""
     from .report import DEFAULT_OUT, build_report, default_run_name, report_dict, summary_lines
@@ -255,7 +355,7 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
                               model_download=_model_download(inference_model_format, finetune_model_format,
                                                              uncompressed),
                               radio_preset=radio_preset, distance=link.distance if distance is not None else None,
-                              allow_invalid=allow_invalid, inference=inference)
+                              allow_invalid=allow_invalid, inference=inference, quantization=quantization)
         # the results were read once, by build_report; nothing is written before this check
         check_measured_pruning_factor(report.results, pruning_factor, pruning_method, required=False)
         if note:
@@ -492,12 +592,16 @@ def _results_options(p, *, defaults: bool):
     p.add_argument("--allow-invalid", action="store_true",
                    help="use runs whose background load died (machine_info.continuum.load.valid: false), "
                         "flagged (default: refuse them)")
+    p.add_argument("--quantization", default=d("none"), metavar="{" + ",".join(QUANTIZATIONS) + "}",
+                   help="the models the edge serves and sends: none (float32), dynamic, int8 or int8-qat "
+                        "(quantization-aware fine-tuning; the full model then int8); D-FT,D-Inf stays float "
+                        "(default: none)")
 
 
 def _results_kwargs(a) -> dict:
     return {k: getattr(a, k) for k in ("pruning_factor", "pruning_method", "runtime", "statistic", "sizes",
                                        "inference_model_format", "finetune_model_format", "uncompressed",
-                                       "allow_invalid", "inference")}
+                                       "allow_invalid", "inference", "quantization")}
 
 
 def _gate_options(p):
@@ -526,9 +630,20 @@ def _add_advise(sub):
     add_format(p)
     add_radio(p)
     _results_options(p, defaults=False)
+    rank = p.add_argument_group("ranking (--rank, with --results): every measured pipeline x pruning factor x "
+                                "method x quantization")
+    rank.add_argument("--rank", action="store_true",
+                      help="rank every measured option at each --q (repeat --q or give several), its top-1 beside "
+                           "it, and say whether quantization changes the cheapest pipeline (default: off)")
+    rank.add_argument("--metric", default=None, help=f"what --rank orders by, one of {', '.join(METRICS)} "
+                                                     "(default: latency)")
+    rank.add_argument("--min-top1", default=None, metavar="FRACTION",
+                      help="leave out options whose top-1 is below this fraction, e.g. 0.85 (default: none)")
+    rank.add_argument("--top", type=int, default=None,
+                      help=f"options shown per Q, cheapest first; 0: all (default: {RANK_TOP})")
     return lambda a: run_advise(q=a.q, scenario=a.scenario, distance=a.distance, allow_distance=a.allow_distance,
-                                radio_preset=a.radio_preset, results=a.results, format=a.format,
-                                **_results_kwargs(a))
+                                radio_preset=a.radio_preset, results=a.results, format=a.format, rank=a.rank,
+                                metric=a.metric, min_top1=a.min_top1, top=a.top, **_results_kwargs(a))
 
 
 def _add_report(sub):

@@ -243,6 +243,101 @@ def _pf_figure(measured, paper, ylabel, scale, title) -> Figure:
     return fig
 
 
+#: One colour per quantization in the accuracy-cost figure (Okabe-Ito), one marker per pruning method.
+QUANTIZATION_COLORS = {"none": "#000000", "dynamic": "#56B4E9", "int8": "#D55E00", "int8-qat": "#009E73"}
+VARIANT_MARKERS = {"full": "*", "magnitude": "o", "filter": "s"}
+
+
+@dataclass(frozen=True)
+class VariantPoint:
+    """One model variant: its pruning (``method``: full, magnitude, filter; ``pf`` a fraction), its
+    quantization, top-1 [fraction], per-request inference [s] and model size [byte] (NaN: not measured)."""
+
+    pf: float
+    method: str
+    quantization: str
+    top1: float
+    latency_s: float
+    size_bytes: float
+
+    def __post_init__(self) -> None:
+        if self.method not in VARIANT_MARKERS:
+            raise ValueError(f"method must be one of {list(VARIANT_MARKERS)}, got {self.method!r}")
+        if self.quantization not in QUANTIZATION_COLORS:
+            raise ValueError(f"quantization must be one of {list(QUANTIZATION_COLORS)}, got {self.quantization!r}")
+
+    @property
+    def label(self) -> str:
+        head = "full" if self.method == "full" else f"pf={self.pf * 100:g}-{self.method}"
+        return head if self.quantization == "none" else f"{head}-{self.quantization}"
+
+
+def pareto_front(cost: Sequence[float], top1: Sequence[float]) -> list[int]:
+    """Indices of the points no other point beats on both counts (a lower or equal cost and a higher or
+    equal top-1, one of them strictly), cheapest first; points with a NaN are left out."""
+    pts = [(float(c), float(t), i) for i, (c, t) in enumerate(zip(cost, top1))
+           if not (math.isnan(float(c)) or math.isnan(float(t)))]
+    front, best = [], -math.inf
+    for c, t, i in sorted(pts, key=lambda p: (p[0], -p[1])):
+        if t > best:
+            front.append(i)
+            best = t
+    return front
+
+
+def _draw_variants(ax, points: Sequence[VariantPoint], attr: str, scale: float, xlabel: str) -> None:
+    xs = [getattr(p, attr) * scale for p in points]
+    ys = [p.top1 * 100 for p in points]
+    for p, x, y in zip(points, xs, ys):
+        if not (math.isnan(x) or math.isnan(y)):
+            ax.plot([x], [y], linestyle="none", marker=VARIANT_MARKERS[p.method],
+                    markersize=10 if p.method == "full" else 6, color=QUANTIZATION_COLORS[p.quantization])
+    front = pareto_front(xs, ys)
+    if front:
+        fx, fy = [xs[i] for i in front], [ys[i] for i in front]
+        ax.plot(fx, fy, color="black", linewidth=1.0, linestyle="--", drawstyle="steps-post", zorder=1)
+        ax.plot(fx, fy, linestyle="none", marker="o", markersize=13, markerfacecolor="none",
+                markeredgecolor="black", zorder=4)
+        for n, i in enumerate(front):  # labels alternate above and below: neighbours on a front sit close
+            ax.annotate(points[i].label, (xs[i], ys[i]), textcoords="offset points",
+                        xytext=(-4, 9) if n % 2 else (-4, -15), ha="right" if n == len(front) - 1 else "left",
+                        fontsize=MIN_FONT_PT)
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.margins(x=0.12, y=0.08)
+    ax.set_xlabel(xlabel)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def quantization_figure(points: Sequence[VariantPoint], *, latency_label: str) -> Figure:
+    """Top-1 [%] against per-request inference [ms] (left) and model size [MB] (right) for every model
+    variant (colour: quantization, marker: pruning method), the Pareto front of each panel ringed and
+    joined (no other variant is both cheaper and more accurate)."""
+    if not points:
+        raise ValueError("quantization_figure needs at least one model variant, got none")
+    fig = Figure(figsize=(5.2 * 2 + 0.6, 4.6), dpi=DPI)
+    left, right = fig.subplots(1, 2, sharey=True)
+    _draw_variants(left, points, "latency_s", 1e3, f"inference per request, {latency_label} [ms]")
+    _draw_variants(right, points, "size_bytes", 1.0 / BYTES_PER_MB, "model size, .tflite gzip [MB]")
+    left.set_ylabel("top-1 accuracy [%]")
+    fig.suptitle("Accuracy against latency and size: every model variant", fontsize=11)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], linestyle="none", marker="s", color=c, label=q)
+               for q, c in QUANTIZATION_COLORS.items() if any(p.quantization == q for p in points)]
+    handles += [Line2D([], [], linestyle="none", marker=m, color="#777777", label=name)
+                for name, m in VARIANT_MARKERS.items() if any(p.method == name for p in points)]
+    handles.append(Line2D([], [], color="black", linestyle="--", marker="o", markerfacecolor="none",
+                          label="Pareto front"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=MIN_FONT_PT + 1, frameon=False)
+    fig.subplots_adjust(**{**MARGINS, "bottom": 0.24})
+    return fig
+
+
 def history_figure(labels: Sequence[str], medians_s: Sequence[float], benchmark: str, *,
                    title: str | None = None) -> Figure:
     """One benchmark's median round time [ms] across saved runs (oldest first)."""

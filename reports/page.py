@@ -35,6 +35,10 @@ TABLE_NOTES = {
     "table1": "Table I from the measurements, as the study printed it: the full model's row, then per pruning "
               "factor the default method and the other beside it; top-1 as pruned, after BatchNorm "
               "re-estimation and after fine-tuning, fine-tuning time and warm batch-1 inference per profile",
+    "table1_quantization": "Table I's quantization columns: each model in float (none), with int8 weights "
+                           "(dynamic), full-integer post-training (int8) and after quantization-aware fine-tuning "
+                           "(int8-qat); its .tflite's size (gzip), its top-1 through LiteRT, warm batch-1 inference "
+                           "per profile and the edge's conversion",
     "inference_assumptions": "inference per request: the study's inputs (Table II full model, Table I pf 70 %) "
                              "beside ours, warm (steady-state batch-1 time) and cold (model set-up plus first "
                              "call), and the ratios study / ours",
@@ -51,7 +55,7 @@ TABLE_NOTES = {
                     "over 10 % that more rounds would narrow. Click a header to sort.",
 }
 
-TABLE_TITLES = {"table1": "Table I (measured)", "table2": "Table II (measured)",
+TABLE_TITLES = {"table1": "Table I (measured)", "table1_quantization": "Table I, quantized models (measured)", "table2": "Table II (measured)",
                 "study_table1": "Table I (the study, as published)", "study_table2": "Table II (the study's figures)",
                 "crossovers": "Crossovers (measured)", "study_crossovers": "Crossovers (the study's figures)",
                 "inference_assumptions": "Inference per request: warm, cold and the study's",
@@ -404,6 +408,9 @@ def scenario_text(*, radio: Mapping, options: Mapping, scale: Mapping,
     runtime = RUNTIME_WORDS.get(options.get("runtime"), options.get("runtime"))
     pruned = (f"; pruned pipelines: pf {pf * 100:g} % {options.get('pruning_method', '')}, {runtime} inference"
               if pf is not None else "")
+    quant = options.get("quantization")
+    if quant and quant != "none":
+        pruned += f"; {quant} models served and sent by the edge (D-FT,D-Inf float: the device fine-tunes)"
     scenario = f"{edges}{where}{link}{pruned}"
     name = scale.get("preset") or "unknown"
     if "alpha" in scale and "input_size" in scale:

@@ -44,11 +44,13 @@ LABELS = {
     "cheaper_below": ("cheaper below", None), "cheaper_above": ("cheaper above", None),
     "total_q1_s": ("total at Q = 1 [s]", "num"), "per_request_s": ("each later request [s]", "num"),
     "instructions_per_call": ("instructions per call", "int"), "counted_calls": ("calls counted", "int"),
+    "quantization": ("quantization", None), "model_bytes_gzip": ("size, gzip [MB]", "mb"),
+    "top1_pct": ("top-1 [%]", "pct"),
 }
 #: Columns the page leaves to the CSV (one of two forms of the same number).
 HIDDEN = {"q_int"}
 #: kind -> factor applied to the raw value before it is shown
-KIND_SCALE = {"ms": 1e3, "pct": 1.0, "ratio": 1.0, "num": 1.0, "min": 1.0, "int": 1.0, "q": 1.0}
+KIND_SCALE = {"ms": 1e3, "pct": 1.0, "ratio": 1.0, "num": 1.0, "min": 1.0, "int": 1.0, "q": 1.0, "mb": 1e-6}
 PROFILE_WORDS = {"edge_idle": "edge idle", "edge_loaded": "edge loaded", "edge-idle": "edge idle",
                  "edge-loaded": "edge loaded", "device": "device"}
 
@@ -82,6 +84,9 @@ def label(column: str) -> tuple[str, str | None]:
     m = re.fullmatch(r"inf_s_(.+)", column)
     if m:
         return f"inference, {_profile(m.group(1))} [ms]", "ms"
+    m = re.fullmatch(r"quantize_s_(.+)", column)
+    if m:
+        return f"conversion, {_profile(m.group(1))} [s]", "num"
     m = re.fullmatch(r"ft_min_(.+)", column)
     if m:
         return f"fine-tuning, {_profile(m.group(1))} [min]", "min"

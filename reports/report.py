@@ -24,8 +24,9 @@ from costmodel.pipelines import METRICS, cost_coefficients
 from costmodel.render import render_json
 
 from harness.contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
-from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, closer_assumption, inference_comparison,
-                       scenario_from_results, table1)
+from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, check_quantized_cases, check_quantized_choice,
+                       closer_assumption, inference_comparison, int8_feature_notes, scenario_from_results, table1,
+                       table1_quantization)
 from .page import MISSING_REMEDY
 from .model import MAX_CV, MIN_ROUNDS, ResultsError, ResultSet
 from .pagetables import times
@@ -112,19 +113,24 @@ def without_foreign_counts(rs: ResultSet) -> tuple[ResultSet, list[str]]:
 def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, pruning_method: str = "magnitude",
                  runtime: str = "litert", model_download: ModelDownload = ModelDownload(),
                  sizes: str = "study", statistic: str = "mean", radio_preset: str = "paper",
-                 distance: float | None = None, allow_invalid: bool = False, inference: str = "warm") -> Report:
+                 distance: float | None = None, allow_invalid: bool = False, inference: str = "warm",
+                 quantization: str = "none") -> Report:
     """Compute everything the report shows from results files / folders (see ``storage.result_files``).
 
     The answer, the main curves and ``crossovers`` take each request's inference time as
     ``inference`` says (warm: steady state; cold: model set-up plus first call); the curves and
     crossovers of the other assumption come beside them (``crossovers_warm``, ``crossovers_cold``).
 
+    ``quantization``: the models the edge serves and sends (:func:`measured.scenario_from_results`).
+
     Raises ResultsError / ReportError on unreadable, empty, mixed-preset or (unless
-    ``allow_invalid``) invalid results; a profile or a result that a scenario needs and
+    ``allow_invalid``) invalid results, and on a ``quantization`` of which the results hold no
+    record (naming the cases it needs); a profile or a result that a scenario needs and
     the results lack leaves that scenario to the study's figures, with a warning.
     """
     if inference not in INFERENCE_ASSUMPTIONS:
         raise ReportError(f"inference must be one of {INFERENCE_ASSUMPTIONS}, got {inference!r}")
+    check_quantized_choice(quantization, runtime, model_download)
     rs, foreign = without_foreign_counts(load_results(*results, allow_invalid=allow_invalid))
     if not rs.measurements:
         raise ReportError("the results hold no measurement: nothing to report")
@@ -133,7 +139,10 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
     up, down = float(radio.uplink_rate(link)), float(radio.downlink_rate(link))
     qs = DEFAULT_Q_GRID if q is None else q
     missing = tuple(p for p in PROFILES if p not in rs.profiles)
-    warnings = foreign + rs.notes() + stability_warnings(rs.measurements)
+    if quantization != "none" and not any(m.quantization == quantization for m in rs.measurements):
+        built = [s for s, e in SCENARIO_PROFILES.items() if e not in missing and "device" not in missing]
+        check_quantized_cases(rs, (built or ["idle"])[0], pruning_factor, pruning_method, quantization, runtime)
+    warnings = foreign + int8_feature_notes(rs.runs) + rs.notes() + stability_warnings(rs.measurements)
     by_inference: dict[str, dict] = {a: {} for a in INFERENCE_ASSUMPTIONS}
     for a in (inference,) + tuple(x for x in INFERENCE_ASSUMPTIONS if x != inference):
         for scenario, edge in SCENARIO_PROFILES.items():
@@ -142,13 +151,17 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
             try:
                 by_inference[a][scenario] = scenario_from_results(
                     rs, scenario, pruning_factor, uplink_bps=up, downlink_bps=down, pruning_method=pruning_method,
-                    runtime=runtime, model_download=model_download, sizes=sizes, statistic=statistic, inference=a)
+                    runtime=runtime, model_download=model_download, sizes=sizes, statistic=statistic, inference=a,
+                    quantization=quantization)
             except ResultsError as exc:
                 shown = "the study's figures are shown instead" if a == inference else "only the other assumption's"
                 warnings.insert(0, f"no measured {scenario}-edge curves ({a} inference): {exc}; {shown}")
     scenarios = by_inference[inference]
     study = paper_report(q=qs, link=link, radio_preset=radio_preset)
     tables = {"table1": table1(rs, pruning_method=pruning_method, runtime=runtime, statistic=statistic)}
+    quantized = table1_quantization(rs, statistic=statistic)
+    if len(quantized):
+        tables["table1_quantization"] = quantized
     comparison = inference_comparison(rs, pruning_factor=pruning_factor, pruning_method=pruning_method,
                                       runtime=runtime, statistic=statistic)
     tables["inference_assumptions"] = comparison
@@ -186,7 +199,7 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                   inference=inference, resemblance=resemblance,
                   points_by_inference={a: curve_points(sc, qs) for a, sc in by_inference.items() if sc},
                   costs=costs, options={"pruning_factor": pruning_factor, "pruning_method": pruning_method,
-                                        "runtime": runtime, "statistic": statistic})
+                                        "runtime": runtime, "statistic": statistic, "quantization": quantization})
 
 
 def needs_more_rounds(m) -> bool:
@@ -374,6 +387,23 @@ def study_size_series() -> list:
     return [PfSeries("study (16.9 MB; pf 70 % from Table II)", "study", pfs, [STUDY_MODEL_BYTES[p] for p in pfs])]
 
 
+#: Which profile's inference the accuracy-cost figure plots: the device's, where the quantized model matters.
+VARIANT_LATENCY_PROFILES = (("inf_s_device", "device"), ("inf_s_edge_idle", "edge idle"),
+                            ("inf_s_edge_loaded", "edge loaded"))
+
+
+def variant_points(table: pd.DataFrame) -> tuple[list, str]:
+    """(one :class:`figures.VariantPoint` per row of Table I's quantization rows, the profile whose
+    inference they carry: the device's where measured)."""
+    from .figures import VariantPoint
+
+    column, words = next(((c, w) for c, w in VARIANT_LATENCY_PROFILES if table[c].notna().any()),
+                         VARIANT_LATENCY_PROFILES[0])
+    points = [VariantPoint(r.pruning_factor_pct / 100, r.pruning_method or "full", r.quantization, r.top1_pct / 100,
+                           getattr(r, column), r.model_bytes_gzip) for r in table.itertuples()]
+    return points, words
+
+
 def report_figures(report: Report) -> tuple[dict, dict]:
     """({stem: (Figure, caption)} of the four Q-curve figures, the same of accuracy and model size)."""
     from . import figures as F
@@ -392,6 +422,14 @@ def report_figures(report: Report) -> tuple[dict, dict]:
     acc, study_acc = accuracy_series(report.results), study_accuracy_series(report.tables["study_table1"])
     more["accuracy"] = (F.accuracy_figure(acc, study_acc),
                         "Top-1 accuracy versus pruning factor (dashed: before fine-tuning)")
+    variants = report.tables.get("table1_quantization")
+    if variants is not None and len(variants):
+        points, where = variant_points(variants)
+        more["quantization"] = (F.quantization_figure(points, latency_label=where),
+                                f"Top-1 against the {where}'s warm batch-1 inference (left) and the model's size "
+                                "(right), every model variant measured (colour: quantization; marker: pruning "
+                                "method); ringed and joined: the Pareto front, no other variant both cheaper and "
+                                "more accurate")
     sizes = size_series(report.results)
     if sizes:
         more["model_size"] = (F.model_size_figure(sizes, study_size_series()),
@@ -434,7 +472,7 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
             f"results: {files}"]
     base_line = base_model_line(rs.profiles)
     meta += [base_line] if base_line else []
-    first = ("table1", "inference_assumptions")
+    first = ("table1", "table1_quantization", "inference_assumptions")
     other = "_" + next(a for a in INFERENCE_ASSUMPTIONS if a != report.inference)
     # crossovers_<the answer's assumption> is the crossovers table again
     shown = {k: _shown(k, v) for k, v in report.tables.items()
