@@ -337,6 +337,7 @@ def run_report(*, results=None, out: str | Path | None = None, run: str | None =
     try:
         check_format(format)
         check_pruning_factor(pruning_factor)
+        check_choice("--quantization", quantization, QUANTIZATIONS)
         if run is not None:
             check_run_name(run)
         qs = None if q is None else validate_q([whole_q(v) for v in q]).ravel()

@@ -63,3 +63,8 @@ def test_bad_input_exits_2_naming_the_option(capsys, argv, message):
 def test_an_extrapolated_distance_is_flagged_in_the_result():
     out = cli.paper_result(distance=9000, allow_distance=True)
     assert next(iter(out)) == "warning" and out["warning"].startswith("EXTRAPOLATED: --distance 9000 m")
+
+
+def test_advise_takes_one_q_here(capsys):
+    assert cli.main(["advise", "--q", "1", "100"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --q takes one number of requests, got 1 100"

@@ -78,3 +78,28 @@ def test_history_figure(tmp_path):
 def test_validation(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_pareto_front_keeps_the_points_nothing_beats_on_both_counts():
+    cost = [1.0, 2.0, 2.0, 3.0, 4.0, float("nan"), 0.5]
+    top1 = [0.70, 0.80, 0.75, 0.78, 0.90, 0.99, 0.60]
+    # 0.5/0.60, 1/0.70, 2/0.80, 4/0.90; (2, 0.75) and (3, 0.78) are beaten by (2, 0.80); NaN left out
+    assert F.pareto_front(cost, top1) == [6, 0, 1, 4]
+    assert F.pareto_front([], []) == []
+
+
+def test_quantization_figure_draws_every_variant_and_rings_the_front(tmp_path):
+    points = [F.VariantPoint(0.0, "full", "none", 0.88, 0.050, 15.6e6),
+              F.VariantPoint(0.0, "full", "int8", 0.85, 0.022, 4.0e6),
+              F.VariantPoint(0.7, "filter", "int8-qat", 0.69, 0.009, 1.2e6),
+              F.VariantPoint(0.7, "magnitude", "dynamic", 0.80, 0.030, 1.3e6)]
+    fig = F.quantization_figure(points, latency_label="device")
+    left, right = fig.axes[:2]
+    texts = {t.get_text() for t in left.texts}
+    assert texts == {"full", "full-int8", "pf=70-filter-int8-qat"}  # the magnitude model: slower and less accurate
+    assert {t.get_text() for t in right.texts} == {"full", "full-int8", "pf=70-filter-int8-qat",
+                                                    "pf=70-magnitude-dynamic"}
+    assert "device" in left.get_xlabel() and "[MB]" in right.get_xlabel()
+    _check_files(F.save_figure(fig, tmp_path / "quantization"))
+    with pytest.raises(ValueError, match="quantization must be one of"):
+        F.VariantPoint(0.7, "filter", "int4", 0.7, 0.01, 1e6)

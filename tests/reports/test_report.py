@@ -57,8 +57,9 @@ def test_report_is_self_contained(report):
     parser.feed(page)
     external = [r for r in parser.refs if not (r[2].startswith("data:") or r[2].startswith("#"))]
     assert external == []
-    # 4 Q-curve figures (warm), 3 under the cold assumption (no data: it does not depend on it), 2 more
-    assert sum(1 for r in parser.refs if r[2].startswith("data:image/png;base64,")) == 9
+    # 4 Q-curve figures (warm), 3 under the cold assumption (no data: it does not depend on it), 3 more
+    # (accuracy and size versus pruning factor, accuracy against latency and size per model variant)
+    assert sum(1 for r in parser.refs if r[2].startswith("data:image/png;base64,")) == 10
     assert not re.search(r"<script[^>]*src|<link|@import|url\(", page)
     assert page.count("<script>") == 1  # the few inline lines that sort a table
 
@@ -218,3 +219,44 @@ def test_header_names_how_the_base_model_came_to_be(tmp_path):
     page = (tmp_path / "report" / "r1" / "index.html").read_text()
     assert ('<p class="meta">base model: backbone + trained head, weights sha256 0123456789ab, base step 12.5 s, '
             'test top-1 0.500</p>') in page
+
+
+def test_the_page_shows_the_quantized_models_and_the_accuracy_cost_figure(report):
+    folder, _ = report
+    page = (folder / "index.html").read_text()
+    order = [page.index(t) for t in ("Which pipeline is cheapest", "Table I (measured)",
+                                     "Table I, quantized models (measured)", 'id="fig-latency_idle"')]
+    assert order == sorted(order)
+    section = page[page.index('id="table-table1_quantization"'):]
+    section = section[:section.index("</table>")]
+    assert "size, gzip [MB]" in section and "conversion, edge idle [s]" in section and "int8-qat" in section
+    assert 'id="fig-quantization"' in page and "the Pareto front" in page
+    table = (folder / "tables" / "table1_quantization.csv").read_text().splitlines()
+    assert len(table) == 1 + 3 + 2 * 4  # the full model in three variants, each pf 70 % model in four
+
+
+def test_a_report_on_quantized_models_costs_their_conversion_and_says_so(tmp_path):
+    results = B.write_results_dir(tmp_path / "results")
+    out = run_report(results=[str(results)], out=str(tmp_path / "out"), run="q", quantization="int8",
+                     format="json")
+    assert out.exit_code == 0, out.error
+    doc = json.loads("\n".join(out.lines))
+    assert doc["options"]["quantization"] == "int8"
+    t2 = {(r["scenario"], r["pipeline"]): r for r in doc["table2"]}
+    assert t2[("loaded", "E-FT,D-Inf")]["quantization_s"] == B.QUANTIZE_S["edge-loaded"]["int8"]
+    assert t2[("idle", "D-Inf full")]["quantization_s"] == B.QUANTIZE_S["edge-idle"]["int8"]
+    assert t2[("idle", "D-FT,D-Inf")]["quantization_s"] is None  # the device fine-tunes: float
+    page = (tmp_path / "out" / "q" / "index.html").read_text()
+    block = page[page.index('<section id="answer-block">'):page.index("</section>")]
+    assert "int8 models served and sent by the edge (D-FT,D-Inf float: the device fine-tunes)" in block
+
+
+def test_the_report_says_when_cpus_differ_in_int8_features(tmp_path):
+    results = B.write_results_dir(tmp_path / "results")
+    doc = B.profile_doc("device")
+    doc["machine_info"]["continuum"]["isa_features"].update(avx2=False, fma=False)
+    B.write(results / "device.json", doc)
+    out = run_report(results=[str(results)], out=str(tmp_path / "out"), run="isa", format="json")
+    warnings = json.loads("\n".join(out.lines))["warnings"]
+    said = [w for w in warnings if "different int8 features" in w]
+    assert len(said) == 1 and "device: avx2 no, fma no" in said[0] and "edge-idle: avx2 yes, fma yes" in said[0]
