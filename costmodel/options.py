@@ -38,9 +38,17 @@ class Option:
 
     @property
     def label(self) -> str:
-        """``E-FT,D-Inf pf=70-filter int8``; a float variant without its quantization."""
+        """``E-FT,D-Inf pf=70-filter int8``, ``D-Inf full int8``: a float variant without its quantization,
+        a model the pipeline's name already says (``full``) not twice."""
+        model = "" if self.pipeline.endswith(f" {self.model}") else f" {self.model}"
         quant = "" if self.quantization == FLOAT else f" {self.quantization}"
-        return f"{self.pipeline} {self.model}{quant}"
+        return f"{self.pipeline}{model}{quant}"
+
+    @property
+    def order(self) -> tuple:
+        """How options of the same cost are ordered: by pipeline and model, the float variant first
+        (a quantized model that costs the same changes nothing)."""
+        return self.pipeline, self.model, self.quantization != FLOAT, self.quantization
 
 
 def check_min_top1(min_top1) -> None:
@@ -70,7 +78,7 @@ def rank_options(options: Sequence[Option], metric: str, q, *, min_top1: float |
         check_min_top1(min_top1)
     kept = [o for o in options if meets(o, min_top1)]
     costs = option_costs(kept, metric, q)
-    order = sorted(range(len(kept)), key=lambda i: (costs[i], kept[i].pipeline, kept[i].model, kept[i].quantization))
+    order = sorted(range(len(kept)), key=lambda i: (costs[i], kept[i].order))
     best = costs[order[0]] if order else math.nan
     column = COST_COLUMNS[metric]
     rows = [{"rank": n, "pipeline": kept[i].pipeline, "model": kept[i].model, "quantization": kept[i].quantization,
@@ -104,9 +112,9 @@ def cheapest_change(options: Sequence[Option], metric: str, qs, *, min_top1: flo
     out = []
     for q in validate_q(qs).ravel():
         costs = option_costs(kept, metric, float(q))
-        i = min(range(len(kept)), key=lambda k: (costs[k], kept[k].pipeline, kept[k].model, kept[k].quantization))
+        i = min(range(len(kept)), key=lambda k: (costs[k], kept[k].order))
         floats = [k for k in range(len(kept)) if kept[k].quantization == FLOAT]
-        j = min(floats, key=lambda k: (costs[k], kept[k].pipeline, kept[k].model)) if floats else None
+        j = min(floats, key=lambda k: (costs[k], kept[k].order)) if floats else None
         out.append(Change(float(q), kept[i], costs[i], None if j is None else kept[j],
                           math.nan if j is None else costs[j]))
     return out

@@ -39,6 +39,9 @@ TABLE_NOTES = {
                            "(dynamic), full-integer post-training (int8) and after quantization-aware fine-tuning "
                            "(int8-qat); its .tflite's size (gzip), its top-1 through LiteRT, warm batch-1 inference "
                            "per profile and the edge's conversion",
+    "quantization_effect": "per edge load, metric and Q: the cheapest of every measured pipeline on every model "
+                           "variant (continuum-bench advise --rank) beside the cheapest float one, and whether "
+                           "quantization makes another pipeline the cheapest",
     "inference_assumptions": "inference per request: the study's inputs (Table II full model, Table I pf 70 %) "
                              "beside ours, warm (steady-state batch-1 time) and cold (model set-up plus first "
                              "call), and the ratios study / ours",
@@ -55,7 +58,8 @@ TABLE_NOTES = {
                     "over 10 % that more rounds would narrow. Click a header to sort.",
 }
 
-TABLE_TITLES = {"table1": "Table I (measured)", "table1_quantization": "Table I, quantized models (measured)", "table2": "Table II (measured)",
+TABLE_TITLES = {"quantization_effect": "Does quantization change the cheapest pipeline? (measured)",
+                "table1": "Table I (measured)", "table1_quantization": "Table I, quantized models (measured)", "table2": "Table II (measured)",
                 "study_table1": "Table I (the study, as published)", "study_table2": "Table II (the study's figures)",
                 "crossovers": "Crossovers (measured)", "study_crossovers": "Crossovers (the study's figures)",
                 "inference_assumptions": "Inference per request: warm, cold and the study's",

@@ -45,7 +45,9 @@ LABELS = {
     "total_q1_s": ("total at Q = 1 [s]", "num"), "per_request_s": ("each later request [s]", "num"),
     "instructions_per_call": ("instructions per call", "int"), "counted_calls": ("calls counted", "int"),
     "quantization": ("quantization", None), "model_bytes_gzip": ("size, gzip [MB]", "mb"),
-    "top1_pct": ("top-1 [%]", "pct"),
+    "top1_pct": ("top-1 [%]", "pct"), "at_q": ("Q", "q"), "cheapest": ("cheapest", None),
+    "cost": ("its cost [s, J or byte]", "num"), "cheapest_float": ("cheapest float", None),
+    "float_cost": ("its cost [s, J or byte]", "num"), "pipeline_changes": ("another pipeline?", None),
 }
 #: Columns the page leaves to the CSV (one of two forms of the same number).
 HIDDEN = {"q_int"}

@@ -181,6 +181,12 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                      ignore_index=True)
     tables.update({"best_ranges": best, "study_table1": study["table1"], "study_table2": study["table2"],
                    "study_crossovers": study["crossovers"], "study_best_ranges": study_ranges})
+    if len(quantized) and scenarios:
+        effect, left_out = quantization_effect(rs, tuple(scenarios), uplink_bps=up, downlink_bps=down, runtime=runtime,
+                                               model_download=model_download, sizes=sizes, statistic=statistic,
+                                               inference=inference)
+        tables["quantization_effect"] = effect
+        warnings += left_out
     if rs.counted is not None:
         tables["counts"], unmatched = counts_beside_times(rs)
         warnings += unmatched
@@ -200,6 +206,49 @@ def build_report(results: Sequence, *, q=None, pruning_factor: float = 0.7, prun
                   points_by_inference={a: curve_points(sc, qs) for a, sc in by_inference.items() if sc},
                   costs=costs, options={"pruning_factor": pruning_factor, "pruning_method": pruning_method,
                                         "runtime": runtime, "statistic": statistic, "quantization": quantization})
+
+
+#: quantization_effect's columns: per edge load, metric and Q of ANSWER_Q, the cheapest option of all
+#: measured (pipeline, model, quantization) and the cheapest float one, and whether their pipelines differ.
+#: Points quantization_sentence names; the rest are in the table.
+EFFECT_SAID = 2
+EFFECT_COLUMNS = ("scenario", "metric", "at_q", "cheapest", "cost", "cheapest_float", "float_cost",
+                  "pipeline_changes")
+
+
+def quantization_effect(rs: ResultSet, scenarios: Sequence[str], *, uplink_bps: float, downlink_bps: float,
+                        **choices) -> tuple[pd.DataFrame, list[str]]:
+    """Whether quantization changes the cheapest pipeline (``advise --rank``'s answer) for each measured
+    edge load, metric and Q of ANSWER_Q, and the variants left out (a record missing), one line each."""
+    from costmodel.options import cheapest_change
+
+    from .measured import measured_options
+
+    rows, left = [], []
+    for scenario in scenarios:
+        options, left_out = measured_options(rs, scenario, uplink_bps=uplink_bps, downlink_bps=downlink_bps,
+                                             **choices)
+        left += left_out
+        if not options:
+            continue
+        for metric in METRICS:
+            for c in cheapest_change(options, metric, ANSWER_Q):
+                rows.append({"scenario": scenario, "metric": metric, "at_q": int(c.q), "cheapest": c.cheapest.label,
+                             "cost": c.cost, "cheapest_float": c.cheapest_float.label if c.cheapest_float else None,
+                             "float_cost": c.float_cost, "pipeline_changes": c.pipeline_changes})
+    return pd.DataFrame(rows, columns=list(EFFECT_COLUMNS)), left
+
+
+def quantization_sentence(effect: pd.DataFrame) -> str:
+    """One sentence: where quantization changes the cheapest pipeline, or that it changes it nowhere."""
+    changed = effect[effect.pipeline_changes.astype(bool)]
+    if changed.empty:
+        return (f"Quantization changes the cheapest pipeline nowhere ({', '.join(sorted(set(effect.scenario)))} edge, "
+                f"every metric, Q = {', '.join(f'{q:,}' for q in ANSWER_Q)}); it may make that pipeline cheaper.")
+    where = "; ".join(f"{r.metric}, edge {r.scenario}, Q = {r.at_q:,.0f}: {r.cheapest} instead of {r.cheapest_float}"
+                      for r in changed.head(EFFECT_SAID).itertuples())
+    more = f"; {len(changed) - EFFECT_SAID} more in the table" if len(changed) > EFFECT_SAID else ""
+    return f"Quantization changes the cheapest pipeline at {len(changed)} of {len(effect)} points ({where}{more})."
 
 
 def needs_more_rounds(m) -> bool:
@@ -485,7 +534,8 @@ def write_report(report: Report, out_dir: Path | str, *, run: str | None = None)
                                 scenario=scenario, preset=preset),
         study_answer=page.study_answer_html(report.tables["study_best_ranges"]),
         first_tables={k: report.tables[k] for k in first if k in report.tables},
-        first_note=report.resemblance,
+        first_note=report.resemblance + ("  " + quantization_sentence(report.tables["quantization_effect"])
+                                         if len(report.tables.get("quantization_effect", ())) else ""),
         curves={k: pngs[k] for k in curves if not k.endswith(other)},
         other_curves={k: pngs[k] for k in curves if k.endswith(other)},
         other_title=f"The same under the {other.lstrip('_')} assumption: each request's inference "
@@ -530,6 +580,8 @@ def answer_lines(report: Report) -> list[str]:
         source = "" if report.answer_source.get(scen) == "measured" else " (the study's figures)"
         out.append(f"  {title}{source}: " + "; ".join(parts))
     out.append("  " + page.disagreement(report.costs, rows))
+    if len(report.tables.get("quantization_effect", ())):
+        out.append("  " + quantization_sentence(report.tables["quantization_effect"]))
     return out
 
 

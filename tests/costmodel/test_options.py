@@ -75,4 +75,12 @@ def test_the_sentence_says_yes_only_where_the_pipeline_changes():
                Option("D-Inf full", "full", "int8", inputs(0.0001, 1.3e6), 0.85)]
     line = change_sentence(cheapest_change(shifted, "latency", [10_000]), "latency")
     assert line.startswith("yes: quantization changes the cheapest pipeline at Q = 10,000")
-    assert "D-Inf full full int8" in line and "the cheapest float E-Inf full full" in line
+    assert "D-Inf full int8 " in line and "the cheapest float E-Inf full " in line
+
+
+def test_a_tie_goes_to_the_float_model():
+    same = [Option("E-Inf full", "full", "dynamic", inputs(0.010), 0.87),
+            Option("E-Inf full", "full", "none", inputs(0.010), 0.88)]
+    assert rank_options(same, "energy", 10).quantization.tolist() == ["none", "dynamic"]
+    (change,) = cheapest_change(same, "energy", [10])
+    assert change.cheapest.quantization == "none" and not change.pipeline_changes

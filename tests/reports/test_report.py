@@ -260,3 +260,33 @@ def test_the_report_says_when_cpus_differ_in_int8_features(tmp_path):
     warnings = json.loads("\n".join(out.lines))["warnings"]
     said = [w for w in warnings if "different int8 features" in w]
     assert len(said) == 1 and "device: avx2 no, fma no" in said[0] and "edge-idle: avx2 yes, fma yes" in said[0]
+
+
+def test_the_quantization_effect_is_advise_ranks_answer_at_each_point(report):
+    from reports.cli import run_advise
+
+    folder, out = report
+    doc = json.loads((folder / "report.json").read_text())
+    effect = doc["quantization_effect"]
+    assert len(effect) == 2 * 3 * 3  # edge loads x metrics x Q of the answer
+    results = json.loads((folder / "report.json").read_text())["sources"]["device"].rsplit("/", 1)[0]
+    for row in effect:
+        ranked = run_advise(q=[row["at_q"]], scenario=row["scenario"], results=[results], rank=True, top=0,
+                            metric=row["metric"], allow_invalid=True, format="json")
+        rows = json.loads("\n".join(ranked.lines))[f"Q = {row['at_q']:,}"]
+        first_float = next(r for r in rows if r["quantization"] == "none")
+        assert row["cheapest"].startswith(rows[0]["pipeline"]) and row["cheapest_float"].startswith(
+            first_float["pipeline"])
+        assert row["pipeline_changes"] == (rows[0]["pipeline"] != first_float["pipeline"])
+    changes = sum(r["pipeline_changes"] for r in effect)
+    said = "Quantization changes the cheapest pipeline " + (f"at {changes} of 18 points" if changes else "nowhere")
+    assert said in (folder / "index.html").read_text() and any(said in line for line in out.lines)
+
+
+def test_float_results_have_no_quantization_table_or_figure(tmp_path):
+    for p in B.TIMES:
+        B.write(tmp_path / "res" / f"{p}.json", B.profile_doc(p, quantized=False))
+    out = run_report(results=[str(tmp_path / "res")], out=str(tmp_path / "out"), run="f", format="json")
+    doc = json.loads("\n".join(out.lines))
+    assert "table1_quantization" not in doc and "quantization_effect" not in doc
+    assert not (tmp_path / "out" / "f" / "figures" / "quantization.png").exists()
