@@ -2,7 +2,8 @@
 
 Modules: ``radio`` (5G link, TR 38.901 UMi), ``pipelines`` (latency / energy / data
 per pipeline, affine in Q), ``curves`` (curves, crossovers, best ranges), ``tables``
-(Table II from a scenario), ``paper`` (the study's inputs from its packaged CSVs),
+(Table II from a scenario), ``options`` (every pipeline on every model variant
+ranked, with its top-1), ``paper`` (the study's inputs from its packaged CSVs),
 ``render`` (a result as text, Markdown or JSON lines), ``cli`` (``python -m costmodel
 paper|advise`` on the study's figures). It imports none of the suite's other packages:
 reading results, figures, the HTML report and ``continuum-bench`` live in ``reports``.
