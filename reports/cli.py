@@ -233,7 +233,8 @@ def run_rank(*, qs, scenario: str, link, note: str | None, radio_preset: str, re
     (exit 2) on results that cannot be ranked."""
     from costmodel.options import cheapest_change, change_sentence, meets, rank_options
 
-    from .measured import int8_feature_notes, measured_options
+    from .measured import measured_options
+    from .model import int8_feature_notes
 
     rs, flags = measured_results(results, scenario, allow_invalid)
     options, left_out = measured_options(rs, scenario, uplink_bps=float(radio.uplink_rate(link)),

@@ -47,7 +47,7 @@ from . import countrule as CR
 from .countrule import CountRule
 from .render import fmt_count, fmt_time, format_table, short_name
 from .stats import mann_whitney_p
-from .model import Benchmark, ResultsError, Run
+from .model import Benchmark, ResultsError, Run, int8_feature_notes
 
 DEFAULT_FACTOR = 1.10
 DEFAULT_ALPHA = 0.05
@@ -292,6 +292,7 @@ def format_text(comparison: Comparison) -> list[str]:
     machines = other_machines(a, b)
     if machines:
         lines.append(f"note: {machines}")
+    lines += [f"note: {n}" for n in int8_feature_notes((a, b), ("A", "B"))]
     if comparison.mismatch:
         lines.append("MISMATCH: " + "; ".join(comparison.mismatch) + " -- ratios only, no verdict")
     counted = any(r.metric == "instructions" or r.instructions_a is not None for r in comparison.rows)

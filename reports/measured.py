@@ -347,33 +347,6 @@ def measured_options(rs: ResultSet, scenario: str, *, uplink_bps: float, downlin
     return options, left_out
 
 
-def int8_feature_notes(runs) -> list[str]:
-    """One line when the runs' CPUs differ in an int8 feature (``machine_info.continuum.isa_features``:
-    VNNI, AMX, ... run int8 dot products in fewer instructions) or in the LiteRT kernels that ran:
-    their int8 times then differ for that reason too. Features a run did not record are not compared."""
-    features: dict[str, dict[str, bool]] = {}
-    kernels: dict[str, str] = {}
-    for r in runs:
-        isa = r.record.get("isa_features") if isinstance(r.record, Mapping) else None
-        if isinstance(isa, Mapping):
-            features[str(r.profile)] = {k: v for k, v in isa.items() if isinstance(v, bool)}
-        path = r.record.get("litert_kernel_path") if isinstance(r.record, Mapping) else None
-        if isinstance(path, str):
-            kernels[str(r.profile)] = path
-    out = []
-    flags = sorted({k for f in features.values() for k in f})
-    differ = [k for k in flags if len({f[k] for f in features.values() if k in f}) > 1]
-    if differ:
-        per = "; ".join(f"{p}: " + ", ".join(f"{k} {'yes' if f[k] else 'no'}" for k in differ if k in f)
-                        for p, f in features.items())
-        out.append(f"the profiles ran on CPUs with different int8 features ({per}): their int8 times differ for "
-                   "that reason too, not only by the profile's limits and load")
-    if len(set(kernels.values())) > 1:
-        out.append("the profiles' LiteRT ran different kernels (" + ", ".join(f"{p}: {k}" for p, k in kernels.items())
-                   + "): their inference times differ for that reason too")
-    return out
-
-
 def _accuracy(rs: ResultSet, pf: float, method: str | None) -> dict:
     """Top-1 [fraction] of (pf, method): as pruned and after BatchNorm re-estimation from the
     ``bn_recalibration`` record, else the fine-tuning's; after fine-tuning from ``finetune``.

@@ -366,3 +366,31 @@ class ResultSet:
                                f"{', '.join(f'{m.name} ({m.source})' for m in found)}; "
                                f"tell them apart by {', '.join(differ) or 'their file'}")
         return found[0]
+
+
+def int8_feature_notes(runs, labels=None) -> list[str]:
+    """One line when the runs' CPUs differ in an int8 feature (``machine_info.continuum.isa_features``:
+    VNNI, AMX, ... run int8 dot products in fewer instructions) or in the LiteRT kernels that ran
+    (``litert_kernel_path``): their int8 times then differ for that reason too. Each run is named by
+    its ``labels`` entry (default: its profile); features a run did not record are not compared."""
+    features: dict[str, dict[str, bool]] = {}
+    kernels: dict[str, str] = {}
+    for r, name in zip(runs, labels or [str(r.profile) for r in runs]):
+        record = r.record if isinstance(r.record, Mapping) else {}
+        isa = record.get("isa_features")
+        if isinstance(isa, Mapping):
+            features[name] = {k: v for k, v in isa.items() if isinstance(v, bool)}
+        if isinstance(record.get("litert_kernel_path"), str):
+            kernels[name] = record["litert_kernel_path"]
+    out = []
+    flags = sorted({k for f in features.values() for k in f})
+    differ = [k for k in flags if len({f[k] for f in features.values() if k in f}) > 1]
+    if differ:
+        per = "; ".join(f"{p}: " + ", ".join(f"{k} {'yes' if f[k] else 'no'}" for k in differ if k in f)
+                        for p, f in features.items())
+        out.append(f"these runs' CPUs differ in int8 features ({per}): their int8 times differ for that reason "
+                   "too, not only by the profile's limits and load")
+    if len(set(kernels.values())) > 1:
+        out.append("these runs' LiteRT ran different kernels (" + ", ".join(f"{p}: {k}" for p, k in kernels.items())
+                   + "): their inference times differ for that reason too")
+    return out

@@ -25,10 +25,10 @@ from costmodel.render import render_json
 
 from harness.contract import PROFILES, PRUNING_METHODS, SCENARIO_PROFILES
 from .measured import (INFERENCE_ASSUMPTIONS, ModelDownload, check_quantized_cases, check_quantized_choice,
-                       closer_assumption, inference_comparison, int8_feature_notes, scenario_from_results, table1,
+                       closer_assumption, inference_comparison, scenario_from_results, table1,
                        table1_quantization)
 from .page import MISSING_REMEDY
-from .model import MAX_CV, MIN_ROUNDS, ResultsError, ResultSet
+from .model import MAX_CV, MIN_ROUNDS, ResultsError, ResultSet, int8_feature_notes
 from .pagetables import times
 from .render import write_table
 from .storage import load_results

@@ -212,3 +212,16 @@ def test_invalid_load_refused_unless_allowed_and_unenforced_flagged(tmp_path):
     assert flagged.exit_code == 0 and any(
         "WARNING B: limit not enforced, machine_info.continuum.profile.enforced.cpu_quota.enforced: false (no cgroup)"
         in line for line in flagged.lines)
+
+
+def test_compare_says_when_the_two_cpus_differ_in_int8_features(tmp_path):
+    from reports.compare import compare_runs, format_text
+    from reports.storage import load_run
+
+    a = B.profile_doc("edge-idle")
+    b = B.edit(a, lambda d: d["machine_info"]["continuum"]["isa_features"].update(avx512_vnni=True))
+    runs = [load_run(B.write(tmp_path / f"{n}.json", d)) for n, d in (("a", a), ("b", b))]
+    notes = [line for line in format_text(compare_runs(*runs)) if "int8 features" in line]
+    assert notes == ["note: these runs' CPUs differ in int8 features (A: avx512_vnni no; B: avx512_vnni yes): their "
+                     "int8 times differ for that reason too, not only by the profile's limits and load"]
+    assert not any("int8 features" in line for line in format_text(compare_runs(runs[0], runs[0])))

@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 
 from costmodel.pipelines import PIPELINES
 from reports import measured as M
-from reports.model import ResultsError
+from reports.model import ResultsError, int8_feature_notes
 from reports.storage import load_results
 
 from . import benchjson as B
@@ -277,13 +277,13 @@ def test_table1_quantization_is_empty_for_float_results(tmp_path):
 
 def test_different_int8_features_are_said_naming_the_profiles_and_flags(tmp_path):
     results = B.write_results_dir(tmp_path)
-    assert M.int8_feature_notes(load_results(results).runs) == []
+    assert int8_feature_notes(load_results(results).runs) == []
     doc = B.profile_doc("edge-idle")
     doc["machine_info"]["continuum"]["isa_features"].update(avx512_vnni=True, amx_int8=None)
     doc["machine_info"]["continuum"]["litert_kernel_path"] = "builtin"
     B.write(results / "edge-idle.json", doc)
-    notes = M.int8_feature_notes(load_results(results).runs)
+    notes = int8_feature_notes(load_results(results).runs)
     assert len(notes) == 2
-    assert "different int8 features" in notes[0] and "edge-idle: avx512_vnni yes" in notes[0]
+    assert "differ in int8 features" in notes[0] and "edge-idle: avx512_vnni yes" in notes[0]
     assert "device: avx512_vnni no" in notes[0] and "amx_int8" not in notes[0]  # unknown: not compared
     assert "edge-idle: builtin" in notes[1] and "device: xnnpack" in notes[1]

@@ -258,7 +258,7 @@ def test_the_report_says_when_cpus_differ_in_int8_features(tmp_path):
     B.write(results / "device.json", doc)
     out = run_report(results=[str(results)], out=str(tmp_path / "out"), run="isa", format="json")
     warnings = json.loads("\n".join(out.lines))["warnings"]
-    said = [w for w in warnings if "different int8 features" in w]
+    said = [w for w in warnings if "differ in int8 features" in w]
     assert len(said) == 1 and "device: avx2 no, fma no" in said[0] and "edge-idle: avx2 yes, fma yes" in said[0]
 
 
