@@ -217,7 +217,8 @@ def add_advise_parser(sub):
     """``advise``'s own options (--q, --scenario); each command line adds the rest."""
     p = sub.add_parser("advise", help="best pipeline for Q requests, an edge load and a distance")
     p.add_argument("--q", required=True, nargs="+", action="extend",
-                   help=f"number of requests per model, a whole number from 1 to {MAX_Q:,} (required)")
+                   help=f"number of requests per model, a whole number from 1 to {MAX_Q:,}; several only for "
+                        "continuum-bench advise --rank (required)")
     p.add_argument("--scenario", choices=SCENARIOS, default="idle", help="edge load (default: idle)")
     return p
 
