@@ -49,7 +49,8 @@ def _selected(session: pytest.Session, preset, chain) -> list[tuple]:
     """The inference cases this session runs, in its order."""
     cases = [tuple(i.callspec.params[p] for p in ("pf", "method", "runtime", "quantization"))
              for i in session.items if getattr(i, "originalname", None) == "test_inference"]
-    return [case for case in cases if _skip_reason(preset, chain, *case) is None]
+    return [(pf, method, runtime, q) for pf, method, runtime, q in cases
+            if _skip_reason(preset, chain, pf, method, q) is None]
 
 
 def _runner(chain, threads, pf, method, runtime, quantization):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.grid import QUANTIZE_CASES, ids
+from benchmarks.grid import QUANTIZE_CASES, ids, quantized_skip_reason
 from harness.record import case_info
 
 #: Profiles the conversion is timed under.
@@ -34,6 +34,9 @@ def test_quantize(benchmark, request, preset, chain, pf, method, quantization):
     profile = request.config.getoption("profile")
     if profile not in EDGE_PROFILES and profile != "none":
         pytest.skip(f"conversion is timed under the edge profiles ({', '.join(EDGE_PROFILES)}), not {profile}")
+    reason = quantized_skip_reason(preset.name, pf, method, quantization)
+    if reason is not None:
+        pytest.skip(reason)
     model = chain.deployable(pf, method)  # stripping is set-up
     representative = chain.representative() if quantization == "int8" else None
     converted = benchmark.pedantic(
