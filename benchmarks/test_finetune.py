@@ -7,8 +7,8 @@ accuracy before training; ``top1_before_ft`` is the model as pruned.
 The QAT models (benchmarks/grid.py, pf 70 %, both methods) are also fine-tuned
 quantization-aware (``pf=70-magnitude-int8-qat``; tfmot's ``quantize_model``, the
 prune-preserving scheme for a magnitude-pruned model) from the same re-estimated model, with
-the same steps of the same batch size at the same learning rate, on the labels (no
-distillation); the timed region is the training steps, as for the float ones (wrapping and
+the same steps of the same batch size at the same learning rate and the same loss (distilled
+from the full model where the preset distils); the timed region is the training steps, as for the float ones (wrapping and
 the int8 conversion are set-up). Its record holds the int8-qat model's LiteRT top-1
 (``top1_after_ft``) beside post-training int8 of the float fine-tuned model
 (``top1_int8_ptq``) and that float model's LiteRT top-1 (``top1_float``).
@@ -99,7 +99,7 @@ def test_finetune_qat(benchmark, request, preset, chain, dataset, pf, method):
         print(f"\n[continuum-bench] quantization-aware fine-tuning pf={pf:g} {method}: {chain.finetune_steps()} steps")
         benchmark.pedantic(lambda job: job.train(), setup=setup, rounds=preset.rounds.finetune_rounds, warmup_rounds=0)
     job = jobs[-1]
-    result = job.result()  # the int8 conversion: set-up
+    result = chain.qat_result(job)  # the int8 conversion (cached on disk): set-up
     chain.remember_qat(pf, method, result)
     float_ran = chain.provenance(pf, method)["model_state"] == "finetuned"
     fields = dict(
@@ -109,7 +109,8 @@ def test_finetune_qat(benchmark, request, preset, chain, dataset, pf, method):
         starts_from="bn_recalibration",
         epochs=preset.finetune_epochs,
         batch_size=preset.finetune_batch_size,
-        label_weight=1.0,  # tfmot's fit on the labels alone
+        label_weight=preset.finetune_label_weight,  # the float fine-tuning's loss
+        distillation_temperature=preset.finetune_temperature,
         learning_rate=preset.finetune_learning_rate,
         train_samples=int(len(dataset.y_train)),
         train_steps=result.steps,

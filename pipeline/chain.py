@@ -325,17 +325,28 @@ class ModelChain:
         if key not in self._qat:
             job = self.qat_job(pf, method)
             job.train()
-            self._qat[key] = Step(job.result(), timed=False)
+            self._qat[key] = Step(self.qat_result(job), timed=False)
         return self._qat[key].value
+
+    def qat_result(self, job: Any) -> Any:
+        """``job.result()`` with its int8 conversion cached on disk (the training is seeded and, for one
+        thread count, bitwise reproducible: a warm session's QAT model is the same model)."""
+        from fixtures.memo import cached_tflite
+        from pipeline.quantize import qat_tflite
+
+        return job.result(lambda model: cached_tflite(model, lambda m: qat_tflite(m).tflite, variant="int8-qat"))
 
     def qat_job(self, pf: float, method: str) -> Any:
         """A :class:`pipeline.quantize.QATJob` of (pf, method): :meth:`qat_start`, :meth:`finetune_steps`
-        steps of ``finetune_batch_size`` images at the preset's fine-tuning learning rate, seeded."""
+        steps of ``finetune_batch_size`` images at the preset's fine-tuning learning rate, seeded, with
+        the float fine-tuning's loss (distilled from the full model where the preset distils)."""
         from pipeline.quantize import QATJob
 
         return QATJob(self.qat_start(pf, method), self.dataset.x_train, self.dataset.y_train,
                       steps=self.finetune_steps(), batch_size=self.preset.finetune_batch_size,
-                      learning_rate=self.preset.finetune_learning_rate, seed=self.preset.seed)
+                      learning_rate=self.preset.finetune_learning_rate, seed=self.preset.seed,
+                      teacher=self.teacher(), label_weight=self.preset.finetune_label_weight,
+                      temperature=self.preset.finetune_temperature)
 
     def remember_qat(self, pf: float, method: str, result: Any) -> None:
         self._qat[self.key(pf, method)] = Step(result, timed=True)
@@ -348,9 +359,12 @@ class ModelChain:
         """The quantization-aware model of (pf, method) converted with its weights in the sparse format."""
         key = self.key(pf, method)
         if key not in self._qat_sparse:
-            from pipeline.quantize import qat_tflite
+            from fixtures.memo import cached_tflite
+            from pipeline.quantize import describe, qat_tflite
 
-            self._qat_sparse[key] = qat_tflite(self.qat(pf, method).model, sparse=True)
+            data = cached_tflite(self.qat(pf, method).model, lambda m: qat_tflite(m, sparse=True).tflite,
+                                 variant="int8-qat-sparse")
+            self._qat_sparse[key] = describe(data, "int8-qat", sparse=True)
         return self._qat_sparse[key]
 
     def tflite_of(self, pf: float, method: str | None, quantization: str) -> bytes:

@@ -385,6 +385,17 @@ def qat_tflite(qat_model, *, sparse: bool = False) -> QuantizedModel:
     return describe(_converted(converter, "int8-qat"), "int8-qat", sparse=sparse)
 
 
+def _packed_distillation_loss(label_weight: float, temperature: float):
+    """:func:`pipeline.finetune.distillation_loss` on targets ``[label, teacher probabilities...]``."""
+    from pipeline.finetune import distillation_loss
+
+    def loss(targets, student):
+        labels = tf.cast(targets[:, 0], tf.int32)
+        return distillation_loss(labels, student, targets[:, 1:], label_weight=label_weight, temperature=temperature)
+
+    return loss
+
+
 class QATJob:
     """One quantization-aware fine-tuning, in three steps a benchmark can time apart: building
     (here: checks, a copy wrapped in tfmot's fake-quant layers, the optimizer, the batches),
@@ -395,7 +406,8 @@ class QATJob:
 
     def __init__(self, model, x_train: np.ndarray, y_train: np.ndarray, *, steps: int, batch_size: int = 32,
                  learning_rate: float = QAT_LEARNING_RATE, seed: int = 0,
-                 preserve_sparsity: bool | None = None) -> None:
+                 preserve_sparsity: bool | None = None, teacher: np.ndarray | None = None,
+                 label_weight: float = 1.0, temperature: float = 1.0) -> None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -407,6 +419,17 @@ class QATJob:
         y_train = np.asarray(y_train)
         if y_train.shape != (len(x_train),):
             raise ValueError(f"labels have shape {y_train.shape}; expected ({len(x_train)},), one per training image")
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        targets = y_train
+        if teacher is not None and label_weight < 1:
+            teacher = np.asarray(teacher, dtype=np.float32)
+            classes = int(model.output_shape[-1])
+            if teacher.shape != (len(x_train), classes):
+                raise ValueError(f"teacher probabilities have shape {teacher.shape}; expected ({len(x_train)}, {classes}), "
+                                 "one row per training image")
+            # the labels travel in column 0 beside the teacher's probabilities: Keras' fit takes one target
+            targets = np.concatenate([y_train[:, np.newaxis].astype(np.float32), teacher], axis=1)
+            loss = _packed_distillation_loss(label_weight, temperature)
         self.steps = steps
         self.sparsity_before = kernel_sparsity(model)
         if preserve_sparsity is None:
@@ -414,10 +437,9 @@ class QATJob:
         self.preserve_sparsity = preserve_sparsity
         keras.utils.set_random_seed(seed)
         self.model = _qat_model(copy_model(model), preserve_sparsity)
-        self.model.compile(optimizer=keras.optimizers.legacy.Adam(learning_rate),
-                           loss=keras.losses.SparseCategoricalCrossentropy())
+        self.model.compile(optimizer=keras.optimizers.legacy.Adam(learning_rate), loss=loss)
         self._batches = (
-            tf.data.Dataset.from_tensor_slices((x_train, y_train))
+            tf.data.Dataset.from_tensor_slices((x_train, targets))
             .shuffle(len(y_train), seed=seed, reshuffle_each_iteration=True)
             .repeat()
             .batch(batch_size)
@@ -433,11 +455,17 @@ class QATJob:
         self.seconds = time.perf_counter() - start
         return self.seconds
 
-    def result(self) -> QATResult:
-        """The trained model converted to full-integer int8 (:class:`NotFullyQuantized` when an op stays float)."""
+    def result(self, convert=None) -> QATResult:
+        """The trained model converted to full-integer int8 (:class:`NotFullyQuantized` when an op stays float).
+
+        ``convert``: a callable ``model -> bytes`` that gives the conversion (a disk cache of
+        ``qat_tflite(model).tflite``); None converts here."""
         if self.seconds is None:
             raise RuntimeError("train() the quantization-aware fine-tuning before converting it")
-        quantized = qat_tflite(self.model)
+        if convert is None:
+            quantized = qat_tflite(self.model)
+        else:
+            quantized = describe(convert(self.model), "int8-qat")
         return QATResult(
             model=self.model,
             quantized=quantized,
@@ -451,7 +479,8 @@ class QATJob:
 
 def quantization_aware_finetune(model, x_train: np.ndarray, y_train: np.ndarray, *, steps: int, batch_size: int = 32,
                                 learning_rate: float = QAT_LEARNING_RATE, seed: int = 0,
-                                preserve_sparsity: bool | None = None) -> QATResult:
+                                preserve_sparsity: bool | None = None, teacher: np.ndarray | None = None,
+                                label_weight: float = 1.0, temperature: float = 1.0) -> QATResult:
     """Fine-tune ``model`` quantization-aware for ``steps`` steps and convert it to full-integer int8.
 
     Parameters
@@ -470,9 +499,14 @@ def quantization_aware_finetune(model, x_train: np.ndarray, y_train: np.ndarray,
         Keep the zeros of a magnitude-pruned model (tfmot's
         ``Default8BitPrunePreserveQuantizeScheme``); None: when its prunable kernels hold at
         least :data:`SPARSE_MODEL_SPARSITY` zeros (:func:`kernel_sparsity`).
+    teacher, label_weight, temperature :
+        Distil as the float fine-tuning does (:func:`pipeline.finetune.distillation_loss`): the full
+        model's probabilities on ``x_train`` ``[N, classes]``, the labels' share a and T; None or
+        a = 1: the labels alone.
     """
     job = QATJob(model, x_train, y_train, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-                 seed=seed, preserve_sparsity=preserve_sparsity)
+                 seed=seed, preserve_sparsity=preserve_sparsity, teacher=teacher, label_weight=label_weight,
+                 temperature=temperature)
     job.train()
     return job.result()
 

@@ -205,6 +205,22 @@ def test_qat_refuses_wrappers_and_bad_budgets(tiny_model, tiny_dataset):
         quantization_aware_finetune(tiny_model, x, y[:3], steps=1)
     with pytest.raises(ValueError, match=r"training images have shape|training images has shape"):
         quantization_aware_finetune(tiny_model, x[:, :8], y, steps=1)
+    teacher = np.full((len(y) - 1, 4), 0.25, dtype=np.float32)  # one row short
+    with pytest.raises(ValueError, match=rf"teacher probabilities have shape \({len(y) - 1}, 4\)"):
+        quantization_aware_finetune(tiny_model, x, y, steps=1, teacher=teacher, label_weight=0.2)
+
+
+def test_qat_distils_like_the_float_fine_tuning(tiny_model, tiny_dataset):
+    """With a teacher and a < 1 the loss is pipeline.finetune.distillation_loss; a teacher equal to
+    the one-hot labels at a = 0 and T = 1 is the labels' cross-entropy, so both jobs train alike."""
+    x, y = tiny_dataset.x_train, tiny_dataset.y_train
+    one_hot = np.eye(4, dtype=np.float32)[y]
+    plain = QATJob(tiny_model, x, y, steps=2, batch_size=8, seed=5)
+    distilled = QATJob(tiny_model, x, y, steps=2, batch_size=8, seed=5, teacher=one_hot, label_weight=0.0)
+    plain.train()
+    distilled.train()
+    for a, b in zip(plain.model.get_weights(), distilled.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
 def test_qat_names_a_layer_it_cannot_quantize():
