@@ -23,6 +23,24 @@ from harness.progress import live_output
 from harness.record import case_info
 
 
+def _budget(preset, dataset, pf, method, quantization, epochs, steps) -> dict:
+    """The fields a float and a quantization-aware fine-tuning record share: the model, where it
+    started, and the training budget and loss."""
+    return dict(
+        pruning_factor=pf,
+        pruning_method=method,
+        quantization=quantization,
+        starts_from="bn_recalibration",
+        epochs=epochs,
+        batch_size=preset.finetune_batch_size,
+        # the loss: this share of the labels' cross-entropy, the rest distillation from the full model
+        label_weight=preset.finetune_label_weight,
+        distillation_temperature=preset.finetune_temperature,
+        train_samples=int(len(dataset.y_train)),
+        train_steps=steps,
+    )
+
+
 @pytest.mark.benchmark_op("finetune")
 @pytest.mark.parametrize(("pf", "method"), CASES, ids=ids(CASES))
 def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
@@ -59,17 +77,7 @@ def test_finetune(benchmark, request, preset, chain, dataset, pf, method):
     chain.remember_finetuned(pf, method, result)
 
     fields = dict(
-        pruning_factor=pf,
-        pruning_method=method,
-        quantization="none",
-        starts_from="bn_recalibration",
-        epochs=result.epochs,
-        batch_size=preset.finetune_batch_size,
-        # the loss: this share of the labels' cross-entropy, the rest distillation from the full model
-        label_weight=preset.finetune_label_weight,
-        distillation_temperature=preset.finetune_temperature,
-        train_samples=int(len(dataset.y_train)),
-        train_steps=result.steps,
+        _budget(preset, dataset, pf, method, "none", result.epochs, result.steps),
         **chain.accuracy(pf, method),  # full, as pruned, after re-estimation, after fine-tuning
     )
     if method == "magnitude":
@@ -103,17 +111,8 @@ def test_finetune_qat(benchmark, request, preset, chain, dataset, pf, method):
     chain.remember_qat(pf, method, result)
     float_ran = chain.provenance(pf, method)["model_state"] == "finetuned"
     fields = dict(
-        pruning_factor=pf,
-        pruning_method=method,
-        quantization="int8-qat",
-        starts_from="bn_recalibration",
-        epochs=preset.finetune_epochs,
-        batch_size=preset.finetune_batch_size,
-        label_weight=preset.finetune_label_weight,  # the float fine-tuning's loss
-        distillation_temperature=preset.finetune_temperature,
+        _budget(preset, dataset, pf, method, "int8-qat", preset.finetune_epochs, result.steps),
         learning_rate=preset.finetune_learning_rate,
-        train_samples=int(len(dataset.y_train)),
-        train_steps=result.steps,
         preserve_sparsity=result.preserve_sparsity,
         top1_full=chain.base_top1(),
         top1_before_ft=chain.top1_pruned(pf, method),
