@@ -5,7 +5,8 @@ are timed under the edge profiles only (the device profile skips them, saying so
 Which models: the full model and the pruning factor fine-tuned quantization-aware (pf 70 %, both
 methods), not every model. A conversion took 0.4-1.1 s on quick (one thread: 0.36 s dynamic-range
 and 0.80 s int8 for the full model, 1.09 s int8 for magnitude pf 70 %, 0.45 s filter pf 70 %), so
-all eleven models would add ~15 s per edge profile (~22 conversions, one round each) and tell
+all eleven models would add ~15 s per edge profile (~22 conversions, one round each; under
+edge-idle at load ~4 the six took 0.9-2.0 s each, 8 s in all: docs/measurements.md) and tell
 nothing these six do not: the converter's cost follows the model's size, which the three span.
 The inference cases run every model's conversions (untimed, cached on disk).
 
