@@ -31,12 +31,14 @@ FORMATS = ("keras", "h5", "tflite")
 SERIALIZATION_CASES = [(pf, method, fmt) for pf, method in MODELS for fmt in FORMATS]
 #: Input of the pure-RSA case: small on purpose, RSA moves ~300 bytes per operation.
 PURE_RSA_INPUT_BYTES = 64 * 1024
-#: Presets whose grid runs the quantized cases (conversion, inference, quantization-aware
-#: fine-tuning) of fewer models. The test command's tiny grid: the full model (dense) and magnitude
-#: pf 70 % (sparse formats, the prune-preserving QAT) cover the cases' code; filter pf 70 % only
-#: repeats the dense path, and its QAT case alone cost 8-16 s (tests/pipeline/test_quantize.py
-#: fine-tunes a filter-pruned model quantization-aware). Other presets run every model.
+#: Presets whose grid runs the quantized cases (conversion, inference) of fewer models. The test
+#: command's tiny grid: the full model (dense) and magnitude pf 70 % (sparse formats) cover the
+#: cases' code; the other models only repeat it. Other presets run every model.
 QUANTIZED_MODELS_OF_PRESET = {"tiny": [(0.0, None), (0.7, "magnitude")]}
+#: Presets whose grid runs the quantization-aware fine-tunings (and their int8-qat inference) of
+#: fewer models: tiny runs none (one cost ~10 s of the tiny grid's ~48 s; tests/pipeline/test_quantize.py
+#: and tests/pipeline/test_chain.py test the fine-tuning and the chain's part in it).
+QAT_MODELS_OF_PRESET = {"tiny": []}
 
 
 def ids(cases: list[tuple]) -> list[str]:
@@ -52,13 +54,15 @@ def inference_id(pf: float, method: str | None, runtime: str, quantization: str)
 
 def quantized_skip_reason(preset_name: str, pf: float, method: str | None, quantization: str) -> str | None:
     """Why a quantized case of (pf, method) does not run under this preset, or None when it runs."""
-    models = QUANTIZED_MODELS_OF_PRESET.get(preset_name)
+    table = QAT_MODELS_OF_PRESET if quantization == "int8-qat" else QUANTIZED_MODELS_OF_PRESET
+    models = table.get(preset_name)
     if quantization == "none" or models is None or (pf, method if pf else None) in models:
         return None
-    kept = ", ".join(case_id(p, m) for p, m in models)
-    return f"the {preset_name} preset runs quantized cases of {kept} only (benchmarks/grid.py)"
+    kept = ", ".join(case_id(p, m) for p, m in models) or "no model"
+    what = "quantization-aware fine-tuning" if quantization == "int8-qat" else "quantized cases"
+    return f"the {preset_name} preset runs {what} of {kept} only (benchmarks/grid.py)"
 
 
 __all__ = ["CASES", "CONVERTED_QUANTIZATIONS", "FORMATS", "INFERENCE_CASES", "MODELS", "PURE_RSA_INPUT_BYTES",
-           "QAT_CASES", "QUANTIZED_MODELS_OF_PRESET", "QUANTIZE_CASES", "SERIALIZATION_CASES", "case_id", "ids",
+           "QAT_CASES", "QAT_MODELS_OF_PRESET", "QUANTIZED_MODELS_OF_PRESET", "QUANTIZE_CASES", "SERIALIZATION_CASES", "case_id", "ids",
            "inference_id", "quantized_skip_reason"]

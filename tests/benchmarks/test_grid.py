@@ -41,5 +41,8 @@ def test_a_reduced_preset_skips_the_other_models_quantized_cases_saying_which_ru
     assert "tiny" in reason and "full" in reason and "pf=70-magnitude" in reason
     assert quantized_skip_reason("tiny", 0.5, "filter", "none") is None  # float cases always run
     assert quantized_skip_reason("tiny", 0.0, None, "dynamic") is None
-    assert quantized_skip_reason("tiny", 0.7, "magnitude", "int8-qat") is None
+    assert quantized_skip_reason("tiny", 0.7, "magnitude", "int8") is None
+    qat = quantized_skip_reason("tiny", 0.7, "magnitude", "int8-qat")  # tiny fine-tunes none quantization-aware
+    assert "quantization-aware fine-tuning of no model" in qat
+    assert quantized_skip_reason("quick", 0.7, "magnitude", "int8-qat") is None
     assert quantized_skip_reason("quick", 0.5, "filter", "int8") is None
