@@ -24,7 +24,8 @@ def session(tmp_path_factory) -> dict:
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", PYTHONPATH=str(ROOT))
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "benchmarks", "--preset=tiny", "-p", "no:cacheprovider", "-q",
-         "--wait-for-run", "-k", "test_quantize and full-int8 or test_inference and (full-int8 or full-litert)",
+         "--wait-for-run", "-k",
+         "test_quantize and full-int8 or test_inference and (full-int8 or full-litert or 70-magnitude-int8)",
          f"--benchmark-json={out}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
@@ -64,3 +65,24 @@ def test_machine_info_says_which_isa_and_kernels_ran(session):
     continuum = session["machine_info"]["continuum"]
     assert set(continuum["isa_features"]) == set(ISA_FLAGS)
     assert continuum["litert_kernel_path"] == "xnnpack"  # LiteRT's default resolver applies XNNPACK
+
+
+def test_a_magnitude_pruned_model_records_its_sparse_format_sizes(session):
+    record = _record(session, "test_inference[pf=70-magnitude-int8]")
+    assert record["quantization"] == "int8" and record["float_ops"] == []
+    assert 0 < record["model_bytes_sparse"] < record["model_bytes"]  # 70 % of the kernels' weights are zeros
+    assert record["model_bytes_sparse_gzip"] > 0
+
+
+def test_an_int8_model_left_partly_float_is_skipped_naming_its_float_ops():
+    from types import SimpleNamespace
+
+    from benchmarks.test_inference import _skip_reason
+
+    partial = SimpleNamespace(quantized=lambda pf, method, mode: SimpleNamespace(float_ops=("SIN#3",), hybrid_ops=()))
+    full = SimpleNamespace(quantized=lambda pf, method, mode: SimpleNamespace(float_ops=(), hybrid_ops=()))
+    quick = SimpleNamespace(name="quick")
+    reason = _skip_reason(quick, partial, 0.0, None, "int8")
+    assert "SIN#3" in reason and "not served as int8" in reason
+    assert _skip_reason(quick, full, 0.0, None, "int8") is None
+    assert _skip_reason(quick, partial, 0.0, None, "dynamic") is None  # dynamic-range keeps float ops by design
