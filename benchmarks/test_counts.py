@@ -19,9 +19,9 @@ import time
 
 import pytest
 
-from benchmarks.grid import MODELS, PURE_RSA_INPUT_BYTES, case_id
+from benchmarks.grid import MODELS, PURE_RSA_INPUT_BYTES, case_id, inference_id
 from harness import inject
-from harness.counts import COUNTER_KEY, CountInputs, INPUTS_ENV_VARIABLE, skip_reason
+from harness.counts import COUNTED_QUANTIZATIONS, COUNTER_KEY, CountInputs, INPUTS_ENV_VARIABLE, skip_reason
 from harness.record import case_info
 
 #: Calls counted per case, by operation. A LiteRT, RSA or AES-GCM call repeats to a few parts
@@ -117,19 +117,26 @@ def count_record(calls: int, region: int, empty: int, wall_s: float, share=None,
     return record
 
 
+#: The counted inference cases: every model's float and int8 flatbuffer (harness/counts.py prepares both).
+COUNTED_INFERENCE = [(pf, method, q) for pf, method in MODELS for q in COUNTED_QUANTIZATIONS]
+
+
 @pytest.mark.counted
 @pytest.mark.benchmark_op("inference")
-@pytest.mark.parametrize(("pf", "method"), MODELS, ids=[case_id(pf, m, "litert") for pf, m in MODELS])
-def test_count_inference(benchmark, request, preset, counted, counter, pf, method):
+@pytest.mark.parametrize(("pf", "method", "quantization"), COUNTED_INFERENCE,
+                         ids=[inference_id(pf, m, "litert", q) for pf, m, q in COUNTED_INFERENCE])
+def test_count_inference(benchmark, request, preset, counted, counter, pf, method, quantization):
     from pipeline.infer import LiteRTRunner
 
-    runner = LiteRTRunner(counted.tflite(pf, method), num_threads=1)
+    tflite = counted.tflite(pf, method, quantization)
+    runner = LiteRTRunner(tflite, num_threads=1)
     sample = counted.sample
     record = count_call(benchmark, request, counter, "inference", runner.run, (sample,))
     assert runner.run(sample).shape[-1] == preset.num_classes
     benchmark.extra_info.update(
         case_info(preset, "inference", pruning_factor=pf, pruning_method=method, runtime="litert",
-                  batch_size=1, num_threads=1, **record)
+                  quantization=quantization, model_bytes=len(tflite),
+                  model_bytes_gzip=counted.gzip_bytes(pf, method, quantization), batch_size=1, num_threads=1, **record)
     )
 
 

@@ -41,6 +41,7 @@ def test_serialize_model(benchmark, preset, chain, tmp_path, pf, method, fmt):
             pruning_factor=pf,
             pruning_method=method,
             model_format=fmt,
+            quantization="none",  # every format holds the float model
             model_bytes=written.bytes,
             model_bytes_gzip=gzip_size(path.read_bytes()),
             **chain.accuracy(pf, method),

@@ -67,10 +67,14 @@ HASH_SEED = "0"
 TERMINATE_GRACE_S = 10.0
 
 
-def model_file_name(pf: float, method: str | None) -> str:
+#: Quantizations of every model the counted run prepares (``none``: float32; ``int8``: full-integer).
+COUNTED_QUANTIZATIONS = ("none", "int8")
+
+
+def model_file_name(pf: float, method: str | None, quantization: str = "none") -> str:
     from harness.record import case_id
 
-    return f"model-{case_id(pf, method)}.tflite"
+    return f"model-{case_id(pf, method, *([] if quantization == 'none' else [quantization]))}.tflite"
 
 
 @dataclass(frozen=True)
@@ -89,15 +93,15 @@ class CountInputs:
             raise ValueError(f"{folder / MANIFEST}: prepared inputs of a counted run unreadable: {err}") from None
         return cls(folder, manifest)
 
-    def tflite(self, pf: float, method: str | None) -> bytes:
-        path = self.folder / model_file_name(pf, method)
+    def tflite(self, pf: float, method: str | None, quantization: str = "none") -> bytes:
+        path = self.folder / model_file_name(pf, method, quantization)
         if not path.is_file():
-            raise ValueError(f"{path}: no prepared model for pf={pf} method={method}")
+            raise ValueError(f"{path}: no prepared model for pf={pf} method={method} quantization={quantization}")
         return path.read_bytes()
 
-    def gzip_bytes(self, pf: float, method: str | None) -> int:
+    def gzip_bytes(self, pf: float, method: str | None, quantization: str = "none") -> int:
         """The prepared model's gzip size [byte] (measured outside valgrind, in :func:`prepare_inputs`)."""
-        return self.manifest["gzip_bytes"][model_file_name(pf, method)]
+        return self.manifest["gzip_bytes"][model_file_name(pf, method, quantization)]
 
     @property
     def sample(self):
@@ -120,9 +124,9 @@ class CountInputs:
 
 
 #: Sources the counted models depend on: a change to one of them rebuilds the model cache.
-MODEL_SOURCES = ("fixtures/model.py", "pipeline/prune.py", "pipeline/infer.py")
+MODEL_SOURCES = ("fixtures/model.py", "pipeline/prune.py", "pipeline/infer.py", "pipeline/quantize.py")
 #: Bump whenever :func:`_build_models` changes: it is part of the cache key.
-MODELS_VERSION = 1
+MODELS_VERSION = 2
 #: Packages whose version changes the converted flatbuffers.
 MODEL_PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization")
 
@@ -141,25 +145,32 @@ def _models_key(preset) -> str:
 
 
 def _build_models(preset, folder: Path, progress) -> list[dict]:
-    """Convert the grid's models (random weights, see the module docstring) into ``folder``."""
+    """Convert the grid's models (random weights, see the module docstring) into ``folder``, float32
+    and full-integer int8 (calibrated on the int8 cases' representative set: the preset's seeded
+    choice of training images, so the activations' ranges are those of real inputs)."""
     from harness.record import MODELS
+    from fixtures.dataset import dataset_for
     from fixtures.model import build_mobilenet
     from fixtures.tfenv import keras
     from pipeline.infer import to_tflite
     from pipeline.prune import filter_prune, magnitude_prune
+    from pipeline.quantize import REPRESENTATIVE_SAMPLES, quantize_tflite, representative_images
 
     keras.utils.set_random_seed(preset.seed)
     base = build_mobilenet(preset)
+    representative = representative_images(dataset_for(preset).x_train, REPRESENTATIVE_SAMPLES, preset.seed)
     prune = {"magnitude": magnitude_prune, "filter": filter_prune}
     models = []
     for pf, method in MODELS:
         model = base if pf == 0 else prune[method](base, pf)
-        name = model_file_name(pf, method)
-        data = to_tflite(model)
-        (folder / name).write_bytes(data)
-        models.append({"pruning_factor": pf, "pruning_method": method, "file": name, "bytes": len(data),
-                       "sha256": hashlib.sha256(data).hexdigest()})
-        progress(f"[counts] converted {name} ({len(data)} bytes)")
+        for quantization in COUNTED_QUANTIZATIONS:
+            name = model_file_name(pf, method, quantization)
+            data = to_tflite(model) if quantization == "none" else quantize_tflite(
+                model, quantization, representative=representative).tflite
+            (folder / name).write_bytes(data)
+            models.append({"pruning_factor": pf, "pruning_method": method, "quantization": quantization, "file": name,
+                           "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+            progress(f"[counts] converted {name} ({len(data)} bytes)")
     return models
 
 

@@ -24,14 +24,15 @@ import pytest
 
 from fixtures.presets import PRESETS, get_preset
 from harness import inject
-from harness.stash import APPLIED_KEY, BASE_INFO_KEY, CLOCK_KEY, JSON_KEY, LOAD_KEY, RESULTS_KEY
+from harness.contract import QUANTIZATIONS
+from harness.stash import APPLIED_KEY, BASE_INFO_KEY, CLOCK_KEY, JSON_KEY, KERNEL_PATH_KEY, LOAD_KEY, RESULTS_KEY
 from harness.timing import OPERATION_MARKER, SessionClock
 
 NO_PROFILE = "none"
 #: Benchmark cases run in the order of the pipeline (by module), so each step can take the previous
 #: one's output; parametrize order is kept inside a module.
-OPERATION_ORDER = ("test_prune", "test_bn_recalibration", "test_finetune", "test_inference", "test_serialization",
-                   "test_encryption")
+OPERATION_ORDER = ("test_prune", "test_bn_recalibration", "test_finetune", "test_quantize", "test_inference",
+                   "test_serialization", "test_encryption")
 
 
 def _profile_names() -> list[str]:
@@ -97,6 +98,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "order before interleaving; for comparing the two, docs/paired.md)",
     )
     group.addoption(
+        "--quantization",
+        default=None,
+        metavar="MODES",
+        help="run only the cases of these quantizations, comma-separated: "
+        f"{', '.join(QUANTIZATIONS)} (none: the float cases); cases without a quantization "
+        "(pruning, encryption, ...) always run (default: every quantization)",
+    )
+    group.addoption(
         "--run-slow",
         action="store_true",
         default=False,
@@ -124,6 +133,23 @@ def _validate_inputs(config: pytest.Config) -> None:
     weights = config.getoption("weights")
     if weights is not None and not Path(weights).is_file():
         raise pytest.UsageError(f"--weights: no such file: {weights}")
+    chosen_quantizations(config)
+
+
+def chosen_quantizations(config: pytest.Config) -> tuple[str, ...] | None:
+    """The quantizations ``--quantization`` selects (None: all); ``pytest.UsageError`` naming an
+    unknown or empty value."""
+    raw = config.getoption("quantization", None)
+    if raw is None:
+        return None
+    modes = tuple(mode.strip() for mode in raw.split(","))
+    for mode in modes:
+        if mode not in QUANTIZATIONS:
+            raise pytest.UsageError(
+                f"--quantization: unknown quantization {mode!r} in {raw!r}; expected a comma-separated list of "
+                f"{', '.join(QUANTIZATIONS)}"
+            )
+    return modes
 
 
 def _validate_data_dir(config: pytest.Config) -> None:
@@ -244,12 +270,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return OPERATION_ORDER.index(module)
 
     items.sort(key=rank)  # stable: keeps parametrize order inside a module
+    modes = chosen_quantizations(config)
+    if modes is not None:
+        kept, dropped = [], []
+        for item in items:
+            (dropped if case_quantization(item) not in (None, *modes) else kept).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     if config.getoption("run_slow"):
         return
     skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+#: Operations whose records carry a ``quantization`` (the others' cases run under any --quantization).
+QUANTIZED_OPERATIONS = ("finetune", "quantize", "inference", "serialization")
+
+
+def case_quantization(item: pytest.Item) -> str | None:
+    """The quantization a benchmark case measures: its ``quantization`` parameter, ``int8-qat`` for an
+    id ending so (the quantization-aware fine-tuning), ``none`` for the other cases of
+    :data:`QUANTIZED_OPERATIONS`; None for a case of another operation or no case at all."""
+    marker = item.get_closest_marker(OPERATION_MARKER)
+    if marker is None or not marker.args or marker.args[0] not in QUANTIZED_OPERATIONS:
+        return None
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "quantization" in callspec.params:
+        return callspec.params["quantization"]
+    return "int8-qat" if item.name.endswith("-int8-qat]") else "none"
 
 
 @pytest.hookimpl(trylast=True)
@@ -268,7 +319,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """The run's ``machine_info``: ``continuum`` (what ran, as enforced, and the session's verdict),
     ``continuum_timing``, ``injected_slowdown`` and, in a counted session, ``counts``."""
-    from harness.record import add_fingerprint, machine_record
+    from harness.record import add_fingerprint, add_quantization_info, machine_record
 
     continuum = machine_record(
         config,
@@ -280,6 +331,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     if results is not None and results.record is not None:
         continuum["session"] = results.record
     machine_info["continuum"] = continuum
+    add_quantization_info(machine_info, config.stash.get(KERNEL_PATH_KEY, None))
     add_fingerprint(machine_info)  # needs machine_info.cpu (pytest-benchmark's) and the profile record
     machine_info["continuum_timing"] = config.stash[CLOCK_KEY].breakdown()
     machine_info[inject.MACHINE_INFO_KEY] = inject.machine_info(config)

@@ -21,7 +21,7 @@ from harness.contract import OPERATIONS, PRUNING_METHODS, RUNTIMES, check_case
 from harness.fingerprint import RECORD_KEY, fingerprint
 
 __all__ = ["MODELS", "OPERATIONS", "PRUNED_MODELS", "PRUNING_METHODS", "RUNTIMES", "case_id", "case_info",
-           "add_fingerprint", "machine_record"]
+           "add_fingerprint", "add_quantization_info", "machine_record"]
 VERSIONED_PACKAGES = (
     "tensorflow",
     "tf-keras",
@@ -91,6 +91,19 @@ def add_fingerprint(machine_info: dict) -> None:
     read and the limits the profile enforced) at ``machine_info.continuum.fingerprint``: readers group
     runs by it, not by hostname. Library versions stay beside it, in ``continuum.versions``."""
     machine_info["continuum"][RECORD_KEY] = fingerprint(machine_info)
+
+
+def add_quantization_info(machine_info: dict, kernel_path: str | None) -> None:
+    """``machine_info.continuum.isa_features`` (what XNNPACK's int8 and float kernels dispatch on,
+    :func:`pipeline.isa.features_from_flags` of the CPU flags the fingerprint reads) and
+    ``litert_kernel_path`` (``"xnnpack"`` or ``"builtin"``: the kernels the LiteRT inference cases
+    ran on; None when none ran)."""
+    from pipeline.isa import features_from_flags
+
+    cpu = machine_info.get("cpu")
+    flags = cpu.get("flags") if isinstance(cpu, dict) else None
+    machine_info["continuum"]["isa_features"] = features_from_flags(flags if isinstance(flags, (list, tuple)) else None)
+    machine_info["continuum"]["litert_kernel_path"] = kernel_path
 
 
 def case_info(preset: Preset, operation: str, **fields: Any) -> dict:

@@ -11,3 +11,4 @@ RESULTS_KEY = pytest.StashKey[object]()  # harness.commit.SessionResults, when t
 BASE_INFO_KEY = pytest.StashKey[object]()  # fixtures.model.BaseModelInfo of the session's base model
 GC_PHASE_KEY = pytest.StashKey[object]()  # the operation whose objects the garbage collector has frozen (benchmarks/conftest.py)
 CLOCK_KEY = pytest.StashKey[object]()  # harness.timing.SessionClock of the session
+KERNEL_PATH_KEY = pytest.StashKey[object]()  # "xnnpack" or "builtin": the kernels the LiteRT inference cases ran on

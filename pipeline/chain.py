@@ -16,6 +16,12 @@ with moving statistics re-estimated on the training images, labels unused):
 pruning in one shot leaves statistics that put inference-mode accuracy at chance,
 and starting from them wastes the first steps of a short fine-tuning on
 re-learning them (``pipeline/recalibrate.py``).
+
+Quantized models (``pipeline/quantize.py``) come from the deployable model of each (pf,
+method): dynamic-range and full-integer int8 (calibrated on a fixed, seeded choice of
+training images), cached on disk like the float flatbuffer; and the quantization-aware
+fine-tuning of a pruned model, which starts from the same re-estimated model as its float
+fine-tuning (a stripped copy is kept when that model is handed over).
 """
 
 from __future__ import annotations
@@ -55,6 +61,14 @@ class ModelChain:
         self._tflite: dict[tuple, bytes] = {}
         self._deployable: dict[tuple, tuple] = {}  # key -> (source model, its stripped copy)
         self._base_top1: float | None = None
+        self._representative: Any = None
+        self._quantized: dict[tuple, Any] = {}  # (key, mode, sparse) -> pipeline.quantize.QuantizedModel
+        self._qat_wanted: set[tuple] = set()
+        self._qat_start: dict[tuple, Any] = {}
+        self._qat: dict[tuple, Step] = {}  # key -> Step(pipeline.quantize.QATResult)
+        self._qat_sparse: dict[tuple, Any] = {}
+        self._sizes: dict[str, dict] = {}  # flatbuffer sha256 -> its sizes
+        self._kernel_paths: dict[str, dict] = {}  # flatbuffer sha256 -> pipeline.quantize.kernel_path
 
     @staticmethod
     def key(pf: float, method: str | None) -> tuple:
@@ -104,7 +118,11 @@ class ModelChain:
 
     def hand_over_recalibrated(self, pf: float, method: str) -> Any:
         """The re-estimated model of (pf, method), given away to the fine-tuning that trains it in
-        place; as :meth:`hand_over_pruned` (its top-1 is measured first, the chain forgets it)."""
+        place; as :meth:`hand_over_pruned` (its top-1 is measured first, the chain forgets it).
+        For a model :meth:`keep_for_qat` named, a stripped copy is kept first."""
+        key = self.key(pf, method)
+        if key in self._qat_wanted and key not in self._qat_start:
+            self._qat_start[key] = _stripped_copy(self.recalibrated(pf, method))
         return self._hand_over(self._recalibrated, self.top1_recalibrated, self.recalibrated, pf, method)
 
     def _hand_over(self, steps: dict[tuple, Step], top1, model_of, pf: float, method: str) -> Any:
@@ -225,3 +243,164 @@ class ModelChain:
 
             self._tflite[key] = cached_tflite(self.deployable(pf, method), to_tflite)
         return self._tflite[key]
+
+    # -- quantized models ------------------------------------------------------------------
+
+    def representative(self) -> Any:
+        """The int8 conversions' representative set: ``REPRESENTATIVE_SAMPLES`` training images
+        chosen by the preset's seed (the same for every model and every session of a preset)."""
+        if self._representative is None:
+            from pipeline.quantize import REPRESENTATIVE_SAMPLES, representative_images
+
+            self._representative = representative_images(self.dataset.x_train, REPRESENTATIVE_SAMPLES, self.preset.seed)
+        return self._representative
+
+    def _variant(self, mode: str, sparse: bool) -> str:
+        """The disk cache's name of a conversion: the mode and, for int8, the representative set's identity."""
+        name = mode
+        if mode == "int8":
+            name += f"-rep{len(self.representative())}-seed{self.preset.seed}-{self.dataset.fingerprint[:16]}"
+        return name + ("-sparse" if sparse else "")
+
+    def quantized(self, pf: float, method: str | None, mode: str, *, sparse: bool = False) -> Any:
+        """The deployable model of (pf, method) converted to ``mode`` (``none``, ``dynamic``, ``int8``;
+        ``sparse``: weights in the sparse format) as a :class:`pipeline.quantize.QuantizedModel`,
+        converted once (cached on disk). An int8 conversion that leaves ops in float is returned with
+        them in ``float_ops``: the caller decides (a partly float model is never served as int8)."""
+        from pipeline.quantize import check_mode
+
+        check_mode(mode)
+        key = (self.key(pf, method), mode, sparse)
+        if key not in self._quantized:
+            from fixtures.memo import cached_tflite
+            from pipeline.quantize import describe, quantize_tflite
+
+            representative = self.representative() if mode == "int8" else None
+            data = cached_tflite(
+                self.deployable(pf, method),
+                lambda model: quantize_tflite(model, mode, representative=representative, sparse=sparse,
+                                              allow_float_ops=True).tflite,
+                variant=self._variant(mode, sparse),
+            )
+            self._quantized[key] = describe(data, mode, sparse=sparse, allow_float_ops=True,
+                                            representative_samples=None if representative is None else len(representative))
+        return self._quantized[key]
+
+    def remember_quantized(self, pf: float, method: str | None, quantized: Any) -> None:
+        """A conversion a benchmark timed (of :meth:`deployable`): kept for this session and on disk."""
+        from fixtures.memo import cached_tflite
+
+        cached_tflite(self.deployable(pf, method), lambda _: quantized.tflite, variant=self._variant(quantized.mode, quantized.sparse))
+        self._quantized[(self.key(pf, method), quantized.mode, quantized.sparse)] = quantized
+
+    def litert_top1(self, tflite: bytes) -> float:
+        """Test top-1 of a flatbuffer through LiteRT [fraction], evaluated once per flatbuffer, ever
+        (fixtures/memo.py); a quantized model's accuracy is its flatbuffer's."""
+        from fixtures.memo import cached_litert_top1
+        from pipeline.infer import litert_top1
+
+        return cached_litert_top1(tflite, self.dataset, lambda data: litert_top1(data, self.dataset.x_test, self.dataset.y_test))
+
+    def keep_for_qat(self, pf: float, method: str) -> None:
+        """Keep a stripped copy of the re-estimated model of (pf, method) when it is handed over:
+        its quantization-aware fine-tuning starts from it too."""
+        self._qat_wanted.add(self.key(pf, method))
+
+    def qat_start(self, pf: float, method: str) -> Any:
+        """The model the quantization-aware fine-tuning of (pf, method) starts from: the re-estimated
+        model, stripped (the kept copy, or re-estimated now, untimed); the chain forgets it."""
+        model = self._qat_start.pop(self.key(pf, method), None)
+        return model if model is not None else _stripped_copy(self.recalibrated(pf, method))
+
+    def finetune_steps(self) -> int:
+        """Training steps of one fine-tuning of the preset: its epochs over the training split."""
+        import math
+
+        return self.preset.finetune_epochs * math.ceil(len(self.dataset.y_train) / self.preset.finetune_batch_size)
+
+    def qat(self, pf: float, method: str) -> Any:
+        """The :class:`pipeline.quantize.QATResult` of (pf, method); fine-tuned untimed if needed, with the
+        float fine-tuning's budget and learning rate (:meth:`qat_job`)."""
+        key = self.key(pf, method)
+        if key not in self._qat:
+            job = self.qat_job(pf, method)
+            job.train()
+            self._qat[key] = Step(self.qat_result(job), timed=False)
+        return self._qat[key].value
+
+    def qat_result(self, job: Any) -> Any:
+        """``job.result()`` with its int8 conversion cached on disk (the training is seeded and, for one
+        thread count, bitwise reproducible: a warm session's QAT model is the same model)."""
+        from fixtures.memo import cached_tflite
+        from pipeline.quantize import qat_tflite
+
+        return job.result(lambda model: cached_tflite(model, lambda m: qat_tflite(m).tflite, variant="int8-qat"))
+
+    def qat_job(self, pf: float, method: str) -> Any:
+        """A :class:`pipeline.quantize.QATJob` of (pf, method): :meth:`qat_start`, :meth:`finetune_steps`
+        steps of ``finetune_batch_size`` images at the preset's fine-tuning learning rate, seeded, with
+        the float fine-tuning's loss (distilled from the full model where the preset distils)."""
+        from pipeline.quantize import QATJob
+
+        return QATJob(self.qat_start(pf, method), self.dataset.x_train, self.dataset.y_train,
+                      steps=self.finetune_steps(), batch_size=self.preset.finetune_batch_size,
+                      learning_rate=self.preset.finetune_learning_rate, seed=self.preset.seed,
+                      teacher=self.teacher(), label_weight=self.preset.finetune_label_weight,
+                      temperature=self.preset.finetune_temperature)
+
+    def remember_qat(self, pf: float, method: str, result: Any) -> None:
+        self._qat[self.key(pf, method)] = Step(result, timed=True)
+
+    def qat_timed(self, pf: float, method: str) -> bool | None:
+        step = self._qat.get(self.key(pf, method))
+        return None if step is None else step.timed
+
+    def qat_sparse(self, pf: float, method: str) -> Any:
+        """The quantization-aware model of (pf, method) converted with its weights in the sparse format."""
+        key = self.key(pf, method)
+        if key not in self._qat_sparse:
+            from fixtures.memo import cached_tflite
+            from pipeline.quantize import describe, qat_tflite
+
+            data = cached_tflite(self.qat(pf, method).model, lambda m: qat_tflite(m, sparse=True).tflite,
+                                 variant="int8-qat-sparse")
+            self._qat_sparse[key] = describe(data, "int8-qat", sparse=True)
+        return self._qat_sparse[key]
+
+    def tflite_of(self, pf: float, method: str | None, quantization: str) -> bytes:
+        """The flatbuffer of (pf, method) in ``quantization`` (``none``: :meth:`tflite`)."""
+        if quantization == "none":
+            return self.tflite(pf, method)
+        if quantization == "int8-qat":
+            return self.qat(pf, method).quantized.tflite
+        return self.quantized(pf, method, quantization).tflite
+
+
+    def sizes(self, tflite: bytes) -> dict:
+        """``{"bytes": raw size, "gzip": gzip size}`` of a flatbuffer [byte], once per flatbuffer a session."""
+        import hashlib
+
+        digest = hashlib.sha256(tflite).hexdigest()
+        if digest not in self._sizes:
+            from pipeline.serialize import gzip_size
+
+            self._sizes[digest] = {"bytes": len(tflite), "gzip": gzip_size(tflite)}
+        return self._sizes[digest]
+
+    def kernel_path(self, tflite: bytes) -> dict:
+        """Which kernels LiteRT runs a flatbuffer on (:func:`pipeline.quantize.kernel_path`), once per flatbuffer."""
+        import hashlib
+
+        digest = hashlib.sha256(tflite).hexdigest()
+        if digest not in self._kernel_paths:
+            from pipeline.quantize import kernel_path
+
+            self._kernel_paths[digest] = kernel_path(tflite)
+        return self._kernel_paths[digest]
+
+
+def _stripped_copy(model: Any) -> Any:
+    """A copy of ``model`` without tfmot's pruning wrappers (``strip_pruning`` makes a new model)."""
+    from pipeline.prune import copy_model, is_pruning_wrapped, strip_pruning
+
+    return strip_pruning(model) if is_pruning_wrapped(model) else copy_model(model)

@@ -86,6 +86,19 @@ class LiteRTRunner:
         return self._interpreter.get_tensor(self._output_index).copy()
 
 
+def litert_top1(tflite: bytes | Path | str, x: np.ndarray, y: np.ndarray, num_threads: int = 1) -> float:
+    """Top-1 of ``tflite`` on images ``x`` ``[N, H, W, C]`` and integer labels ``y`` ``[N]`` [fraction],
+    one batch-1 call per image: what a device running the flatbuffer would answer (a quantized
+    model's accuracy is its flatbuffer's, not its Keras parent's)."""
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    if x.ndim != 4 or len(x) == 0 or y.shape != (len(x),):
+        raise ValueError(f"expected images [N, H, W, C] and labels [N] with N >= 1, got shapes {x.shape} and {y.shape}")
+    runner = LiteRTRunner(tflite, num_threads=num_threads)
+    correct = sum(int(np.argmax(runner.run(image[np.newaxis]))) == int(label) for image, label in zip(x, y))
+    return correct / len(y)
+
+
 def set_tensorflow_threads(num_threads: int) -> None:
     """Set TensorFlow's process-wide intra-op threads to ``num_threads`` (inter-op: 1).
 
@@ -218,6 +231,7 @@ __all__ = [
     "KerasRunner",
     "LiteRTRunner",
     "PhaseTimes",
+    "litert_top1",
     "measure_phases",
     "set_tensorflow_threads",
     "tflite_converter",

@@ -46,6 +46,7 @@ from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from pipeline.infer import tflite_converter
+from pipeline.isa import CPUINFO, ISA_FLAGS, isa_features  # noqa: F401 -- re-exported: tools read them here
 from pipeline.prune import copy_model, is_pruning_wrapped
 from pipeline.serialize import gzip_size
 
@@ -67,18 +68,6 @@ SPARSE_MODEL_SPARSITY = 0.2
 #: Learning rate of quantization-aware fine-tuning: the model is already trained, QAT only
 #: adapts it to rounding (tfmot's guide fine-tunes briefly at a small rate).
 QAT_LEARNING_RATE = 1e-4
-#: /proc/cpuinfo flags XNNPACK's x86 kernel dispatch depends on, by the name recorded.
-ISA_FLAGS = {
-    "avx2": "avx2",
-    "fma": "fma",
-    "avx512f": "avx512f",
-    "avx512bw": "avx512bw",
-    "avx512_vnni": "avx512_vnni",
-    "avx_vnni": "avx_vnni",
-    "amx_tile": "amx_tile",
-    "amx_int8": "amx_int8",
-}
-CPUINFO = Path("/proc/cpuinfo")
 
 _OP_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 _TYPE_NAMES = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
@@ -388,9 +377,110 @@ def kernel_sparsity(model) -> float:
     return zeros / size if size else 0.0
 
 
+def qat_tflite(qat_model, *, sparse: bool = False) -> QuantizedModel:
+    """A quantization-aware model (fake-quant wrappers) converted to full-integer int8; with
+    ``sparse``, its weights stored in the sparse format (``EXPERIMENTAL_SPARSITY``)."""
+    converter = tflite_converter(qat_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT] + ([tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else [])
+    return describe(_converted(converter, "int8-qat"), "int8-qat", sparse=sparse)
+
+
+def _packed_distillation_loss(label_weight: float, temperature: float):
+    """:func:`pipeline.finetune.distillation_loss` on targets ``[label, teacher probabilities...]``."""
+    from pipeline.finetune import distillation_loss
+
+    def loss(targets, student):
+        labels = tf.cast(targets[:, 0], tf.int32)
+        return distillation_loss(labels, student, targets[:, 1:], label_weight=label_weight, temperature=temperature)
+
+    return loss
+
+
+class QATJob:
+    """One quantization-aware fine-tuning, in three steps a benchmark can time apart: building
+    (here: checks, a copy wrapped in tfmot's fake-quant layers, the optimizer, the batches),
+    :meth:`train` (the training steps alone, what the fine-tuning cases time) and :meth:`result`
+    (the conversion to full-integer int8). :func:`quantization_aware_finetune` runs all three;
+    its parameters are this class's.
+    """
+
+    def __init__(self, model, x_train: np.ndarray, y_train: np.ndarray, *, steps: int, batch_size: int = 32,
+                 learning_rate: float = QAT_LEARNING_RATE, seed: int = 0,
+                 preserve_sparsity: bool | None = None, teacher: np.ndarray | None = None,
+                 label_weight: float = 1.0, temperature: float = 1.0) -> None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if is_pruning_wrapped(model):
+            raise ValueError(f"model {model.name!r} holds tfmot pruning wrappers; strip_pruning() it before quantization-aware training")
+        input_shape = tuple(int(d) for d in model.input_shape[1:])
+        x_train = _checked_images(x_train, input_shape, "training images")
+        y_train = np.asarray(y_train)
+        if y_train.shape != (len(x_train),):
+            raise ValueError(f"labels have shape {y_train.shape}; expected ({len(x_train)},), one per training image")
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        targets = y_train
+        if teacher is not None and label_weight < 1:
+            teacher = np.asarray(teacher, dtype=np.float32)
+            classes = int(model.output_shape[-1])
+            if teacher.shape != (len(x_train), classes):
+                raise ValueError(f"teacher probabilities have shape {teacher.shape}; expected ({len(x_train)}, {classes}), "
+                                 "one row per training image")
+            # the labels travel in column 0 beside the teacher's probabilities: Keras' fit takes one target
+            targets = np.concatenate([y_train[:, np.newaxis].astype(np.float32), teacher], axis=1)
+            loss = _packed_distillation_loss(label_weight, temperature)
+        self.steps = steps
+        self.sparsity_before = kernel_sparsity(model)
+        if preserve_sparsity is None:
+            preserve_sparsity = self.sparsity_before >= SPARSE_MODEL_SPARSITY
+        self.preserve_sparsity = preserve_sparsity
+        keras.utils.set_random_seed(seed)
+        self.model = _qat_model(copy_model(model), preserve_sparsity)
+        self.model.compile(optimizer=keras.optimizers.legacy.Adam(learning_rate), loss=loss)
+        self._batches = (
+            tf.data.Dataset.from_tensor_slices((x_train, targets))
+            .shuffle(len(y_train), seed=seed, reshuffle_each_iteration=True)
+            .repeat()
+            .batch(batch_size)
+        )
+        self.seconds: float | None = None
+
+    def train(self) -> float:
+        """Run the training steps (once); returns their wall time [s]."""
+        if self.seconds is not None:
+            raise RuntimeError("this quantization-aware fine-tuning has already trained")
+        start = time.perf_counter()
+        self.model.fit(self._batches, steps_per_epoch=self.steps, epochs=1, verbose=0)
+        self.seconds = time.perf_counter() - start
+        return self.seconds
+
+    def result(self, convert=None) -> QATResult:
+        """The trained model converted to full-integer int8 (:class:`NotFullyQuantized` when an op stays float).
+
+        ``convert``: a callable ``model -> bytes`` that gives the conversion (a disk cache of
+        ``qat_tflite(model).tflite``); None converts here."""
+        if self.seconds is None:
+            raise RuntimeError("train() the quantization-aware fine-tuning before converting it")
+        if convert is None:
+            quantized = qat_tflite(self.model)
+        else:
+            quantized = describe(convert(self.model), "int8-qat")
+        return QATResult(
+            model=self.model,
+            quantized=quantized,
+            steps=self.steps,
+            seconds=self.seconds,
+            preserve_sparsity=self.preserve_sparsity,
+            sparsity_before=self.sparsity_before,
+            sparsity_after=kernel_sparsity(self.model),
+        )
+
+
 def quantization_aware_finetune(model, x_train: np.ndarray, y_train: np.ndarray, *, steps: int, batch_size: int = 32,
                                 learning_rate: float = QAT_LEARNING_RATE, seed: int = 0,
-                                preserve_sparsity: bool | None = None) -> QATResult:
+                                preserve_sparsity: bool | None = None, teacher: np.ndarray | None = None,
+                                label_weight: float = 1.0, temperature: float = 1.0) -> QATResult:
     """Fine-tune ``model`` quantization-aware for ``steps`` steps and convert it to full-integer int8.
 
     Parameters
@@ -409,65 +499,19 @@ def quantization_aware_finetune(model, x_train: np.ndarray, y_train: np.ndarray,
         Keep the zeros of a magnitude-pruned model (tfmot's
         ``Default8BitPrunePreserveQuantizeScheme``); None: when its prunable kernels hold at
         least :data:`SPARSE_MODEL_SPARSITY` zeros (:func:`kernel_sparsity`).
+    teacher, label_weight, temperature :
+        Distil as the float fine-tuning does (:func:`pipeline.finetune.distillation_loss`): the full
+        model's probabilities on ``x_train`` ``[N, classes]``, the labels' share a and T; None or
+        a = 1: the labels alone.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if is_pruning_wrapped(model):
-        raise ValueError(f"model {model.name!r} holds tfmot pruning wrappers; strip_pruning() it before quantization-aware training")
-    input_shape = tuple(int(d) for d in model.input_shape[1:])
-    x_train = _checked_images(x_train, input_shape, "training images")
-    y_train = np.asarray(y_train)
-    if y_train.shape != (len(x_train),):
-        raise ValueError(f"labels have shape {y_train.shape}; expected ({len(x_train)},), one per training image")
-    sparsity_before = kernel_sparsity(model)
-    if preserve_sparsity is None:
-        preserve_sparsity = sparsity_before >= SPARSE_MODEL_SPARSITY
-    keras.utils.set_random_seed(seed)
-    qat = _qat_model(copy_model(model), preserve_sparsity)
-    qat.compile(optimizer=keras.optimizers.legacy.Adam(learning_rate), loss=keras.losses.SparseCategoricalCrossentropy())
-    batches = (
-        tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        .shuffle(len(y_train), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(batch_size)
-    )
-    start = time.perf_counter()
-    qat.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
-    seconds = time.perf_counter() - start
-    converter = tflite_converter(qat)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    quantized = describe(_converted(converter, "int8-qat"), "int8-qat")
-    return QATResult(
-        model=qat,
-        quantized=quantized,
-        steps=steps,
-        seconds=seconds,
-        preserve_sparsity=preserve_sparsity,
-        sparsity_before=sparsity_before,
-        sparsity_after=kernel_sparsity(qat),
-    )
+    job = QATJob(model, x_train, y_train, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                 seed=seed, preserve_sparsity=preserve_sparsity, teacher=teacher, label_weight=label_weight,
+                 temperature=temperature)
+    job.train()
+    return job.result()
 
 
 # ------------------------------------------------------------ what runs int8
-
-
-def isa_features(cpuinfo: Path | str = CPUINFO) -> dict:
-    """The ISA extensions XNNPACK's x86 kernels dispatch on, from ``cpuinfo``'s first ``flags`` line.
-
-    ``{"avx2": True, "avx512_vnni": True, "amx_int8": False, ...}`` (keys: :data:`ISA_FLAGS`);
-    every value None when the file is missing or has no ``flags`` line (not Linux on x86).
-    """
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        text = ""
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), None)
-    if flags is None:
-        return {name: None for name in ISA_FLAGS}
-    present = set(flags)
-    return {name: flag in present for name, flag in ISA_FLAGS.items()}
 
 
 def _delegated_nodes(wrapper, node: int, producers: dict[int, int]) -> set[int]:
@@ -527,6 +571,7 @@ __all__ = [
     "ISA_FLAGS",
     "NotFullyQuantized",
     "OpPrecision",
+    "QATJob",
     "QATResult",
     "QUANTIZATION_MODES",
     "QuantizedModel",
@@ -537,6 +582,7 @@ __all__ = [
     "kernel_path",
     "kernel_sparsity",
     "op_precisions",
+    "qat_tflite",
     "quantization_aware_finetune",
     "quantize_tflite",
     "representative_images",

@@ -102,3 +102,20 @@ def test_weights_of_another_width_are_refused_naming_what_the_file_is(tmp_path):
     message = result.stdout + result.stderr  # the base fixture ends the session: pytest prints it on stdout
     assert f"weights file {path} is MobileNet v1 alpha 0.5 (224 px by its name)" in message
     assert "preset 'tiny' needs MobileNet v1 alpha 0.25 at 32 px" in message
+
+
+def test_unknown_quantization_is_refused_naming_it_in_one_line():
+    message = refusal(run_pytest("--preset", "tiny", "--quantization", "none,int4"))
+    assert "--quantization" in message and "'int4'" in message and "int8-qat" in message
+    assert len([line for line in message.splitlines() if line.strip()]) == 1
+
+
+def test_quantization_selects_the_cases_of_those_quantizations():
+    result = run_pytest("--preset", "tiny", "--quantization", "int8,int8-qat", "--collect-only", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    ids = [line for line in result.stdout.splitlines() if "::" in line]
+    inference = [i for i in ids if "test_inference[" in i]
+    assert inference and all(i.endswith(("-int8]", "-int8-qat]")) for i in inference)
+    assert any(i.endswith("test_finetune_qat[pf=70-magnitude-int8-qat]") for i in ids)
+    assert not any("test_finetune[" in i or "test_serialize_model[" in i for i in ids)  # float cases
+    assert any("test_prune[" in i for i in ids) and any("test_encrypt" in i for i in ids)  # no quantization

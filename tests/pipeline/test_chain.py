@@ -70,3 +70,59 @@ def test_a_handed_over_model_is_measured_first_and_then_forgotten(monkeypatch):
     assert chain.hand_over_recalibrated(0.7, "filter") is recalibrated
     assert evaluated[-1] is recalibrated
     assert chain.recalibrated(0.7, "filter") == ("recalibrated", "again")  # made again, untimed
+
+
+def test_a_qat_model_starts_from_a_copy_kept_when_the_float_fine_tuning_takes_the_model(monkeypatch):
+    import types
+
+    import fixtures.memo
+    import pipeline.chain
+
+    monkeypatch.setattr(fixtures.memo, "cached_top1", lambda model, dataset: 0.5)
+    monkeypatch.setattr(pipeline.chain, "_stripped_copy", lambda model: ("copy of", model))
+    chain = ModelChain(preset=None, dataset=types.SimpleNamespace(), base=object(), progress=False)
+    kept, other = object(), object()
+    chain.remember_recalibrated(0.7, "magnitude", kept)
+    chain.remember_recalibrated(0.5, "magnitude", other)
+    chain.keep_for_qat(0.7, "magnitude")
+    assert chain.hand_over_recalibrated(0.7, "magnitude") is kept  # the float fine-tuning trains it in place
+    assert chain.hand_over_recalibrated(0.5, "magnitude") is other
+    assert chain.qat_start(0.7, "magnitude") == ("copy of", kept)  # copied before it was handed over
+    assert chain._qat_start == {}  # given away once, not held for the session
+
+
+def test_quantized_models_are_converted_once_and_a_timed_conversion_is_the_one_served(tmp_path, monkeypatch, tiny_model,
+                                                                                     tiny_dataset):
+    import types
+
+    import pipeline.quantize
+    from pipeline.quantize import quantize_tflite
+
+    monkeypatch.setenv("CONTINUUM_BENCH_CACHE", str(tmp_path))
+    converted = []
+    real = pipeline.quantize.quantize_tflite
+
+    def counting(model, mode, **kwargs):
+        converted.append((mode, kwargs.get("sparse", False)))
+        return real(model, mode, **kwargs)
+
+    monkeypatch.setattr(pipeline.quantize, "quantize_tflite", counting)
+    preset = types.SimpleNamespace(seed=3, bn_recalibration_samples=None)
+    chain = ModelChain(preset=preset, dataset=tiny_dataset, base=tiny_model, progress=False)
+    int8 = chain.quantized(0.0, None, "int8")
+    assert int8.representative_samples == len(chain.representative()) and int8.fully_integer
+    assert chain.quantized(0.0, None, "int8") is int8
+    sparse = chain.quantized(0.0, None, "dynamic", sparse=True)
+    assert sparse.sparse and sparse.mode == "dynamic"
+    # a second session (a new chain) reads both from the disk cache
+    again = ModelChain(preset=preset, dataset=tiny_dataset, base=tiny_model, progress=False)
+    assert again.quantized(0.0, None, "int8").tflite == int8.tflite
+    assert converted == [("int8", False), ("dynamic", True)]
+    # a conversion a case timed is what the session serves, and what the cache holds
+    timed = quantize_tflite(tiny_model, "dynamic")
+    fresh = ModelChain(preset=preset, dataset=tiny_dataset, base=tiny_model, progress=False)
+    fresh.remember_quantized(0.0, None, timed)
+    assert fresh.tflite_of(0.0, None, "dynamic") == timed.tflite
+    assert ModelChain(preset=preset, dataset=tiny_dataset, base=tiny_model, progress=False).quantized(
+        0.0, None, "dynamic").tflite == timed.tflite
+    assert converted == [("int8", False), ("dynamic", True)]

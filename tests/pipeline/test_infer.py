@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.infer import KerasRunner, LiteRTRunner, PhaseTimes, measure_phases, set_tensorflow_threads, to_tflite
+from pipeline.infer import (
+    KerasRunner, LiteRTRunner, PhaseTimes, litert_top1, measure_phases, set_tensorflow_threads, to_tflite,
+)
 from pipeline.prune import filter_prune, magnitude_prune
 from tests.pipeline.helpers import assert_same_weights, weights_of
 
@@ -128,3 +130,13 @@ def test_litert_path_needs_no_tensorflow(tiny_tflite, samples, tmp_path):
     env["PYTHONPATH"] = str(REPO_ROOT)
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, env=env, timeout=120)
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), LiteRTRunner(model_path).run(samples[:1]))
+
+
+def test_litert_top1_is_the_share_of_images_whose_argmax_is_the_label(tiny_tflite, samples):
+    runner = LiteRTRunner(tiny_tflite)
+    predicted = np.array([int(np.argmax(runner.run(x))) for x in samples])
+    labels = predicted.copy()
+    labels[: len(labels) // 2] = (labels[: len(labels) // 2] + 1) % 4  # the first half wrong on purpose
+    assert litert_top1(tiny_tflite, samples, labels) == pytest.approx((len(labels) - len(labels) // 2) / len(labels))
+    with pytest.raises(ValueError, match="labels"):
+        litert_top1(tiny_tflite, samples, labels[:-1])

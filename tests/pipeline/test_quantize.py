@@ -13,10 +13,12 @@ from pipeline.prune import filter_prune, magnitude_prune, strip_pruning
 from pipeline.quantize import (
     QUANTIZATION_MODES,
     NotFullyQuantized,
+    QATJob,
     isa_features,
     kernel_path,
     kernel_sparsity,
     op_precisions,
+    qat_tflite,
     quantization_aware_finetune,
     quantize_tflite,
     representative_images,
@@ -167,12 +169,21 @@ def test_weight_sparsity_reads_the_zeros_of_a_pruned_model(tiny_model):
 def test_qat_keeps_a_magnitude_pruned_models_zeros(tiny_model, tiny_dataset):
     stripped = strip_pruning(magnitude_prune(tiny_model, 0.7))
     before = weights_of(stripped)
-    result = quantization_aware_finetune(stripped, tiny_dataset.x_train, tiny_dataset.y_train, steps=2, batch_size=8)
+    # through its three steps, as the fine-tuning case runs it: build, train (timed), convert
+    job = QATJob(stripped, tiny_dataset.x_train, tiny_dataset.y_train, steps=2, batch_size=8)
+    with pytest.raises(RuntimeError, match="train"):
+        job.result()
+    assert job.train() > 0
+    with pytest.raises(RuntimeError, match="already trained"):
+        job.train()
+    result = job.result()
     assert_same_weights(before, stripped)
     assert result.preserve_sparsity and result.steps == 2
     assert result.sparsity_before > 0.6 and result.sparsity_after == result.sparsity_before
     assert result.quantized.mode == "int8-qat" and result.quantized.fully_integer
     assert weight_sparsity(result.quantized.tflite) >= weight_sparsity(to_tflite(stripped))
+    sparse = qat_tflite(result.model, sparse=True)
+    assert sparse.sparse and sparse.fully_integer and sparse.model_bytes < result.quantized.model_bytes
 
 
 def test_qat_quantizes_a_filter_pruned_model_fully(tiny_model, tiny_dataset):
@@ -194,6 +205,22 @@ def test_qat_refuses_wrappers_and_bad_budgets(tiny_model, tiny_dataset):
         quantization_aware_finetune(tiny_model, x, y[:3], steps=1)
     with pytest.raises(ValueError, match=r"training images have shape|training images has shape"):
         quantization_aware_finetune(tiny_model, x[:, :8], y, steps=1)
+    teacher = np.full((len(y) - 1, 4), 0.25, dtype=np.float32)  # one row short
+    with pytest.raises(ValueError, match=rf"teacher probabilities have shape \({len(y) - 1}, 4\)"):
+        quantization_aware_finetune(tiny_model, x, y, steps=1, teacher=teacher, label_weight=0.2)
+
+
+def test_qat_distils_like_the_float_fine_tuning(tiny_model, tiny_dataset):
+    """With a teacher and a < 1 the loss is pipeline.finetune.distillation_loss; a teacher equal to
+    the one-hot labels at a = 0 and T = 1 is the labels' cross-entropy, so both jobs train alike."""
+    x, y = tiny_dataset.x_train, tiny_dataset.y_train
+    one_hot = np.eye(4, dtype=np.float32)[y]
+    plain = QATJob(tiny_model, x, y, steps=2, batch_size=8, seed=5)
+    distilled = QATJob(tiny_model, x, y, steps=2, batch_size=8, seed=5, teacher=one_hot, label_weight=0.0)
+    plain.train()
+    distilled.train()
+    for a, b in zip(plain.model.get_weights(), distilled.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
 def test_qat_names_a_layer_it_cannot_quantize():
