@@ -51,11 +51,17 @@ def base(pytestconfig: pytest.Config, preset: Preset, dataset):
     Weights that do not fit the model end the session here, before any case is
     timed, with the file and the shapes named.
     """
-    from fixtures.model import load_base_model
-
     weights = pytestconfig.getoption("weights")
     weights = Path(weights) if weights else None
     try:
+        if weights is not None:
+            # A file that does not fit is refused before TensorFlow is imported (seconds): its arrays say it.
+            from fixtures.weights import check_preset_fit, read_weights_file
+
+            check_preset_fit(read_weights_file(weights), preset_name=preset.name, alpha=preset.alpha,
+                             input_size=preset.input_size)
+        from fixtures.model import load_base_model
+
         with live_output(pytestconfig):
             model, info = load_base_model(preset, dataset, weights=weights)
     except ValueError as err:
