@@ -10,10 +10,10 @@ from harness.calibrate import calls_per_round
 from harness.record import case_info
 
 #: A write whose first (untimed) call lasts this many rounds is timed one call per round without a
-#: second probe. A first .keras write does one-time work: 0.8-0.9 s, then 0.22-0.35 s per write
-#: (quick, one core), so at most ~3/4 of a first call; a first call of 5 rounds leaves later ones
-#: over a round. The second probe of each .keras and filter-pruned .h5 write was ~0.3 s of set-up.
-DECISIVE_ROUNDS = 5
+#: second probe. A model's first .keras or .h5 write lasted 0.63-1.36 times its later ones (quick,
+#: pruned models, one core), so a first call of 2 rounds leaves later ones over a round; a second
+#: probe of each .keras and pruned .h5 write was 0.2-0.6 s of set-up.
+DECISIVE_ROUNDS = 2
 
 
 @pytest.mark.benchmark_op("serialization")
