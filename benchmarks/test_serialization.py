@@ -21,7 +21,7 @@ DECISIVE_ROUNDS = 2
     ("pf", "method", "fmt"), SERIALIZATION_CASES, ids=ids(SERIALIZATION_CASES)
 )
 def test_serialize_model(benchmark, preset, chain, tmp_path, pf, method, fmt):
-    from fixtures.memo import cached_size
+    from fixtures.sizes import cached_size
     from pipeline.serialize import GZIP_LEVEL, gzip_size, serialize_model
 
     # conversion to TFLite and stripping tfmot's wrappers are setup
