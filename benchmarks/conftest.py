@@ -51,11 +51,17 @@ def base(pytestconfig: pytest.Config, preset: Preset, dataset):
     Weights that do not fit the model end the session here, before any case is
     timed, with the file and the shapes named.
     """
-    from fixtures.model import load_base_model
-
     weights = pytestconfig.getoption("weights")
     weights = Path(weights) if weights else None
     try:
+        if weights is not None:
+            # A file that does not fit is refused before TensorFlow is imported (seconds): its arrays say it.
+            from fixtures.weights import check_preset_fit, read_weights_file
+
+            check_preset_fit(read_weights_file(weights), preset_name=preset.name, alpha=preset.alpha,
+                             input_size=preset.input_size)
+        from fixtures.model import load_base_model
+
         with live_output(pytestconfig):
             model, info = load_base_model(preset, dataset, weights=weights)
     except ValueError as err:
@@ -111,17 +117,17 @@ def _collect_garbage(request: pytest.FixtureRequest):
     alone, 0.3-0.8 s per collection, 75 s of a 460-s device session at one per case (py-spy,
     this suite). So the first case of each operation collects everything and then freezes
     what survives (``gc.freeze``: the imports, the dataset, the chain's models), and the
-    cases after it collect only what was made since (15,000 objects: ~0.015 s). The next
-    operation unfreezes first, so nothing that died meanwhile outlives one operation."""
+    cases after it collect only what was made since, and freeze what survives of that too: a
+    case's survivors (a fine-tuned model, a traced graph) were otherwise walked again by every
+    later case of the operation (89 collections took 12.6 s of a device session on the loaded
+    VM). The next operation unfreezes first, so nothing that died meanwhile outlives one operation."""
     marker = request.node.get_closest_marker(OPERATION_MARKER)
     phase = marker.args[0] if marker else request.node.name
     if request.config.stash.get(GC_PHASE_KEY, None) != phase:
         gc.unfreeze()
-        gc.collect()
-        gc.freeze()
         request.config.stash[GC_PHASE_KEY] = phase
-    else:
-        gc.collect()
+    gc.collect()
+    gc.freeze()
     yield
 
 

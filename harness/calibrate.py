@@ -12,7 +12,8 @@ PROBE_CALLS = 5
 
 
 def calls_per_round(
-    call: Callable[[], object], round_s: float, minimum: int = 1, *, clock: Callable[[], float] = time.perf_counter
+    call: Callable[[], object], round_s: float, minimum: int = 1, *, clock: Callable[[], float] = time.perf_counter,
+    decisive_s: float | None = None,
 ) -> int:
     """At least ``minimum`` calls, more until a round lasts ``round_s`` seconds, estimated from
     the median of up to :data:`PROBE_CALLS` untimed calls (which also warm ``call`` up). No probe
@@ -20,7 +21,11 @@ def calls_per_round(
 
     Probing stops early once the calls after the first (which may do one-time work) add up to
     ``round_s``: the answer is then ``minimum`` whatever the later probes would say, and a
-    ``.keras`` write of 0.2-0.9 s probed five times cost the main job ~40 s per profile."""
+    ``.keras`` write of 0.2-0.9 s probed five times cost the main job ~40 s per profile.
+
+    ``decisive_s`` (None: never) lets a first call that lasted at least that long decide alone:
+    ``minimum`` calls, no second probe. For a caller whose one-time work is a bounded share of
+    the first call, so that a first call that long means later calls outlast ``round_s`` too."""
     if round_s <= 0:
         return minimum
     probe: list[float] = []
@@ -28,6 +33,8 @@ def calls_per_round(
         started = clock()
         call()
         probe.append(clock() - started)
+        if decisive_s is not None and probe[0] >= decisive_s:
+            return minimum
     one_call = statistics.median(probe[1:] or probe)
     if one_call <= 0:
         return minimum

@@ -115,8 +115,9 @@ def child():
 def tiny_tflite(request, tmp_path_factory) -> Path:
     """A MobileNet v1 (alpha 0.25, 32x32, random weights) .tflite, built once and cached in pytest's cache.
 
-    Building imports TensorFlow in a subprocess (10 to 60 s on a busy 2-core host); with
-    ``-p no:cacheprovider`` it is rebuilt in a temporary folder each session.
+    Built in this process: collecting the test modules has imported TensorFlow already, so it costs
+    the conversion alone (~2 s; a subprocess imported TensorFlow again, 10 to 60 s on a busy 2-core
+    host). With ``-p no:cacheprovider`` it is rebuilt in a temporary folder each session.
     """
     cache = getattr(request.config, "cache", None)
     cache_dir = Path(cache.mkdir("emulation")) if cache is not None else tmp_path_factory.mktemp("emulation")
@@ -126,10 +127,9 @@ def tiny_tflite(request, tmp_path_factory) -> Path:
     source = script.read_text()
     if path.exists() and stamp.exists() and stamp.read_text() == source:
         return path
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, str(script), str(path)], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        raise RuntimeError(f"make_tflite.py failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    import fixtures.tfenv  # noqa: F401 -- refuses to start without TF_USE_LEGACY_KERAS=1, as the script does
+    from tests.emulation.make_tflite import main
+
+    main(str(path))
     stamp.write_text(source)
     return path

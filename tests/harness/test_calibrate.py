@@ -53,3 +53,12 @@ def test_the_minimum_holds_and_round_zero_makes_no_call():
 def test_a_call_the_clock_cannot_see_gives_the_minimum(durations):
     call = FakeCall(durations)
     assert calls_per_round(call, 0.1, minimum=4, clock=call.clock) == 4
+
+
+def test_a_decisive_first_call_alone_gives_the_minimum_and_a_shorter_one_does_not():
+    write = FakeCall([0.9, 0.3])  # a .keras write: its first call already outlasts the threshold
+    assert calls_per_round(write, 0.1, clock=write.clock, decisive_s=0.5) == 1
+    assert write.calls == 1
+    short = FakeCall([0.4, 0.01])  # under the threshold: probed as without it
+    assert calls_per_round(short, 0.1, clock=short.clock, decisive_s=0.5) == 10
+    assert short.calls == PROBE_CALLS
