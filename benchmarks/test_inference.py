@@ -136,8 +136,6 @@ def litert_fields(chain, pf, method, quantization) -> dict:
 )
 def test_inference(benchmark, request, preset, chain, dataset, threads, sample, interleaved, pf, method, runtime,
                    quantization):
-    from pipeline.accounting import account
-
     reason = _skip_reason(preset, chain, pf, method, quantization)
     if reason is not None:
         pytest.skip(reason)
@@ -168,7 +166,7 @@ def test_inference(benchmark, request, preset, chain, dataset, threads, sample, 
     provenance = chain.provenance(pf, method)
     if quantization == "int8-qat":  # the quantization-aware fine-tuning made it
         provenance = {"model_state": "finetuned", "model_from_timed_case": chain.qat_timed(pf, method)}
-    counts = account(chain.deployable(pf, method))
+    counts = chain.deployable_account(pf, method)
     benchmark.extra_info.update(
         case_info(
             preset,

@@ -59,7 +59,7 @@ class ModelChain:
         self._recalibration_images: Any = None
         self._finetuned: dict[tuple, Step] = {}
         self._tflite: dict[tuple, bytes] = {}
-        self._deployable: dict[tuple, tuple] = {}  # key -> (source model, its stripped copy)
+        self._deployable: dict[tuple, _Deployable] = {}
         self._base_top1: float | None = None
         self._representative: Any = None
         self._quantized: dict[tuple, Any] = {}  # (key, mode, sparse) -> pipeline.quantize.QuantizedModel
@@ -195,14 +195,38 @@ class ModelChain:
         is its own deployable: no reader mutates it, and a copy cost ~0.5 s per model)."""
         if pf == 0:
             return self.base
+        return self._deployable_entry(pf, method).model
+
+    def _deployable_entry(self, pf: float, method: str | None) -> _Deployable:
         from pipeline.prune import is_pruning_wrapped, strip_pruning
 
         key = self.key(pf, method)
-        source = self._finetuned[key].value.model if key in self._finetuned else self.pruned(pf, method)
+        source = self.base if pf == 0 else (
+            self._finetuned[key].value.model if key in self._finetuned else self.pruned(pf, method))
         cached = self._deployable.get(key)
-        if cached is None or cached[0] is not source:
-            cached = self._deployable[key] = (source, strip_pruning(source) if is_pruning_wrapped(source) else source)
-        return cached[1]
+        if cached is None or cached.source is not source:
+            cached = self._deployable[key] = _Deployable(source, strip_pruning(source) if is_pruning_wrapped(source) else source)
+        return cached
+
+    def deployable_digest(self, pf: float, method: str | None) -> str:
+        """``fixtures.memo.model_digest`` of :meth:`deployable`, once per model: the key of each of its
+        conversions on disk (hashing a quick model's weights took 0.05-0.1 s, 4-5 times per model)."""
+        entry = self._deployable_entry(pf, method)
+        if entry.digest is None:
+            from fixtures.memo import model_digest
+
+            entry.digest = model_digest(entry.model)
+        return entry.digest
+
+    def deployable_account(self, pf: float, method: str | None) -> Any:
+        """``pipeline.accounting.account`` of :meth:`deployable`, once per model (its 3-5 inference cases
+        record the same counts)."""
+        entry = self._deployable_entry(pf, method)
+        if entry.account is None:
+            from pipeline.accounting import account
+
+            entry.account = account(entry.model)
+        return entry.account
 
     def provenance(self, pf: float, method: str | None) -> dict:
         """Which model :meth:`deployable` gives, for the record of a case that measures it:
@@ -241,7 +265,8 @@ class ModelChain:
             from fixtures.memo import cached_tflite
             from pipeline.infer import to_tflite
 
-            self._tflite[key] = cached_tflite(self.deployable(pf, method), to_tflite)
+            self._tflite[key] = cached_tflite(self.deployable(pf, method), to_tflite,
+                                              digest=self.deployable_digest(pf, method))
         return self._tflite[key]
 
     # -- quantized models ------------------------------------------------------------------
@@ -280,7 +305,7 @@ class ModelChain:
                 self.deployable(pf, method),
                 lambda model: quantize_tflite(model, mode, representative=representative, sparse=sparse,
                                               allow_float_ops=True).tflite,
-                variant=self._variant(mode, sparse),
+                variant=self._variant(mode, sparse), digest=self.deployable_digest(pf, method),
             )
             self._quantized[key] = describe(data, mode, sparse=sparse, allow_float_ops=True,
                                             representative_samples=None if representative is None else len(representative))
@@ -290,7 +315,8 @@ class ModelChain:
         """A conversion a benchmark timed (of :meth:`deployable`): kept for this session and on disk."""
         from fixtures.memo import cached_tflite
 
-        cached_tflite(self.deployable(pf, method), lambda _: quantized.tflite, variant=self._variant(quantized.mode, quantized.sparse))
+        cached_tflite(self.deployable(pf, method), lambda _: quantized.tflite,
+                      variant=self._variant(quantized.mode, quantized.sparse), digest=self.deployable_digest(pf, method))
         self._quantized[(self.key(pf, method), quantized.mode, quantized.sparse)] = quantized
 
     def litert_top1(self, tflite: bytes) -> float:
@@ -377,14 +403,17 @@ class ModelChain:
 
 
     def sizes(self, tflite: bytes) -> dict:
-        """``{"bytes": raw size, "gzip": gzip size}`` of a flatbuffer [byte], once per flatbuffer a session."""
+        """``{"bytes": raw size, "gzip": gzip size}`` of a flatbuffer [byte], once per flatbuffer, ever
+        (fixtures/sizes.py: gzip took 0.05-0.3 s per flatbuffer, ~50 per profile on quick)."""
         import hashlib
 
         digest = hashlib.sha256(tflite).hexdigest()
         if digest not in self._sizes:
-            from pipeline.serialize import gzip_size
+            from fixtures.sizes import cached_size
+            from pipeline.serialize import GZIP_LEVEL, gzip_size
 
-            self._sizes[digest] = {"bytes": len(tflite), "gzip": gzip_size(tflite)}
+            gzipped = cached_size(tflite, gzip_size, f"gzip-{GZIP_LEVEL}", sha256=digest)
+            self._sizes[digest] = {"bytes": len(tflite), "gzip": gzipped}
         return self._sizes[digest]
 
     def kernel_path(self, tflite: bytes) -> dict:
@@ -397,6 +426,16 @@ class ModelChain:
 
             self._kernel_paths[digest] = kernel_path(tflite)
         return self._kernel_paths[digest]
+
+
+@dataclass
+class _Deployable:
+    """The deployable model of a (pf, method), the model it was made from, and what is computed once from it."""
+
+    source: Any
+    model: Any
+    digest: str | None = None
+    account: Any = None
 
 
 def _stripped_copy(model: Any) -> Any:

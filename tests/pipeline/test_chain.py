@@ -126,3 +126,26 @@ def test_quantized_models_are_converted_once_and_a_timed_conversion_is_the_one_s
     assert ModelChain(preset=preset, dataset=tiny_dataset, base=tiny_model, progress=False).quantized(
         0.0, None, "dynamic").tflite == timed.tflite
     assert converted == [("int8", False), ("dynamic", True)]
+
+
+def test_a_deployable_model_is_hashed_and_counted_once_until_another_model_replaces_it(monkeypatch):
+    """Each of a model's conversions and inference cases needs its digest and counts: computed once per model."""
+    import fixtures.memo
+    import pipeline.accounting
+    import pipeline.prune
+
+    hashed, counted = [], []
+    monkeypatch.setattr(pipeline.prune, "is_pruning_wrapped", lambda model: False)
+    monkeypatch.setattr(fixtures.memo, "model_digest", lambda model: hashed.append(model) or f"digest {len(hashed)}")
+    monkeypatch.setattr(pipeline.accounting, "account", lambda model: counted.append(model) or f"counts {len(counted)}")
+    chain = ModelChain(preset=None, dataset=None, base=object(), progress=False)
+    pruned = object()
+    chain.remember_pruned(0.7, "filter", pruned)
+    assert chain.deployable_digest(0.7, "filter") == chain.deployable_digest(0.7, "filter") == "digest 1"
+    assert chain.deployable_account(0.7, "filter") == chain.deployable_account(0.7, "filter") == "counts 1"
+    assert hashed == counted == [pruned]
+    chain.remember_finetuned(0.7, "filter", _Finetuned())  # the fine-tuned model is now the deployable one
+    assert chain.deployable_digest(0.7, "filter") == "digest 2"
+    assert chain.deployable_account(0.7, "filter") == "counts 2"
+    assert hashed == counted == [pruned, _Finetuned.model]
+    assert chain.deployable_digest(0.0, None) == "digest 3"  # the full model
