@@ -295,11 +295,11 @@ def format_verdicts(verdicts: Sequence[PairedVerdict], header: Sequence[str] = (
              "-" if v.lo is None else f"[{_pct(v.lo)}, {_pct(v.hi)}]",
              "-" if v.half_width is None else f"+/-{v.half_width:.1%}",
              "-" if v.process_sd is None else f"{v.process_sd:.1%}", f"{v.factor:.2f}",
-             f"{v.processes}x{v.pairs // max(v.processes, 1)}" if v.processes else str(v.pairs), v.verdict]
+             f"{v.pairs} in {v.processes}", v.verdict]
             for v in verdicts]
     lines = list(header)
     head = ("", "case", "A per call", "B per call", "B/A", "interval", "smallest visible", "process SD", "factor",
-            "pairs x quads", "verdict")
+            "quads in pairs", "verdict")
     lines += format_table([head, *map(tuple, rows)], left=(0, 1, 10))
     lines += [f"  {v.name}: {v.remedy}" for v in verdicts if v.remedy]
     result = outcome(verdicts)

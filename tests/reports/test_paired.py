@@ -159,7 +159,7 @@ def test_pairs_that_disagree_give_no_verdict_and_the_remedy_names_more_pairs():
     needed = int(v.remedy.split("--processes ")[1].split()[0])
     assert needed > 10 and f"--pairs {needed * 6}" in v.remedy
     row = next(line for line in P.format_verdicts([v]) if "full-keras" in line)
-    assert "10x6" in row and f"{v.process_sd:.1%}" in row
+    assert "60 in 10" in row and f"{v.process_sd:.1%}" in row
 
 
 def test_one_pair_of_processes_is_not_enough():
