@@ -74,6 +74,10 @@ def _pct(x) -> str:
     return "-" if x is None else f"{x * 100:+.2f}%"
 
 
+def _sd(x) -> str:
+    return "-" if x is None else f"{x * 100:.2f}%"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.processpairs", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="paired gate --json files")
@@ -89,7 +93,7 @@ def main(argv=None) -> int:
     for case, groups in per_case.items():
         s = summary(groups)
         print(f"{case:22} {s['pairs']:5d} {s['quads_per_pair']:4.1f} {_pct(s['estimate']):>8} "
-              f"{_pct(s['process_sd']):>10} {_pct(s['quad_sd']):>8} {_pct(s['quad_sd_per_pair']):>15}  "
+              f"{_sd(s['process_sd']):>10} {_sd(s['quad_sd']):>8} {_sd(s['quad_sd_per_pair']):>15}  "
               f"[{_pct(s['pair_min'])}, {_pct(s['pair_max'])}] {s['beyond_1pct']:4d} {s['beyond_2pct']:4d}")
     return 0
 
