@@ -19,7 +19,7 @@ from harness import paired_runner as R
 from tests.emulation.conftest import wait_gone
 
 FAKE = Path(__file__).with_name("fake_paired_worker.py")
-CONFIG = P.PairedConfig(pairs=12, min_pairs=10, block_s=0.005, cases=("full-litert", "pf=70-filter-keras"))
+CONFIG = P.PairedConfig(pairs=12, min_pairs=10, block_s=0.005, cases=("full-litert", "pf=70-filter-keras"), processes=3)
 
 
 def _git(repo, *args):
