@@ -10,6 +10,11 @@ SD``), what the second would let a pair's estimate stray by alone (``quad SD / s
 range of the pairs' estimates and how many lie more than 1 % and 2 % from the common one. Read
 on an A/A run (both sides the same commit), a process SD well above ``quad SD / sqrt(k)`` is a
 difference that lasts a process's life: an interval over one pair's quads cannot see it.
+
+Then, per case over the files, their verdicts on that clock: the SD of the runs' estimates of
+B/A (as a fraction), the median half-width of their intervals and the two's ratio (an interval
+that counts every source of spread has a 95 % half-width about twice the estimate's SD, so a
+ratio above 0.5 means intervals too narrow for the runs' spread), and the verdicts counted.
 Nothing here is timed; it reads files.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -55,6 +61,32 @@ def load_clusters(paths: list[Path], clock: str) -> dict[str, list[list[float]]]
         for case, pairs in per_case.items():
             out.setdefault(case, []).extend(pairs.values())
     return out
+
+
+def run_verdicts(paths: list[Path], clock: str) -> dict[str, list[dict]]:
+    """case -> each file's verdict of it on ``clock`` (the judged one or the other), in file order."""
+    out: dict[str, list[dict]] = {}
+    for path in paths:
+        record = json.loads(path.read_text())
+        judged = record.get("config", {}).get("clock", "wall")
+        key = "verdicts" if judged == clock else "other_verdicts"
+        for v in record.get(key, []):
+            out.setdefault(v["name"], []).append(v)
+    return out
+
+
+def run_summary(verdicts: list[dict]) -> dict:
+    """SD of the runs' log estimates, median half-width, their ratio, verdict counts (module docstring)."""
+    logs = [math.log(v["ratio"]) for v in verdicts if v.get("ratio")]
+    widths = sorted(v["half_width"] for v in verdicts if v.get("half_width") is not None)
+    sd = statistics.stdev(logs) if len(logs) >= 2 else None
+    half = statistics.median(widths) if widths else None
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
+    return {"runs": len(verdicts), "estimate_sd": sd, "median_half_width": half,
+            "sd_over_half_width": sd / half if sd is not None and half else None, "verdicts": counts,
+            "estimates": [v.get("ratio") for v in verdicts]}
 
 
 def summary(groups: list[list[float]]) -> dict:
@@ -95,6 +127,15 @@ def main(argv=None) -> int:
         print(f"{case:22} {s['pairs']:5d} {s['quads_per_pair']:4.1f} {_pct(s['estimate']):>8} "
               f"{_sd(s['process_sd']):>10} {_sd(s['quad_sd']):>8} {_sd(s['quad_sd_per_pair']):>15}  "
               f"[{_pct(s['pair_min'])}, {_pct(s['pair_max'])}] {s['beyond_1pct']:4d} {s['beyond_2pct']:4d}")
+    print(f"\nverdicts on {args.clock} time, per case over the files")
+    print(f"{'case':22} runs  estimate SD  median half-width  SD/half-width  estimates                verdicts")
+    for case, verdicts in run_verdicts(args.runs, args.clock).items():
+        r = run_summary(verdicts)
+        ratio = "-" if r["sd_over_half_width"] is None else f"{r['sd_over_half_width']:.2f}"
+        spread = [x for x in r["estimates"] if x]
+        span = f"[{_pct(min(spread) - 1)}, {_pct(max(spread) - 1)}]" if spread else "-"
+        print(f"{case:22} {r['runs']:4d} {_sd(r['estimate_sd']):>12} {_sd(r['median_half_width']):>17} "
+              f"{ratio:>14}  {span:24} " + ", ".join(f"{k} {n}" for k, n in sorted(r["verdicts"].items())))
     return 0
 
 

@@ -55,3 +55,18 @@ def test_the_table_lists_each_case(tmp_path, capsys):
     assert T.main([str(tmp_path / "a.json"), "--clock", "cpu"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("cpu time, 1 file(s)") and "full-keras" in out
+
+
+def test_runs_verdicts_give_the_spread_of_their_estimates_against_their_half_widths(tmp_path):
+    ratios, widths = [1.01, 0.98, 1.03, 1.00], [0.02, 0.01, 0.04, 0.015]
+    paths = []
+    for i, (r, w) in enumerate(zip(ratios, widths)):
+        v = {"name": "full-litert", "ratio": r, "half_width": w, "verdict": "ok" if i else "no verdict"}
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps({"config": {"clock": "wall"}, "verdicts": [v],
+                                         "other_verdicts": [{**v, "ratio": 1.0}]}))
+    s = T.run_summary(T.run_verdicts(paths, "wall")["full-litert"])
+    sd = float(np.std(np.log(ratios), ddof=1))
+    assert s["estimate_sd"] == pytest.approx(sd) and s["median_half_width"] == pytest.approx(0.0175)
+    assert s["sd_over_half_width"] == pytest.approx(sd / 0.0175) and s["verdicts"] == {"ok": 3, "no verdict": 1}
+    assert T.run_summary(T.run_verdicts(paths, "cpu")["full-litert"])["estimate_sd"] == 0.0
