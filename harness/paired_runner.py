@@ -7,18 +7,27 @@
    bench``), so a dependency bump is judged too; it is kept in ``<work>/envs/<key>`` and
    reused while REF's pin files (:data:`PIN_FILES`) and the Python version are the same, as
    the hash recorded in its marker says; REF's own code comes from the worktree (``PYTHONPATH``);
-3. one measuring process per side (harness/paired_worker.py run by that side's Python
-   in that side's checkout; a REF older than the worker gets the candidate's copy of the
-   worker file, recorded in the result) applies the same profile to itself, builds its
-   models and answers block requests; the candidate is the current checkout;
-4. the blocks alternate ABBA, BAAB, ... per case, the cases round-robin within each quad
-   round, after one discarded warm-up quad per case; every block is recorded in order;
-   before each quad the cases of the runtimes in ``renew`` (LiteRT) get fresh runners on
-   both sides (untimed): two interpreters of one model in one process differed by up to
-   3 % per call (where their arenas landed), a difference one pair of processes would
-   otherwise carry through every quad (an A/A run measured B/A 0.968 [0.963, 0.973]);
-5. the result is a :class:`PairedMeasurement` (every block, the quads per clock and case);
-   reports.paired judges it.
+3. each side builds its models once (harness/paired_worker.py ``--save-models``, that side's
+   Python and code, both sides at once, no profile): the same model bytes for every worker
+   of that side;
+4. ``processes`` pairs of measuring processes, one pair after the other (harness/paired_worker.py
+   run by each side's Python with that side's code on ``PYTHONPATH``; a REF whose worker is
+   older than this protocol gets the candidate's copy of the worker file, recorded in the
+   result). Where a process lands (its heap, its arenas, its stack's alignment) moved one
+   process's time per call by several per cent against another's for the whole of its life,
+   so one pair of processes is one sample of that difference, and the interval needs several
+   (reports.stats.cluster_interval). Both workers of a pair start alike (:func:`worker_launch`):
+   the same Python flags, working folders and code folders of the same length, the same hash
+   seed and environment size; the seed and an extra padding of the environment are drawn
+   afresh for each pair, so that over a run the layout of start-up varies as between users;
+5. each pair applies the profile, loads the models, and takes one discarded warm-up quad per
+   case, then its share of the ``pairs`` quads per case: ABBA, BAAB, ..., the cases round-robin
+   within each quad round; every block is recorded in order with its pair. Before each quad
+   the cases of the runtimes in ``renew`` (LiteRT) get fresh runners on both sides (untimed):
+   two interpreters of one model in one process differed by up to 3 % per call (where their
+   arenas landed), which a renewal turns into per-quad noise;
+6. the result is a :class:`PairedMeasurement` (every block, the quads per clock and case and
+   each quad's process pair); reports.paired judges it.
 
 Trust: REF's code runs with this process's rights (its worker, fixtures, emulation and
 pipeline, and the packages its pyproject.toml names are installed): name only a REF whose
@@ -35,6 +44,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -59,8 +69,19 @@ STDERR_TAIL_LINES = 25
 QUIT_GRACE_S = 10.0
 #: The same after an interrupt: the user is waiting, and SIGTERM releases a worker's profile just as well.
 INTERRUPT_GRACE_S = 1.0
-#: Environment of both workers: tfmot needs Keras 2, chosen before Python starts.
-WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+#: Environment of every worker: tfmot needs Keras 2, chosen before Python starts.
+WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+#: Variables a worker does not inherit: a venv of the coordinator's, and a ban on bytecode files (each
+#: of a run's ~20 worker starts would compile TensorFlow's source again, ~9 s; the workers keep theirs
+#: under ``<work>/pycache`` instead, next to no source file).
+WORKER_ENV_DROP = ("VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")
+#: The variable that pads both workers' environments of a pair to one size.
+PAD_VARIABLE = "CONTINUUM_BENCH_PAD"
+#: Extra padding drawn for each pair, up to this many bytes (the range over which Mytkowicz et al.,
+#: ASPLOS 2009, saw the environment's size move run time by several per cent).
+MAX_PAD_BYTES = 4096
+#: A worker of this file offers ``--save-models``/``--models`` (an older REF's worker gets the candidate's copy).
+MODELS_FEATURE = "--save-models"
 ENV_COMPLETE_MARKER = ".continuum-bench-env-complete"
 #: REF's files whose bytes (with the Python version) key its environment; the first is required.
 PIN_FILES = ("pyproject.toml", "uv.lock")
@@ -81,7 +102,8 @@ class BlockPlan(Protocol):
     """What measuring needs of the paired gate's settings (reports.paired.PairedConfig is one).
 
     cases: case ids; pairs: quads per case; block_s: target wall time of a block [s];
-    renew: runtimes whose runners are rebuilt on both sides before every quad
+    renew: runtimes whose runners are rebuilt on both sides before every quad;
+    processes: pairs of worker processes the quads are spread over, one after the other
     """
 
     @property
@@ -92,6 +114,8 @@ class BlockPlan(Protocol):
     def block_s(self) -> float: ...
     @property
     def renew(self) -> tuple[str, ...]: ...
+    @property
+    def processes(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,8 @@ class PairedRequest:
     inject_slowdown: tuple[str, ...] = ()
     #: the baseline's Python, instead of building its environment (REF's dependencies must be installed in it)
     baseline_python: str | None = None
+    #: seed of the pairs' hash seeds and paddings (None: a fresh one, recorded in the result)
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,15 +154,18 @@ class PairedMeasurement:
     ref_commit: str
     candidate_commit: str
     calls_per_block: dict  # case -> calls per block
-    blocks: tuple[dict, ...]  # every timed block in the order taken: quad, case, side, calls, seconds, cpu_seconds
+    blocks: tuple[dict, ...]  # every timed block in order: process, quad, case, side, calls, seconds, cpu_seconds
     quads: dict  # clock -> case -> [((a1, a2), (b1, b2)), ...] per-call times of the quads (warm-up left out)
-    info: dict  # per side: what the worker said at start
-    seconds: dict  # env, prepare, measure, total [s]
+    info: dict  # per side: what the first pair's worker said at start
+    seconds: dict  # env, build, start, warmup, measure, total [s]
     notes: tuple[str, ...] = ()
     profile: str = "device"
     preset: str = "quick"
     inject_slowdown: tuple[str, ...] = ()
     loadavg_end: tuple[float, ...] = ()  # the host's load average when measuring ended
+    quad_process: tuple[int, ...] = ()  # the process pair of each quad (the same for every case)
+    processes: tuple[dict, ...] = ()  # per pair: index, hash_seed, pad, and per side pid and start seconds
+    seed: int | None = None  # the seed the pairs' hash seeds and paddings were drawn from
 
 
 # ---- git and environments -----------------------------------------------------------------
@@ -305,15 +334,13 @@ def ref_environment(worktree: Path, work: Path, progress: Callable[[str], None])
 class Worker:
     """One measuring process (harness/paired_worker.py) and its JSON-line pipe."""
 
-    def __init__(self, side: Side, args: list[str], stderr_dir: Path) -> None:
+    def __init__(self, side: Side, launch: "Launch", stderr_dir: Path, name: str = "") -> None:
         self.side = side
-        self.stderr_path = stderr_dir / f"worker-{side.label}.stderr"
+        self.stderr_path = stderr_dir / f"worker-{side.label}{name}.stderr"
         self._stderr = open(self.stderr_path, "w+b")
-        env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(side.root)}
-        env.pop("VIRTUAL_ENV", None)
         # its own session: a Ctrl-C on the terminal reaches the coordinator, which stops the workers itself;
         # a coordinator killed outright takes it along (parent-death signal)
-        self.process = subprocess.Popen([side.python, "-m", side.worker, *args], cwd=side.root, env=env,
+        self.process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=launch.env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                         text=True, bufsize=1, start_new_session=True,
                                         preexec_fn=die_with_parent())
@@ -390,42 +417,122 @@ def worker_args(request: PairedRequest, inject: bool) -> list[str]:
     return args
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How one worker process starts: its command line, working folder and whole environment."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict
+
+
+def _start_bytes(argv, env: dict) -> int:
+    """Bytes a process's command line and environment take at the top of its first stack (each string
+    and its NUL; ``KEY=VALUE``): what moves the stack's alignment between two starts."""
+    return sum(len(a) + 1 for a in argv) + sum(len(k) + len(v) + 2 for k, v in env.items())
+
+
+def worker_launch(sides: dict[str, Side], args: dict[str, list[str]], folder: Path, hash_seed: int,
+                  pad: int, pycache: Path) -> dict[str, Launch]:
+    """Both workers of one pair, started alike: ``python -m MODULE`` with no other flag, code from
+    ``folder/<label>`` (a link to the side's checkout: paths of one length), run in ``folder/<label>.cwd``,
+    the same variables (``PYTHONHASHSEED`` = ``hash_seed``) and :data:`PAD_VARIABLE` making their
+    command lines and environments the same size plus ``pad`` bytes."""
+    base = {k: v for k, v in os.environ.items() if k not in WORKER_ENV_DROP and k != PAD_VARIABLE}
+    draft = {}
+    for label, side in sides.items():
+        view, cwd = folder / label, folder / f"{label}.cwd"
+        if not view.is_symlink():
+            view.symlink_to(side.root.resolve(), target_is_directory=True)
+        cwd.mkdir(exist_ok=True)
+        env = {**base, **WORKER_ENV, "PYTHONHASHSEED": str(hash_seed), "PYTHONPATH": str(view),
+               "PYTHONPYCACHEPREFIX": str(pycache), PAD_VARIABLE: ""}
+        draft[label] = Launch((side.python, "-m", side.worker, *args[label]), cwd, env)
+    size = max(_start_bytes(d.argv, d.env) for d in draft.values()) + pad
+    return {label: Launch(d.argv, d.cwd, {**d.env, PAD_VARIABLE: "x" * (size - _start_bytes(d.argv, d.env))})
+            for label, d in draft.items()}
+
+
 # ---- the run ----------------------------------------------------------------------------------
 
-def measure(workers: dict[str, Worker], config: BlockPlan,
-            progress: Callable[[str], None]) -> tuple[dict, list[dict], dict]:
-    """Calibrate the calls per block, take one warm-up quad per case, then ``config.pairs`` quads per case,
-    cases round-robin within each quad round. Returns (calls per block, every block in order, quads per clock
-    and case: both clocks of the same blocks)."""
-    calls = {}
-    for case in config.cases:
-        per_call = min(workers[s].ask({"op": "probe", "case": case})["seconds"] for s in "AB")
-        calls[case] = max(1, math.ceil(config.block_s / per_call)) if per_call > 0 else 1
+def pair_shares(pairs: int, processes: int) -> list[int]:
+    """Quads per case taken by each of ``processes`` pairs, ``pairs`` in all, as even as can be."""
+    return [(i + 1) * pairs // processes - i * pairs // processes for i in range(processes)]
+
+
+def measure(start_pair: Callable[[int], dict[str, Worker]], config: BlockPlan,
+            progress: Callable[[str], None]) -> dict:
+    """Per process pair (``start_pair(i)`` gives it ready; it is stopped after its quads): on the first,
+    calibrate the calls per block; then one warm-up quad per case and the pair's share of ``config.pairs``
+    quads per case, cases round-robin within each quad round. Returns calls (per block), blocks (every
+    block in order), quads (per clock and case: both clocks of the same blocks), quad_process (each
+    quad's pair), seconds (start, warmup, measure)."""
+    calls: dict = {}
     blocks: list[dict] = []
     quads: dict[str, dict[str, list]] = {clock: {case: [] for case in config.cases} for clock in CLOCKS}
+    quad_process: list[int] = []
+    seconds = {"start": 0.0, "warmup": 0.0, "measure": 0.0}
     started = time.perf_counter()
-    renewing = [case for case in config.cases if case.rsplit("-", 1)[-1] in config.renew
-                and all("renew" in workers[s].info.get("ops", ()) for s in "AB")]
-    for q in range(-1, config.pairs):  # quad -1: warm-up, discarded
-        order = QUAD_ORDERS[q % 2]
-        for case in config.cases:
-            if q >= 0 and case in renewing:  # fresh runners on both sides: an arena's placement is per-quad noise
-                for side in "AB":
-                    workers[side].ask({"op": "renew", "case": case})
-            times = {clock: {"A": [], "B": []} for clock in CLOCKS}
-            for side in order:
-                answer = workers[side].ask({"op": "block", "case": case, "calls": calls[case]})
-                times["wall"][side].append(answer["seconds"] / calls[case])
-                times["cpu"][side].append(answer["cpu_seconds"] / calls[case])
-                blocks.append({"quad": q, "case": case, "side": side, "calls": calls[case],
-                               "seconds": answer["seconds"], "cpu_seconds": answer["cpu_seconds"]})
+    q_all = 0
+    for index, share in enumerate(pair_shares(config.pairs, config.processes)):
+        t0 = time.perf_counter()
+        workers = start_pair(index)
+        seconds["start"] += time.perf_counter() - t0
+        if not calls:
+            for case in config.cases:
+                per_call = min(workers[s].ask({"op": "probe", "case": case})["seconds"] for s in "AB")
+                calls[case] = max(1, math.ceil(config.block_s / per_call)) if per_call > 0 else 1
+        renewing = [case for case in config.cases if case.rsplit("-", 1)[-1] in config.renew
+                    and all("renew" in workers[s].info.get("ops", ()) for s in "AB")]
+        for q in range(-1, share):  # quad -1: warm-up, discarded
+            t1 = time.perf_counter()
+            order = QUAD_ORDERS[(q_all + q) % 2]
+            for case in config.cases:
+                if q >= 0 and case in renewing:  # fresh runners on both sides: an arena's placement is per-quad noise
+                    for side in "AB":
+                        workers[side].ask({"op": "renew", "case": case})
+                times = {clock: {"A": [], "B": []} for clock in CLOCKS}
+                for side in order:
+                    answer = workers[side].ask({"op": "block", "case": case, "calls": calls[case]})
+                    times["wall"][side].append(answer["seconds"] / calls[case])
+                    times["cpu"][side].append(answer["cpu_seconds"] / calls[case])
+                    blocks.append({"process": index, "quad": q_all + q if q >= 0 else -1, "case": case,
+                                   "side": side, "calls": calls[case], "seconds": answer["seconds"],
+                                   "cpu_seconds": answer["cpu_seconds"]})
+                if q >= 0:
+                    for clock in CLOCKS:
+                        quads[clock][case].append((tuple(times[clock]["A"]), tuple(times[clock]["B"])))
             if q >= 0:
-                for clock in CLOCKS:
-                    quads[clock][case].append((tuple(times[clock]["A"]), tuple(times[clock]["B"])))
-        if q >= 0 and (q + 1) % 10 == 0:
-            progress(f"[paired] {q + 1}/{config.pairs} quads of {len(config.cases)} case(s), "
-                     f"{time.perf_counter() - started:.0f} s")
-    return calls, blocks, quads
+                quad_process.append(index)
+            seconds["warmup" if q < 0 else "measure"] += time.perf_counter() - t1
+        q_all += share
+        for worker in workers.values():
+            worker.stop()
+        progress(f"[paired] process pair {index + 1}/{config.processes}: {q_all}/{config.pairs} quads of "
+                 f"{len(config.cases)} case(s), {time.perf_counter() - started:.0f} s")
+    return {"calls": calls, "blocks": blocks, "quads": quads, "quad_process": quad_process, "seconds": seconds}
+
+
+def build_models(sides: dict[str, Side], request: PairedRequest, folder: Path) -> dict[str, Path]:
+    """Each side's models, built by its own worker code with ``--save-models`` (both sides at once; no
+    profile: the bytes do not depend on it) into ``folder/models-<label>``. Returns label -> folder."""
+    out, builders = {}, {}
+    for label, side in sides.items():
+        out[label] = folder / f"models-{label}"
+        args = ["--profile", "none", "--preset", request.preset, "--save-models", str(out[label]),
+                *(a for case in request.plan.cases for a in ("--case", case))]
+        env = {**{k: v for k, v in os.environ.items() if k not in WORKER_ENV_DROP}, **WORKER_ENV,
+               "PYTHONHASHSEED": "0", "PYTHONPATH": str(side.root), "PYTHONPYCACHEPREFIX": str(request.work / "pycache")}
+        builders[label] = Worker(side, Launch((side.python, "-m", side.worker, *args), side.root, env), folder,
+                                 name="-build")
+    try:
+        for label, builder in builders.items():
+            if builder.process.wait() != 0:
+                raise builder._failed("while building its models")
+    finally:
+        for builder in builders.values():
+            builder.stop()
+    return out
 
 
 def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda line: None) -> PairedMeasurement:
@@ -439,14 +546,19 @@ def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda 
              + (", with uncommitted changes)" if dirty else ")")]
     seconds: dict = {}
     plan = request.plan
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2 ** 32)
+    rng = random.Random(seed)
     with termination_as_interrupt(), ref_worktree(repo, ref_commit, request.work) as tree, \
-            tempfile.TemporaryDirectory(prefix=f"paired-{os.getpid()}-", dir=request.work) as logs:
-        ref_worker = next((module for file, module in WORKER_LOCATIONS if (tree / file).is_file()), None)
+            tempfile.TemporaryDirectory(prefix=f"paired-{os.getpid()}-", dir=request.work) as logs_name:
+        logs = Path(logs_name)
+        ref_worker = next((module for file, module in WORKER_LOCATIONS if (tree / file).is_file()
+                           and MODELS_FEATURE in (tree / file).read_text(errors="replace")), None)
         if ref_worker is None:
             (tree / WORKER_FILE).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(repo / WORKER_FILE, tree / WORKER_FILE)
             ref_worker = WORKER_MODULE
-            notes.append(f"baseline {request.against} has no {WORKER_FILE}: the candidate's copy of it ran there")
+            notes.append(f"baseline {request.against} has no {WORKER_FILE} that builds its models once: "
+                         f"the candidate's copy of it ran there")
         if request.baseline_python:
             python = request.baseline_python
             notes.append(f"baseline environment given: {python} (REF's pins not installed by this run)")
@@ -455,27 +567,46 @@ def run_paired(request: PairedRequest, progress: Callable[[str], None] = lambda 
             notes.append(f"baseline environment {'reused' if reused else 'built'}: {Path(python).parent.parent}")
         seconds["env"] = time.perf_counter() - t0
         sides = {"A": Side("A", tree, python, ref_commit, ref_worker), "B": Side("B", repo, sys.executable, candidate_commit)}
-        workers: dict[str, Worker] = {}
+        active: dict[str, Worker] = {}
+        processes: list[dict] = []
+        first_info: dict = {}
         try:
-            for label, side in sides.items():
-                workers[label] = Worker(side, worker_args(request, inject=label == "B"), Path(logs))
-            progress(f"[paired] preparing {len(plan.cases)} case(s) on both sides "
-                     f"(profile {request.profile}, preset {request.preset})")
+            progress(f"[paired] building {len(plan.cases)} case(s)' models on both sides (preset {request.preset})")
             t1 = time.perf_counter()
-            info = {label: w.ready() for label, w in workers.items()}
-            seconds["prepare"] = time.perf_counter() - t1
-            t2 = time.perf_counter()
-            calls, blocks, quads = measure(workers, plan, progress)
-            seconds["measure"] = time.perf_counter() - t2
+            models = build_models(sides, request, logs)
+            seconds["build"] = time.perf_counter() - t1
+
+            def start_pair(index: int) -> dict[str, Worker]:
+                hash_seed, pad = rng.randrange(1, 2 ** 32), rng.randrange(MAX_PAD_BYTES)
+                args = {label: [*worker_args(request, inject=label == "B"), "--models", str(models[label])]
+                        for label in sides}
+                launches = worker_launch(sides, args, logs, hash_seed, pad, request.work / "pycache")
+                active.clear()
+                for label in sides:
+                    active[label] = Worker(sides[label], launches[label], logs, name=f"-{index}")
+                ready = {label: w.ready() for label, w in active.items()}
+                if not first_info:
+                    first_info.update(ready)
+                processes.append({"index": index, "hash_seed": hash_seed, "pad": pad,
+                                  **{label: {"pid": info.get("pid"), "prepare_s": info.get("prepare_s")}
+                                     for label, info in ready.items()}})
+                return dict(active)
+
+            progress(f"[paired] measuring {len(plan.cases)} case(s) in {plan.processes} process pair(s) "
+                     f"(profile {request.profile}, preset {request.preset})")
+            measured = measure(start_pair, plan, progress)
+            seconds.update(measured["seconds"])
             loadavg = tuple(os.getloadavg())
         except KeyboardInterrupt:
-            for worker in workers.values():
+            for worker in active.values():
                 worker.stop(INTERRUPT_GRACE_S)
             raise
         finally:
-            for worker in workers.values():
+            for worker in active.values():
                 worker.stop()
     seconds["total"] = time.perf_counter() - t0
-    return PairedMeasurement(request.against, ref_commit, candidate_commit, calls, tuple(blocks), quads, info,
-                             seconds, tuple(notes), profile=request.profile, preset=request.preset,
-                             inject_slowdown=tuple(request.inject_slowdown), loadavg_end=loadavg)
+    return PairedMeasurement(request.against, ref_commit, candidate_commit, measured["calls"], tuple(measured["blocks"]),
+                             measured["quads"], first_info, seconds, tuple(notes), profile=request.profile,
+                             preset=request.preset, inject_slowdown=tuple(request.inject_slowdown),
+                             loadavg_end=loadavg, quad_process=tuple(measured["quad_process"]),
+                             processes=tuple(processes), seed=seed)

@@ -27,6 +27,11 @@ Requests:
   to 3 % between two interpreters of one model, so the coordinator renews between quads;
 - ``{"op": "quit"}`` -> exits 0. End of input exits too (the coordinator died).
 
+Models once per side (the coordinator starts several workers per side over a run):
+``--save-models DIR`` builds the cases' models as above, writes each as ``DIR/<pf>-<method>.keras``
+and ``.tflite`` and exits 0 without serving; ``--models DIR`` loads them instead of building
+(the same bytes in every worker of that side, seconds instead of tens of seconds).
+
 ``--inject-slowdown OP=SHARE`` wraps the timed callable in harness.inject's
 :class:`InjectedCall` (the candidate side only: the coordinator never passes it to
 the baseline). Errors end the process with a non-zero status and the reason on
@@ -48,6 +53,8 @@ WARMUP_CALLS = 5
 PROBE_CALLS = 5
 #: The requests this worker answers (its ready line lists them: a coordinator checks for renew).
 OPS = ("probe", "block", "renew", "quit")
+#: What this worker's command line offers beyond the requests (its ready line lists them).
+FEATURES = ("models",)
 #: ``--profile none``: no profile applied.
 NO_PROFILE = "none"
 
@@ -64,6 +71,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="inference case id like full-litert or pf=70-filter-keras, repeatable (required)")
     parser.add_argument("--inject-slowdown", action="append", default=[], metavar="OP=SHARE",
                         help="extra real work of operation OP (harness/inject.py) (default: none)")
+    models = parser.add_mutually_exclusive_group()
+    models.add_argument("--save-models", default=None, metavar="DIR",
+                        help="build the cases' models into DIR and exit (default: build and serve)")
+    models.add_argument("--models", default=None, metavar="DIR",
+                        help="load the cases' models from DIR (written by --save-models) instead of building them")
     return parser.parse_args(argv)
 
 
@@ -84,28 +96,69 @@ def parse_case(case: str) -> tuple[float, str | None, str]:
                      f"with runtime keras or litert, e.g. pf=70-filter-litert")
 
 
-def build_factories(cases: list[str], preset, threads: dict) -> dict:
-    """case -> a zero-argument factory of its runner, from the preset's MobileNet with seeded random
-    weights (module docstring); the models are built and converted here, once."""
+def model_key(pf: float, method: str | None) -> str:
+    """The file stem of a case's model in a models folder: ``70-filter``, ``0-full``."""
+    return f"{round(pf * 100)}-{method or 'full'}"
+
+
+def build_models(cases: list[str], preset) -> dict:
+    """(pf, method) -> (Keras model, LiteRT flatbuffer) for the cases, from the preset's MobileNet with
+    seeded random weights (module docstring)."""
     from fixtures.model import build_mobilenet
     from fixtures.tfenv import keras
-    from pipeline.infer import KerasRunner, LiteRTRunner, to_tflite
+    from pipeline.infer import to_tflite
     from pipeline.prune import filter_prune, magnitude_prune, strip_pruning
 
     keras.utils.set_random_seed(preset.seed)
     base = build_mobilenet(preset)
     prune = {"magnitude": magnitude_prune, "filter": filter_prune}
     models: dict = {}
+    for case in cases:
+        pf, method, _ = parse_case(case)
+        if (pf, method) not in models:
+            model = base if pf == 0 else strip_pruning(prune[method](base, pf))
+            models[(pf, method)] = (model, to_tflite(model))
+    return models
+
+
+def save_models(cases: list[str], preset, folder: str) -> None:
+    """Build the cases' models and write them to ``folder`` (``<key>.keras``, ``<key>.tflite``)."""
+    os.makedirs(folder, exist_ok=True)
+    for (pf, method), (model, flatbuffer) in build_models(cases, preset).items():
+        stem = os.path.join(folder, model_key(pf, method))
+        model.save(stem + ".keras")
+        with open(stem + ".tflite", "wb") as f:
+            f.write(flatbuffer)
+
+
+def build_factories(cases: list[str], preset, threads: dict, folder: str | None = None) -> dict:
+    """case -> a zero-argument factory of its runner; the models built here, once, or read from
+    ``folder`` (written by :func:`save_models`)."""
+    from pipeline.infer import KerasRunner, LiteRTRunner
+
+    keras_threads, litert_threads = threads["tensorflow_intra_op"], threads["litert"] or 1
     factories = {}
+    if folder is None:
+        models = build_models(cases, preset)
+        for case in cases:
+            pf, method, runtime = parse_case(case)
+            model, flatbuffer = models[(pf, method)]
+            factories[case] = ((lambda m=model: KerasRunner(m, num_threads=keras_threads)) if runtime == "keras"
+                               else (lambda b=flatbuffer: LiteRTRunner(b, num_threads=litert_threads)))
+        return factories
+    from fixtures.tfenv import keras
+
+    loaded: dict = {}  # one Keras model per file, as when built here
     for case in cases:
         pf, method, runtime = parse_case(case)
-        if (pf, method) not in models:
-            models[(pf, method)] = base if pf == 0 else strip_pruning(prune[method](base, pf))
-        model = models[(pf, method)]
+        stem = os.path.join(folder, model_key(pf, method))
         if runtime == "keras":
-            factories[case] = (lambda m=model: KerasRunner(m, num_threads=threads["tensorflow_intra_op"]))
+            if stem not in loaded:
+                loaded[stem] = keras.models.load_model(stem + ".keras", compile=False)
+            factories[case] = (lambda m=loaded[stem]: KerasRunner(m, num_threads=keras_threads))
         else:
-            factories[case] = (lambda b=to_tflite(model): LiteRTRunner(b, num_threads=threads["litert"] or 1))
+            with open(stem + ".tflite", "rb") as f:
+                factories[case] = (lambda b=f.read(): LiteRTRunner(b, num_threads=litert_threads))
     return factories
 
 
@@ -193,10 +246,13 @@ def main(argv=None) -> int:
         injections = parse_injections(args.inject_slowdown)
         preset = get_preset(args.preset)
         started = time.perf_counter()
+        if args.save_models:
+            save_models(args.case, preset, args.save_models)
+            return 0
         from emulation.threads import configure_tensorflow_threads
 
         threads = configure_tensorflow_threads(applied) if applied else {"tensorflow_intra_op": None, "litert": None}
-        factories = build_factories(args.case, preset, threads)
+        factories = build_factories(args.case, preset, threads, args.models)
         import numpy as np
 
         shape = factories[args.case[0]]().input_shape
@@ -214,6 +270,10 @@ def main(argv=None) -> int:
             "versions": {p: md.version(p) for p in ("tensorflow", "tf-keras", "ai-edge-litert", "numpy")},
             "unenforced": applied.unenforced() if applied else {},
             "ops": list(OPS),
+            "features": list(FEATURES),
+            "models": args.models,
+            "hash_seed": os.environ.get("PYTHONHASHSEED"),
+            "environ_bytes": sum(len(k) + len(v) + 2 for k, v in os.environ.items()),
         }
         out.write(json.dumps({"ready": True, "info": info}) + "\n")
         out.flush()

@@ -530,7 +530,7 @@ def gate_inputs(profile: str, root: Path, current: str, machine_id: str | None =
 
 def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), allow_unenforced: bool = False,
                     preset: str = "quick", cases=None, pairs: int | None = None, block_s: float | None = None,
-                    inject_slowdown=(), config: str | None = None, work: str | None = None,
+                    processes: int | None = None, inject_slowdown=(), config: str | None = None, work: str | None = None,
                     json_path: str | None = None, baseline_python: str | None = None, clock: str | None = None,
                     progress=None) -> Outcome:
     """``gate --against REF``: the candidate (this checkout) against REF, measured in alternating blocks in one
@@ -544,8 +544,9 @@ def run_paired_gate(against: str, *, profile: str = "device", profile_set=(), al
     from .config import load_paired_config
 
     try:
-        cfg = load_paired_config(config, pairs=pairs, block_s=block_s, cases=tuple(cases) if cases else None,
-                                   clock=clock)
+        # pairs before processes: each flag is checked against the ones before it
+        cfg = load_paired_config(config, pairs=pairs, processes=processes, block_s=block_s,
+                                 cases=tuple(cases) if cases else None, clock=clock)
     except ValueError as exc:
         return _bad(exc, "gate --against: ")
     request = R.PairedRequest(against=against, repo=Path.cwd(), work=Path(work) if work else R.default_work(),
@@ -711,6 +712,9 @@ def _add_gate(sub):
                         help="judge this checkout against git REF measured in the same job (default: the history gate)")
     paired.add_argument("--pairs", type=int, default=None,
                         help="ABBA quads per case (default: [tool.continuum-bench.paired] pairs, else 60)")
+    paired.add_argument("--processes", type=int, default=None,
+                        help="pairs of worker processes the quads are spread over, the interval's units "
+                             "(default: [tool.continuum-bench.paired] processes, else 10)")
     paired.add_argument("--block-s", type=float, default=None,
                         help="target seconds of one block (default: config, else 0.1)")
     paired.add_argument("--case", action="append", default=None, metavar="ID",
@@ -760,6 +764,7 @@ def _paired_from_args(a) -> Outcome:
         return _bad("--against measures both sides itself: it takes no --current, --aa or --storage", "gate: ")
     return run_paired_gate(a.against, profile=a.profile, profile_set=a.profile_set,
                            allow_unenforced=a.allow_unenforced, preset=a.preset, cases=a.case, pairs=a.pairs,
+                           processes=a.processes,
                            block_s=a.block_s, inject_slowdown=a.inject_slowdown, config=a.config,
                            work=a.work, json_path=a.json_path, baseline_python=a.baseline_python, clock=a.clock,
                            progress=lambda line: print(line, file=sys.stderr))

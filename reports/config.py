@@ -29,7 +29,7 @@ PAIRED_TABLE = ("tool", "continuum-bench", "paired")
 GATE_KEYS = frozenset({"factor", "alpha", "min_rounds", "factors", "baseline_runs", "min_baseline_runs"})
 COUNTS_KEYS = frozenset({"threshold", "thresholds", "min_baseline_runs"})
 PAIRED_KEYS = frozenset({"factor", "factors", "confidence", "min_pairs", "pairs", "block_s", "cases", "clock",
-                         "renew"})
+                         "renew", "processes"})
 #: Keys that are tables of operation -> value.
 _SUBTABLES = ("factors", "thresholds")
 #: Keys whose TOML array becomes a tuple of the dataclass.

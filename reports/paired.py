@@ -7,10 +7,15 @@ more for that reason). Measured in *alternating blocks* inside one job, the drif
 both sides nearly equally and cancels in their ratio.
 
 Design (harness/paired_runner.py takes the blocks). For each case the blocks come in
-quads, ABBA then BAAB, ... (the sides alternate which goes first). One quad gives one
-paired log ratio (:func:`reports.stats.quad_log_ratio`); the case's ratio and interval are
-the Hodges-Lehmann estimate and signed-rank interval of those log ratios
-(:func:`reports.stats.hodges_lehmann`, where the derivation is), exponentiated.
+quads, ABBA then BAAB, ... (the sides alternate which goes first), taken by ``processes``
+pairs of worker processes one after the other. One quad gives one paired log ratio
+(:func:`reports.stats.quad_log_ratio`). Alternation cancels drift, but not what one process
+differs from the other by for its whole life (where its memory landed): an A/A run with
+one pair of processes read a Keras case at +3.8 % [+2.8 %, +4.5 %]. So the pair of processes,
+not the quad, is the unit: each pair's quads give one Hodges-Lehmann estimate, and the case's
+ratio and interval are the mean of those and Student's t interval over the pairs
+(:func:`reports.stats.cluster_interval`, where the derivation is), exponentiated: wide where
+the pairs disagree.
 
 Verdict of a case with factor ``f`` (per operation; ``[tool.continuum-bench.paired]``):
 
@@ -44,7 +49,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 from harness.contract import CLOCKS
 
-from .stats import DEFAULT_CONFIDENCE, hodges_lehmann, quad_log_ratio
+from .stats import DEFAULT_CONFIDENCE, cluster_interval, quad_log_ratio
 
 #: Runtimes whose runners are rebuilt before every quad (cheap for LiteRT; a Keras retrace is not).
 DEFAULT_RENEW = ("litert",)
@@ -54,6 +59,8 @@ REMEDY_MARGIN = 1.25
 DEFAULT_FACTOR = 1.02
 DEFAULT_MIN_PAIRS = 10
 DEFAULT_PAIRS = 60
+#: Pairs of worker processes per run (the interval's units; its degrees of freedom are one fewer).
+DEFAULT_PROCESSES = 10
 DEFAULT_BLOCK_S = 0.1
 #: Batch-1 inference cases judged by default: the full model and the filter-pruned models at the
 #: ends of the history gate's grid, both runtimes (a magnitude-pruned model runs dense: its time is
@@ -80,6 +87,7 @@ class PairedConfig:
     cases: inference case ids judged by default
     clock: which time of the blocks judges, ``wall`` or ``cpu`` (harness.contract.CLOCKS)
     renew: runtimes whose runners are rebuilt on both sides before every quad (harness/paired_runner.py)
+    processes: pairs of worker processes the quads are spread over [2 <= processes <= pairs]
     """
 
     factor: float = DEFAULT_FACTOR
@@ -91,6 +99,7 @@ class PairedConfig:
     cases: tuple[str, ...] = DEFAULT_CASES
     clock: str = "wall"
     renew: tuple[str, ...] = DEFAULT_RENEW
+    processes: int = DEFAULT_PROCESSES
 
     def __post_init__(self) -> None:
         if not set(self.renew) <= {"keras", "litert"}:
@@ -107,6 +116,10 @@ class PairedConfig:
         if isinstance(self.pairs, bool) or not isinstance(self.pairs, int) or self.pairs < self.min_pairs:
             raise ValueError(f"paired pairs must be an integer >= min_pairs ({self.min_pairs}), got {self.pairs!r} "
                              f"(fewer quads cannot give a verdict: raise --pairs)")
+        if isinstance(self.processes, bool) or not isinstance(self.processes, int) \
+                or not 2 <= self.processes <= self.pairs:
+            raise ValueError(f"paired processes must be an integer from 2 to pairs ({self.pairs}), got "
+                             f"{self.processes!r} (the interval needs two pairs of processes; each takes a quad or more)")
         if isinstance(self.block_s, bool) or not isinstance(self.block_s, (int, float)) or not self.block_s > 0:
             raise ValueError(f"paired block_s must be a number of seconds > 0, got {self.block_s!r}")
         if not self.cases or not all(isinstance(c, str) and c for c in self.cases):
@@ -121,7 +134,9 @@ class PairedVerdict:
     """One case judged on its quads. Times in seconds per call; ratios are B/A.
 
     ``half_width``: ``(hi - lo) / 2`` of the ratio's interval, the smallest change the case
-    could have seen; ``remedy``: what to run for a verdict when there is none.
+    could have seen; ``remedy``: what to run for a verdict when there is none; ``processes``: pairs
+    of processes the quads came from; ``process_sd``/``quad_sd``: how far a pair's own ratio strayed
+    from the common one, and a quad's from its pair's (SD of the log ratio, about a fraction).
     """
 
     name: str
@@ -137,35 +152,45 @@ class PairedVerdict:
     mark: str
     verdict: str  # regression, improvement, ok, not significant, no verdict, not enough blocks
     remedy: str = ""
+    processes: int = 0
+    process_sd: float | None = None
+    quad_sd: float | None = None
 
 
 def judge_case(name: str, operation: str, quads: Sequence[tuple[Sequence[float], Sequence[float]]],
-               config: PairedConfig) -> PairedVerdict:
-    """The verdict of one case from its quads ``[(a_s, b_s), ...]`` (per-call times, module docstring)."""
+               config: PairedConfig, process: Sequence[int] | None = None) -> PairedVerdict:
+    """The verdict of one case from its quads ``[(a_s, b_s), ...]`` (per-call times, module docstring) and
+    the process pair that took each (``process``; None: each quad its own pair, as independent draws)."""
     factor = config.factor_for(operation)
     n = len(quads)
+    process = list(range(n)) if process is None else list(process)
+    if len(process) != n:
+        raise ValueError(f"{name}: {n} quads but {len(process)} process pair indices")
     a_all = [t for a_s, _ in quads for t in a_s]
     b_all = [t for _, b_s in quads for t in b_s]
-    common = dict(name=name, operation=operation, factor=factor, pairs=n,
+    groups: dict[int, list[float]] = {}
+    for (a, b), j in zip(quads, process):
+        groups.setdefault(j, []).append(quad_log_ratio(a, b))
+    common = dict(name=name, operation=operation, factor=factor, pairs=n, processes=len(groups),
                   a_per_call_s=median(a_all) if a_all else None, b_per_call_s=median(b_all) if b_all else None)
-    if n < config.min_pairs:
+    if n < config.min_pairs or len(groups) < 2:
         return PairedVerdict(**common, ratio=None, lo=None, hi=None, half_width=None, mark=MARK_NO_VERDICT,
                              verdict="not enough blocks",
-                             remedy=f"{n} quad(s), fewer than min_pairs={config.min_pairs}: "
-                                    f"run with --pairs {max(config.min_pairs, config.pairs)} or more")
-    shift = hodges_lehmann([quad_log_ratio(a, b) for a, b in quads], config.confidence)
-    if shift.lo is None:  # only with min_pairs configured below what the confidence allows
-        return PairedVerdict(**common, ratio=math.exp(shift.estimate), lo=None, hi=None, half_width=None,
-                             mark=MARK_NO_VERDICT, verdict="not enough blocks",
-                             remedy=f"{n} quads give no {config.confidence:.0%} interval: raise --pairs")
+                             remedy=f"{n} quad(s) from {len(groups)} process pair(s), fewer than min_pairs="
+                                    f"{config.min_pairs} quads or 2 pairs: run with --pairs "
+                                    f"{max(config.min_pairs, config.pairs)} --processes {max(2, config.processes)}")
+    shift = cluster_interval(list(groups.values()), config.confidence)
     ratio, lo, hi = math.exp(shift.estimate), math.exp(shift.lo), math.exp(shift.hi)
     half = (hi - lo) / 2
-    common.update(ratio=ratio, lo=lo, hi=hi, half_width=half)
+    common.update(ratio=ratio, lo=lo, hi=hi, half_width=half, process_sd=shift.between_sd, quad_sd=shift.within_sd)
     if half > factor - 1:
-        needed = math.ceil(n * (half / (factor - 1)) ** 2 * REMEDY_MARGIN)
+        # the half-width shrinks about as 1 / sqrt(pairs of processes), the quads per pair kept
+        needed = math.ceil(len(groups) * (half / (factor - 1)) ** 2 * REMEDY_MARGIN)
+        per_pair = max(1, round(n / len(groups)))
         return PairedVerdict(**common, mark=MARK_NO_VERDICT, verdict="no verdict",
                              remedy=f"interval +/-{half:.1%} is wider than the factor's {factor - 1:.1%}: "
-                                    f"run with --pairs {needed} (or on a quieter host)")
+                                    f"run with --processes {needed} --pairs {needed * per_pair} "
+                                    f"(or on a quieter host)")
     if lo > factor:
         return PairedVerdict(**common, mark=MARK_REGRESSION, verdict="regression")
     if hi < 1 / factor:
@@ -202,6 +227,7 @@ class Measurement(Protocol):
     preset: str
     inject_slowdown: tuple
     loadavg_end: tuple
+    quad_process: tuple
 
 
 @dataclass(frozen=True)
@@ -222,7 +248,8 @@ class PairedResult:
 
 def judge_measurement(measurement: Measurement, config: PairedConfig) -> PairedResult:
     """Every case of a paired run judged on both clocks (:func:`judge_case`); ``config.clock`` decides."""
-    judged = {clock: tuple(judge_case(case, "inference", measurement.quads[clock][case], config)
+    process = getattr(measurement, "quad_process", ()) or None
+    judged = {clock: tuple(judge_case(case, "inference", measurement.quads[clock][case], config, process)
                            for case in config.cases) for clock in CLOCKS}
     other = next(c for c in CLOCKS if c != config.clock)
     return PairedResult(measurement, config, judged[config.clock], other, judged[other])
@@ -238,7 +265,9 @@ def result_dict(result: PairedResult) -> dict:
             "other_clock": result.other_clock, "other_verdicts": [asdict(v) for v in result.other_verdicts],
             "calls_per_block": m.calls_per_block,
             "sides": m.info, "seconds": m.seconds, "notes": list(m.notes),
-            "loadavg_end": list(m.loadavg_end), "blocks": list(m.blocks)}
+            "loadavg_end": list(m.loadavg_end), "quad_process": list(getattr(m, "quad_process", ())),
+            "processes": list(getattr(m, "processes", ())), "seed": getattr(m, "seed", None),
+            "blocks": list(m.blocks)}
 
 
 # ---- formatting -----------------------------------------------------------------------------
@@ -264,12 +293,14 @@ def format_verdicts(verdicts: Sequence[PairedVerdict], header: Sequence[str] = (
 
     rows = [[v.mark, v.name, _ms(v.a_per_call_s), _ms(v.b_per_call_s), _pct(v.ratio),
              "-" if v.lo is None else f"[{_pct(v.lo)}, {_pct(v.hi)}]",
-             "-" if v.half_width is None else f"+/-{v.half_width:.1%}", f"{v.factor:.2f}", str(v.pairs), v.verdict]
+             "-" if v.half_width is None else f"+/-{v.half_width:.1%}",
+             "-" if v.process_sd is None else f"{v.process_sd:.1%}", f"{v.factor:.2f}",
+             f"{v.pairs} in {v.processes}", v.verdict]
             for v in verdicts]
     lines = list(header)
-    head = ("", "case", "A per call", "B per call", "B/A", "interval", "smallest visible", "factor", "quads",
-            "verdict")
-    lines += format_table([head, *map(tuple, rows)], left=(0, 1, 9))
+    head = ("", "case", "A per call", "B per call", "B/A", "interval", "smallest visible", "process SD", "factor",
+            "quads in pairs", "verdict")
+    lines += format_table([head, *map(tuple, rows)], left=(0, 1, 10))
     lines += [f"  {v.name}: {v.remedy}" for v in verdicts if v.remedy]
     result = outcome(verdicts)
     lines.append({"regression": "REGRESSION: the candidate is slower beyond the factor (whole interval)",
@@ -284,14 +315,16 @@ def format_result(result: PairedResult) -> list[str]:
     m, config = result.measurement, result.config
     header = [f"paired gate: baseline A = {m.against} ({m.ref_commit[:12]}), candidate B = this checkout "
               f"({m.candidate_commit[:12]}); profile {m.profile}, preset {m.preset}; "
-              f"{config.pairs} quads (ABBA/BAAB) per case, blocks of ~{config.block_s * 1e3:.0f} ms, "
-              f"{config.confidence:.0%} Hodges-Lehmann interval of B/A, judged on {config.clock} time"]
+              f"{config.pairs} quads (ABBA/BAAB) per case from {config.processes} pairs of processes, blocks of "
+              f"~{config.block_s * 1e3:.0f} ms, {config.confidence:.0%} t interval of B/A over the pairs, "
+              f"judged on {config.clock} time"]
     if m.inject_slowdown:
         header.append(f"injected on the candidate only: {', '.join(m.inject_slowdown)}")
     header += [f"note: {n}" for n in m.notes]
     s = m.seconds
-    footer = [f"time: {s['total']:.0f} s (baseline environment {s['env']:.0f} s, workers' preparation "
-              f"{s.get('prepare', 0):.0f} s, measuring {s.get('measure', 0):.0f} s); load average at the end "
+    footer = [f"time: {s['total']:.0f} s (baseline environment {s['env']:.0f} s, models {s.get('build', 0):.0f} s, "
+              f"starting the process pairs {s.get('start', s.get('prepare', 0)):.0f} s and their warm-up quads "
+              f"{s.get('warmup', 0):.0f} s, measuring {s.get('measure', 0):.0f} s); load average at the end "
               + " ".join(f"{x:.2f}" for x in m.loadavg_end),
               "counted cases (LiteRT instructions per call) are judged by the count gate: tox -e counts-gate"]
     other = [f"  {v.name}: {format_change(v)}" for v in result.other_verdicts]

@@ -12,6 +12,16 @@ for i, a in enumerate(args):
     if a == "--inject-slowdown":
         share = float(args[i + 1].split("=")[1])
 cases = [args[i + 1] for i, a in enumerate(args) if a == "--case"]
+if "--save-models" in args:  # the models are built once per side; the stand-in has none to build
+    os.makedirs(args[args.index("--save-models") + 1], exist_ok=True)
+    if os.environ.get("FAKE_START_LOG"):
+        with open(os.environ["FAKE_START_LOG"], "a") as f:
+            f.write(json.dumps({"build": True, "argv": sys.argv, "cwd": os.getcwd()}) + "\n")
+    sys.exit(0)
+if os.environ.get("FAKE_START_LOG"):  # how each serving worker was started
+    with open(os.environ["FAKE_START_LOG"], "a") as f:
+        f.write(json.dumps({"argv": [sys.executable, *sys.argv], "cwd": os.getcwd(), "path": __file__,
+                            "env": dict(os.environ)}) + "\n")
 if os.environ.get("FAKE_PID_DIR"):
     with open(os.path.join(os.environ["FAKE_PID_DIR"], str(os.getpid())), "w") as f:
         f.write("running")

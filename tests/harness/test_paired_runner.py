@@ -3,6 +3,7 @@ worktree and workers are gone after a normal end, a worker crash (its stderr in 
 SIGTERM, SIGHUP, and a SIGKILLed coordinator (whose worktree the next run removes); a bad REF is
 named; a REF older than the worker gets the candidate's copy; a reused environment whose marker
 does not match REF's pins is rebuilt. Verdicts come from reports.paired on the measurement."""
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ from harness import paired_runner as R
 from tests.emulation.conftest import wait_gone
 
 FAKE = Path(__file__).with_name("fake_paired_worker.py")
-CONFIG = P.PairedConfig(pairs=12, min_pairs=10, block_s=0.005, cases=("full-litert", "pf=70-filter-keras"))
+CONFIG = P.PairedConfig(pairs=12, min_pairs=10, block_s=0.005, cases=("full-litert", "pf=70-filter-keras"), processes=3)
 
 
 def _git(repo, *args):
@@ -211,3 +212,71 @@ def test_a_reused_environment_is_verified_against_refs_pins(repo, tmp_path, monk
     (repo / "uv.lock").write_text("version = 1\n")
     other, reused = R.ref_environment(repo, work, lambda line: None)
     assert other != python and not reused and builds() == 4
+
+
+def _bytes(argv, env):
+    return sum(len(a) + 1 for a in argv) + sum(len(f"{k}={v}") + 1 for k, v in env.items())
+
+
+def test_both_workers_of_a_pair_start_alike(tmp_path, monkeypatch):
+    """Checkouts, Pythons and arguments of different lengths: the same working-folder and code-folder
+    lengths, the same hash seed, command line plus environment of one size and ``pad`` bytes more."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    (tmp_path / "a-much-longer-baseline-checkout").mkdir()
+    (tmp_path / "b").mkdir()
+    sides = {"A": R.Side("A", tmp_path / "a-much-longer-baseline-checkout", "/opt/a/long/env/bin/python", "0" * 40),
+             "B": R.Side("B", tmp_path / "b", "/usr/bin/python3", "1" * 40)}
+    args = {"A": ["--case", "full-keras"], "B": ["--case", "full-keras", "--inject-slowdown", "inference=0.05"]}
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    plain = R.worker_launch(sides, args, folder, 7, 0, tmp_path / "pyc")
+    padded = R.worker_launch(sides, args, folder, 7, 123, tmp_path / "pyc")
+    a, b = plain["A"], plain["B"]
+    assert _bytes(a.argv, a.env) == _bytes(b.argv, b.env)
+    assert _bytes(padded["A"].argv, padded["A"].env) == _bytes(a.argv, a.env) + 123
+    assert len(str(a.cwd)) == len(str(b.cwd)) and a.cwd != b.cwd
+    assert len(a.env["PYTHONPATH"]) == len(b.env["PYTHONPATH"])
+    assert Path(a.env["PYTHONPATH"]).resolve() == sides["A"].root.resolve()
+    assert a.env["PYTHONHASHSEED"] == b.env["PYTHONHASHSEED"] == "7"
+    assert "PYTHONDONTWRITEBYTECODE" not in a.env and a.env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pyc")
+    assert a.argv[1:3] == b.argv[1:3] == ("-m", R.WORKER_MODULE)
+
+
+def test_quads_are_spread_over_fresh_pairs_of_processes(repo, tmp_path, monkeypatch):
+    log = tmp_path / "starts"
+    monkeypatch.setenv("FAKE_START_LOG", str(log))
+    plan = P.PairedConfig(**{**CONFIG.__dict__, "pairs": 12, "processes": 5})
+    measured = R.run_paired(_request(repo, tmp_path, plan=plan, seed=11))
+    starts = [json.loads(line) for line in log.read_text().splitlines()]
+    builds, serving = [s for s in starts if s.get("build")], [s for s in starts if not s.get("build")]
+    assert len(builds) == 2 and len(serving) == 2 * 5  # models built once per side; a fresh pair 5 times
+    # 12 quads over 5 pairs, in order, 2 or 3 each
+    assert list(measured.quad_process) == sorted(measured.quad_process)
+    assert sorted(measured.quad_process.count(i) for i in range(5)) == [2, 2, 2, 3, 3]
+    assert all(len(measured.quads[c][case]) == 12 for c in ("wall", "cpu") for case in plan.cases)
+    # every block names its pair; each pair's first quad of each case a discarded warm-up
+    assert {b["process"] for b in measured.blocks} == set(range(5))
+    assert sum(b["quad"] == -1 for b in measured.blocks) == 5 * 4 * len(plan.cases)
+    pids = [p[label]["pid"] for p in measured.processes for label in "AB"]
+    assert len(set(pids)) == 10
+    pairs = [serving[i:i + 2] for i in range(0, 10, 2)]  # A and B of a pair start one after the other
+    for a, b in pairs:
+        assert a["env"]["PYTHONHASHSEED"] == b["env"]["PYTHONHASHSEED"]
+        assert len(a["cwd"]) == len(b["cwd"]) and len(a["path"]) == len(b["path"]) and a["path"] != b["path"]
+        assert sum(len(k) + len(v) + 2 for k, v in a["env"].items()) - sum(
+            len(k) + len(v) + 2 for k, v in b["env"].items()) == len(b["argv"][0]) - len(a["argv"][0])
+    assert len({a["env"]["PYTHONHASHSEED"] for a, _ in pairs}) == 5  # drawn afresh for each pair
+    assert [p["hash_seed"] for p in measured.processes] == [int(a["env"]["PYTHONHASHSEED"]) for a, _ in pairs]
+    assert measured.seed == 11 and R.run_paired(_request(repo, tmp_path, plan=plan, seed=11)).processes[0][
+        "hash_seed"] == measured.processes[0]["hash_seed"]
+    assert P.judge_measurement(measured, plan).verdicts[0].processes == 5
+
+
+def test_a_ref_whose_worker_cannot_load_models_gets_the_candidates_copy(repo, tmp_path):
+    (repo / "harness" / "paired_worker.py").write_text((repo / "harness" / "paired_worker.py").read_text()
+                                                        .replace("--save-models", "--build-them"))
+    _git(repo, "commit", "-qam", "a worker that builds its models every time")
+    _git(repo, "checkout", "-q", "HEAD~1", "--", "harness")  # the candidate's worker loads them
+    measured = R.run_paired(_request(repo, tmp_path, against="HEAD"))
+    assert any("the candidate's copy" in note for note in measured.notes)
+    _clean(repo, tmp_path)

@@ -57,3 +57,24 @@ def test_injection_wraps_the_timed_call_and_survives_renewal():
     runs.clear()
     plain["a"]()
     assert runs == ["x"]
+
+
+def test_models_saved_once_load_as_the_ones_built_in_the_worker(tmp_path):
+    """--save-models writes each model once (two cases of one model share its files); --models loads
+    runners that answer as the ones the worker would have built itself (same seed, same bytes)."""
+    import numpy as np
+
+    from fixtures.presets import get_preset
+
+    preset = get_preset("tiny")
+    cases = ["full-litert", "pf=70-filter-keras", "pf=70-filter-litert"]
+    W.save_models(cases, preset, str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0-full.keras", "0-full.tflite", "70-filter.keras",
+                                                          "70-filter.tflite"]
+    threads = {"tensorflow_intra_op": None, "litert": None}
+    loaded = W.build_factories(cases, preset, threads, str(tmp_path))
+    built = W.build_factories(cases, preset, threads)
+    for case in cases:
+        a, b = loaded[case](), built[case]()
+        x = np.random.default_rng(0).random((1, *a.input_shape[1:]), dtype=np.float32)
+        np.testing.assert_allclose(a.run(x), b.run(x), rtol=1e-5, atol=1e-6)

@@ -117,3 +117,56 @@ def test_an_estimate_beyond_the_factor_is_no_regression_while_the_interval_reach
     assert v.lo < CONFIG.factor < v.ratio and v.half_width < CONFIG.factor - 1  # narrow, straddling the factor
     assert v.verdict == "not significant" and v.mark == "~"
     assert P.outcome([v]) == "ok"
+
+
+def process_quads(j, k, ratio, *, process_sd, seed, noise=0.01):
+    """``j`` pairs of processes of ``k`` drifting quads each, pair ``i``'s B differing from its A by a
+    lognormal factor of SD ``process_sd`` for the pair's whole life; returns (quads, each quad's pair)."""
+    rng = np.random.default_rng(seed)
+    quads, process = [], []
+    for i in range(j):
+        quads += drifting_quads(k, ratio * math.exp(rng.normal(0, process_sd)), noise=noise, seed=seed * 1000 + i)
+        process += [i] * k
+    return quads, process
+
+
+def test_a_a_with_per_process_differences_is_no_alarm_where_quads_as_units_alarm():
+    """Pairs of processes differing by SD 2.5 % (Keras A/A on this host): 10 pairs judged over the pairs
+    alarm in at most the interval's one-sided 2.5 %; one pair's 60 quads taken as independent units (the
+    gate before) alarm whenever that pair's difference exceeds the factor, about one run in six."""
+    runs, alarms, alarms_one_pair = 200, 0, 0
+    for seed in range(runs):
+        quads, process = process_quads(10, 6, 1.0, process_sd=0.025, seed=seed)
+        alarms += P.judge_case("full-keras", "inference", quads, CONFIG, process).verdict == "regression"
+        one_pair, _ = process_quads(1, 60, 1.0, process_sd=0.025, seed=seed)
+        alarms_one_pair += P.judge_case("full-keras", "inference", one_pair, CONFIG).verdict == "regression"
+    assert alarms / runs <= 0.03
+    assert alarms_one_pair / runs > 0.08
+
+
+def test_five_percent_is_caught_over_pairs_that_differ_a_little():
+    caught = []
+    for seed in range(50):
+        quads, process = process_quads(10, 6, 1.05, process_sd=0.005, seed=seed)
+        caught.append(P.judge_case("full-litert", "inference", quads, CONFIG, process).verdict == "regression")
+    assert sum(caught) >= 48
+
+
+def test_pairs_that_disagree_give_no_verdict_and_the_remedy_names_more_pairs():
+    quads, process = process_quads(10, 6, 1.0, process_sd=0.06, seed=3)
+    v = P.judge_case("full-keras", "inference", quads, CONFIG, process)
+    assert v.verdict == "no verdict" and v.processes == 10 and v.process_sd > 0.03
+    needed = int(v.remedy.split("--processes ")[1].split()[0])
+    assert needed > 10 and f"--pairs {needed * 6}" in v.remedy
+    row = next(line for line in P.format_verdicts([v]) if "full-keras" in line)
+    assert "60 in 10" in row and f"{v.process_sd:.1%}" in row
+
+
+def test_one_pair_of_processes_is_not_enough():
+    quads = drifting_quads(30, 1.0)
+    v = P.judge_case("full-keras", "inference", quads, CONFIG, [0] * 30)
+    assert v.verdict == "not enough blocks" and "--processes" in v.remedy
+    with pytest.raises(ValueError, match="paired processes must be an integer from 2 to pairs"):
+        P.PairedConfig(processes=1)
+    with pytest.raises(ValueError, match=r"paired processes .* got 61"):
+        P.PairedConfig(pairs=60, processes=61)

@@ -178,3 +178,71 @@ def test_machine_ratio_without_between_run_noise_to_measure():
     assert (flat.ratio, flat.low, flat.high) == pytest.approx((2.0, 2.0, 2.0))
     with pytest.raises(ValueError, match="at least one positive median"):
         S.machine_ratio([], [1.0])
+
+
+# ---- the cluster interval over pairs of processes ----------------------------------------------
+
+def brute_hl(d):
+    """Median of every Walsh average, by brute force."""
+    return float(np.median([(d[i] + d[j]) / 2 for i in range(len(d)) for j in range(i, len(d))]))
+
+
+def hierarchical(rng, j, k, process_sd, quad_noise, delta=0.0):
+    """``j`` clusters of ``k`` log ratios: ``delta`` + a cluster effect N(0, process_sd) + per-quad noise."""
+    return [list(delta + rng.normal(0, process_sd) + quad_noise(rng, k)) for _ in range(j)]
+
+
+def test_variance_components_are_the_balanced_anova():
+    rng = np.random.default_rng(5)
+    groups = hierarchical(rng, 8, 6, 0.02, lambda r, k: r.normal(0, 0.03, k))
+    x = np.asarray(groups)
+    msw = float(x.var(axis=1, ddof=1).mean())  # balanced: the pooled within variance is the mean of the groups'
+    between2 = float(x.mean(axis=1).var(ddof=1)) - msw / 6
+    between, within = S.variance_components(groups)
+    assert within == pytest.approx(math.sqrt(msw)) and between == pytest.approx(math.sqrt(max(0.0, between2)))
+
+
+def test_variance_components_recover_the_simulated_ones_with_unequal_clusters():
+    rng = np.random.default_rng(6)
+    groups = [list(rng.normal(0, 0.02) + rng.normal(0, 0.03, k)) for k in rng.integers(3, 9, 3000)]
+    between, within = S.variance_components(groups)
+    assert between == pytest.approx(0.02, rel=0.05) and within == pytest.approx(0.03, rel=0.02)
+    assert S.variance_components([[0.01, 0.02, 0.03]]) == (None, pytest.approx(0.01))
+
+
+def test_cluster_interval_is_students_t_over_the_clusters_hodges_lehmann_estimates():
+    rng = np.random.default_rng(7)
+    groups = hierarchical(rng, 7, 5, 0.02, lambda r, k: r.normal(0, 0.03, k), delta=0.04)
+    c = [brute_hl(g) for g in groups]
+    lo, hi = sps.t.interval(0.95, len(c) - 1, loc=np.mean(c), scale=sps.sem(c))
+    est = S.cluster_interval(groups)
+    assert est.estimate == pytest.approx(np.mean(c)) and (est.lo, est.hi) == (pytest.approx(lo), pytest.approx(hi))
+    assert est.clusters == 7 and est.quads == 35 and est.dof == 6 and est.cluster_estimates == pytest.approx(c)
+
+
+@pytest.mark.parametrize("noise", ["normal", "heavy"])
+def test_cluster_interval_covers_about_95_percent_where_the_quads_alone_do_not(noise):
+    """Pairs of processes that differ by SD 2 % for their whole lives, 10 pairs of 6 quads with quad noise
+    of 3 % (normal, or Student t with 3 dof: bursts): the cluster interval covers the true ratio about 95 %
+    of the time; the signed-rank interval over all 60 quads, as if independent, far less."""
+    quad_noise = {"normal": lambda r, k: r.normal(0, 0.03, k),
+                  "heavy": lambda r, k: 0.03 / math.sqrt(3) * r.standard_t(3, k)}[noise]
+    rng = np.random.default_rng(8)
+    runs, covered, covered_quads = 1500, 0, 0
+    for _ in range(runs):
+        groups = hierarchical(rng, 10, 6, 0.02, quad_noise, delta=0.05)
+        est = S.cluster_interval(groups)
+        covered += est.lo <= 0.05 <= est.hi
+        flat = S.hodges_lehmann([x for g in groups for x in g])
+        covered_quads += flat.lo <= 0.05 <= flat.hi
+    assert 0.93 <= covered / runs <= 0.97
+    assert covered_quads / runs < 0.85  # its SD is 1.6x too small here: about 78 % expected
+
+
+def test_one_cluster_has_no_interval_and_equal_clusters_a_zero_width_one():
+    est = S.cluster_interval([[0.01, 0.02, 0.03]])
+    assert est.lo is None and est.hi is None and est.estimate == pytest.approx(0.02)
+    same = S.cluster_interval([[0.01, 0.01], [0.01, 0.01], [0.01, 0.01]])
+    assert same.lo == pytest.approx(0.01) and same.hi == pytest.approx(0.01) and same.between_sd == 0.0
+    with pytest.raises(ValueError, match="no clusters"):
+        S.cluster_interval([])
