@@ -327,9 +327,13 @@ def measured_options(rs: ResultSet, scenario: str, *, uplink_bps: float, downlin
     from costmodel.options import Option
 
     x = measured_inputs(rs, scenario, uplink_bps=uplink_bps, downlink_bps=downlink_bps, **choices)
-    options, left_out = [], []
+    options, left_out, unconverted = [], [], []
     for pf, method, q in measured_variants(rs, x.runtime):
         name = model_id(pf, method)
+        if q != "none" and not any(rs.select("quantize", x.edge, pf, quantization=c, pruning_method=method if pf else None)
+                                   for c in ((q, "int8") if q == "int8-qat" else (q,))):
+            unconverted.append(model_id(pf, method, q))  # its edge conversion was not timed: no pipeline cost
+            continue
         try:
             top1 = variant_top1(rs, pf, method, q)
             if not pf:
@@ -343,7 +347,11 @@ def measured_options(rs: ResultSet, scenario: str, *, uplink_bps: float, downlin
             if q == "none":
                 options.append(Option("D-FT,D-Inf", name, q, x.finetuned_on_device(pf, method), top1))
         except ResultsError as exc:
-            left_out.append(f"{model_id(pf, method, q)} left out of the {scenario}-edge ranking: {exc}")
+            left_out.append(f"{model_id(pf, method, q)} left out of the {scenario}-edge ranking: "
+                            f"{str(exc).split('; available')[0]}")
+    if unconverted:  # one line for all: the quantize cases time a subset of the models
+        left_out.append(f"{len(unconverted)} quantized variant(s) left out of the {scenario}-edge ranking, no timed "
+                        f"conversion ('quantize' case) on {x.edge}: {', '.join(unconverted)}")
     return options, left_out
 
 
