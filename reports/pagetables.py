@@ -79,22 +79,23 @@ def _profile(s: str) -> str:
     return PROFILE_WORDS.get(s, s.replace("_", " "))
 
 
+#: Column names with a profile in them: (pattern, header with the profile's words, kind).
+PROFILE_COLUMNS = (
+    (r"inf_s_(.+)", "inference, {} [ms]", "ms"),
+    (r"quantize_s_(.+)", "conversion, {} [s]", "num"),
+    (r"ft_min_(.+)", "fine-tuning, {} [min]", "min"),
+    (r"(.+)_median_s", "{}, median [ms]", "ms"),
+)
+
+
 def label(column: str) -> tuple[str, str | None]:
     """(header, kind) of a raw column name: fixed names, then the patterns with a profile in them."""
     if column in LABELS:
         return LABELS[column]
-    m = re.fullmatch(r"inf_s_(.+)", column)
-    if m:
-        return f"inference, {_profile(m.group(1))} [ms]", "ms"
-    m = re.fullmatch(r"quantize_s_(.+)", column)
-    if m:
-        return f"conversion, {_profile(m.group(1))} [s]", "num"
-    m = re.fullmatch(r"ft_min_(.+)", column)
-    if m:
-        return f"fine-tuning, {_profile(m.group(1))} [min]", "min"
-    m = re.fullmatch(r"(.+)_median_s", column)
-    if m:
-        return f"{_profile(m.group(1))}, median [ms]", "ms"
+    for pattern, header, kind in PROFILE_COLUMNS:
+        m = re.fullmatch(pattern, column)
+        if m:
+            return header.format(_profile(m.group(1))), kind
     m = re.fullmatch(r"(.+)_s", column)
     if m and m.group(1) in TERM_LABELS:
         return f"{TERM_LABELS[m.group(1)]} [s]", "num"
